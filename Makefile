@@ -1,0 +1,37 @@
+# Keel: two commands. `make demo` renders and serves a project; `make test` tests the template.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+VENV := $(CURDIR)/.venv
+DEMO := .demo
+PORT ?= 8000
+
+.PHONY: install test demo lint format clean
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+$(VENV)/.installed: pyproject.toml | $(UV)
+	$(UV) sync --quiet
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+demo: install
+	rm -rf $(DEMO)
+	$(VENV)/bin/copier copy --trust --defaults --quiet . $(DEMO)
+	PATH="$(VENV)/bin:$$PATH" $(MAKE) -C $(DEMO) run PORT=$(PORT)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(DEMO) .pytest_cache

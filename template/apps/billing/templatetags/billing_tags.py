@@ -1,0 +1,20 @@
+"""Template helpers: {% load billing_tags %}."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def divide(value: Any, divisor: Any) -> Decimal | str:
+    """{{ 2900|divide:100 }} → 29; amounts stay exact (Decimal). Bad input renders empty."""
+    try:
+        result = Decimal(str(value)) / Decimal(str(divisor))
+    except (InvalidOperation, ZeroDivisionError, TypeError, ValueError):
+        return ""
+    return result.quantize(Decimal(1)) if result == result.to_integral() else result

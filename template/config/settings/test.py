@@ -1,0 +1,27 @@
+"""Test settings: fast hashing, in-memory email, fixed Stripe test credentials."""
+
+from __future__ import annotations
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key-not-for-production"  # noqa: S105
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Tests never read the developer's .env for Stripe: they use these values (and the offline
+# Stripe where a test needs a server). DATABASE_URL still selects PostgreSQL when it is set.
+DATABASES = {
+    "default": env.db("DATABASE_URL", default="sqlite:///:memory:"),
+}
+STRIPE_PUBLIC_KEY = "pk_test_keeltestsuitekey000000000000"
+STRIPE_SECRET_KEY = "sk_test_keeltestsuitekey000000000000"
+STRIPE_WEBHOOK_SECRET = "whsec_keeltestsuitesecret0000000000"
+STRIPE_API_BASE = ""
+SITE_URL = "http://testserver"
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -1,0 +1,323 @@
+"""The webhook endpoint, driven the way Stripe drives it: signed with a real HMAC, retried,
+duplicated and out of order."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from apps.billing.models import StripeCustomer, Subscription, WebhookEvent
+from tests.stripe_events import encode, load_fixture, make_event, sign
+
+pytestmark = pytest.mark.django_db
+URL = "/billing/webhook/"
+Status = WebhookEvent.Status
+
+
+def deliver(client: Any, event: dict[str, Any], **sign_kwargs: Any) -> Any:
+    body = encode(event)
+    return client.post(
+        URL,
+        data=body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=sign(body, **sign_kwargs),
+    )
+
+
+def subscription_event(
+    event_type: str = "customer.subscription.created", *, created: int = 0, **fields: Any
+) -> dict[str, Any]:
+    return make_event(event_type, load_fixture("subscription", **fields), created=created or None)
+
+
+def test_the_webhook_url_is_the_documented_one():
+    assert reverse("billing:webhook") == URL
+
+
+# --- rejected requests: 400 and nothing written -------------------------------------------
+
+
+def test_missing_signature_header_is_rejected(client):
+    response = client.post(URL, data=encode(subscription_event()), content_type="application/json")
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+
+
+def test_signature_with_the_wrong_secret_is_rejected(client):
+    response = deliver(client, subscription_event(), secret="whsec_not_the_right_one")
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+
+
+def test_tampered_body_is_rejected(client):
+    body = encode(subscription_event())
+    header = sign(body)
+    tampered = body.replace(b'"active"', b'"canceled"')
+    response = client.post(
+        URL, data=tampered, content_type="application/json", HTTP_STRIPE_SIGNATURE=header
+    )
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+
+
+def test_stale_timestamp_is_rejected(client, settings):
+    stale = int(time.time()) - settings.STRIPE_WEBHOOK_TOLERANCE - 60
+    response = deliver(client, subscription_event(), timestamp=stale)
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"id": "evt_1"}',
+        b'{"id": "evt_1", "type": "x", "created": 1}',
+        b"\xff\xfe",
+    ],
+    ids=["empty", "not-json", "array", "no-type", "no-data", "not-utf8"],
+)
+def test_malformed_but_signed_bodies_are_rejected(client, body):
+    response = client.post(
+        URL, data=body, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(body)
+    )
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+
+
+def test_get_is_not_allowed(client):
+    assert client.get(URL).status_code == 405
+
+
+def test_missing_webhook_secret_answers_503_so_stripe_retries(client, settings):
+    event = subscription_event()
+    body = encode(event)
+    header = sign(body)
+    settings.STRIPE_WEBHOOK_SECRET = ""
+    response = client.post(
+        URL, data=body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header
+    )
+    assert response.status_code == 503
+    assert not WebhookEvent.objects.exists()
+
+
+# --- subscriptions ----------------------------------------------------------------------------
+
+
+def test_subscription_created_creates_the_subscription_with_periods_from_items(client, customer):
+    response = deliver(client, subscription_event())
+    assert response.status_code == 200
+    sub = Subscription.objects.get(stripe_subscription_id="sub_1QkeelSubscription01")
+    assert sub.customer == customer
+    assert sub.status == "active"
+    assert sub.price_id == "price_test_123"
+    assert sub.plan_name == "Pro"
+    assert sub.plan.slug == "pro"
+    assert sub.current_period_start == datetime(2026, 1, 1, tzinfo=UTC)
+    assert sub.current_period_end == datetime(2026, 2, 1, tzinfo=UTC)
+    assert customer.user.has_active_subscription
+    stored = WebhookEvent.objects.get()
+    assert stored.status == Status.PROCESSED
+    assert stored.payload["data"]["object"]["id"] == "sub_1QkeelSubscription01"
+
+
+def test_periods_fall_back_to_the_subscription_on_older_api_versions(client, customer):
+    obj = load_fixture(
+        "subscription", current_period_start=1700000000, current_period_end=1702592000
+    )
+    for item in obj["items"]["data"]:
+        del item["current_period_start"], item["current_period_end"]
+    assert deliver(client, make_event("customer.subscription.created", obj)).status_code == 200
+    sub = Subscription.objects.get()
+    assert sub.current_period_end == datetime.fromtimestamp(1702592000, tz=UTC)
+
+
+def test_a_duplicate_delivery_has_exactly_one_effect(client, customer):
+    event = make_event(
+        "invoice.payment_failed", load_fixture("invoice"), event_id="evt_duplicate_0001"
+    )
+    first = deliver(client, event)
+    second = deliver(client, event)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert WebhookEvent.objects.count() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_an_older_event_never_overwrites_newer_state(client, customer):
+    now = int(time.time())
+    newer = subscription_event(
+        "customer.subscription.updated", created=now, cancel_at_period_end=True
+    )
+    older = subscription_event("customer.subscription.updated", created=now - 60)
+    assert deliver(client, newer).status_code == 200
+    assert deliver(client, older).status_code == 200
+    sub = Subscription.objects.get()
+    assert sub.cancel_at_period_end is True
+    assert WebhookEvent.objects.filter(status=Status.PROCESSED).count() == 2
+
+
+def test_created_arriving_after_updated_in_the_same_second_does_not_win(client, customer):
+    now = int(time.time())
+    updated = subscription_event("customer.subscription.updated", created=now, status="past_due")
+    created = subscription_event("customer.subscription.created", created=now, status="incomplete")
+    deliver(client, updated)
+    deliver(client, created)
+    assert Subscription.objects.get().status == "past_due"
+
+
+def test_a_canceled_subscription_stays_canceled(client, customer):
+    now = int(time.time())
+    deleted = subscription_event(
+        "customer.subscription.deleted",
+        created=now,
+        status="canceled",
+        ended_at=now,
+        canceled_at=now,
+    )
+    late_update = subscription_event("customer.subscription.updated", created=now + 5)
+    deliver(client, deleted)
+    deliver(client, late_update)
+    sub = Subscription.objects.get()
+    assert sub.status == "canceled"
+    assert not customer.user.has_active_subscription
+
+
+def test_subscription_deleted_revokes_access(client, customer):
+    now = int(time.time())
+    deliver(client, subscription_event(created=now - 10))
+    assert customer.user.has_active_subscription
+    deliver(
+        client, subscription_event("customer.subscription.deleted", created=now, status="canceled")
+    )
+    assert not customer.user.has_active_subscription
+
+
+def test_trialing_counts_as_active(client, customer):
+    deliver(client, subscription_event(status="trialing", trial_end=int(time.time()) + 86400))
+    sub = Subscription.objects.get()
+    assert sub.status == "trialing" and sub.trial_end is not None
+    assert customer.user.has_active_subscription
+
+
+def test_subscription_for_a_customer_found_through_metadata(client, user):
+    event = subscription_event(customer="cus_NewFromMetadata", metadata={"user_id": str(user.pk)})
+    assert deliver(client, event).status_code == 200
+    assert StripeCustomer.objects.get(user=user).stripe_customer_id == "cus_NewFromMetadata"
+    assert user.has_active_subscription
+
+
+# --- events that cannot be applied yet are kept, not dropped ----------------------------------
+
+
+def test_subscription_before_its_checkout_is_deferred_then_applied(client, user):
+    sub_event = subscription_event(customer="cus_NotLinkedYet")
+    response = deliver(client, sub_event)
+    assert response.status_code == 200
+    assert response.json()["status"] == Status.DEFERRED
+    assert not Subscription.objects.exists()
+
+    session = load_fixture(
+        "checkout_session", customer="cus_NotLinkedYet", client_reference_id=str(user.pk)
+    )
+    assert deliver(client, make_event("checkout.session.completed", session)).status_code == 200
+
+    assert StripeCustomer.objects.get(user=user).stripe_customer_id == "cus_NotLinkedYet"
+    assert Subscription.objects.get().status == "active"
+    assert WebhookEvent.objects.get(stripe_event_id=sub_event["id"]).status == Status.PROCESSED
+    assert user.has_active_subscription
+
+
+def test_checkout_completed_links_the_customer(client, user):
+    session = load_fixture("checkout_session", client_reference_id=str(user.pk))
+    assert deliver(client, make_event("checkout.session.completed", session)).status_code == 200
+    assert user.stripe_customer.stripe_customer_id == "cus_Rkeelcustomer001"
+
+
+# --- failures are recorded and retried --------------------------------------------------------
+
+
+class BrokenEmailBackend:
+    """An SMTP server that is down."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def send_messages(self, messages: Any) -> int:
+        raise ConnectionRefusedError("SMTP server unreachable")
+
+
+def test_an_error_answers_500_records_it_and_the_retry_succeeds(client, customer, settings):
+    event = make_event("invoice.payment_failed", load_fixture("invoice"))
+    settings.EMAIL_BACKEND = f"{__name__}.BrokenEmailBackend"
+    response = deliver(client, event)
+    assert response.status_code == 500
+    stored = WebhookEvent.objects.get()
+    assert stored.status == Status.FAILED
+    assert "SMTP server unreachable" in stored.last_error
+    assert stored.attempts == 1
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert deliver(client, event).status_code == 200  # Stripe's retry
+    stored.refresh_from_db()
+    assert (stored.status, stored.attempts) == (Status.PROCESSED, 2)
+    assert len(mail.outbox) == 1
+
+
+def test_a_failed_subscription_write_leaves_nothing_half_written(client, customer):
+    event = subscription_event(
+        status="x" * 50
+    )  # longer than the status column allows on PostgreSQL
+    event["data"]["object"]["items"]["data"][0]["quantity"] = -1  # and invalid for the model
+    response = deliver(client, event)
+    assert response.status_code == 500
+    assert not Subscription.objects.exists()
+    assert WebhookEvent.objects.get().status == Status.FAILED
+
+
+# --- invoices ---------------------------------------------------------------------------------
+
+
+def test_payment_failed_emails_the_customer_with_a_link_to_fix_payment(client, customer):
+    assert (
+        deliver(client, make_event("invoice.payment_failed", load_fixture("invoice"))).status_code
+        == 200
+    )
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["alice@example.com"]
+    assert "Payment failed" in message.subject
+    assert "https://invoice.stripe.com/i/acct_keel/test_keelinvoice0001" in message.body
+    assert "29.00 USD" in message.body
+
+
+def test_payment_failed_without_invoice_email_uses_the_linked_user(client, customer):
+    invoice = load_fixture("invoice", customer_email=None, hosted_invoice_url=None)
+    assert deliver(client, make_event("invoice.payment_failed", invoice)).status_code == 200
+    assert mail.outbox[0].to == ["alice@example.com"]
+    assert "http://testserver/billing/portal/" in mail.outbox[0].body
+
+
+def test_payment_succeeded_reads_the_subscription_from_the_invoice_parent(client, customer):
+    from apps.billing.webhooks import invoice_subscription_id
+
+    invoice = load_fixture("invoice", status="paid", amount_paid=2900)
+    assert invoice_subscription_id(invoice) == "sub_1QkeelSubscription01"
+    legacy = {"subscription": "sub_legacy", "parent": None}
+    assert invoice_subscription_id(legacy) == "sub_legacy"
+    response = deliver(client, make_event("invoice.payment_succeeded", invoice))
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().status == Status.PROCESSED
+
+
+def test_unhandled_event_types_are_stored_and_ignored(client):
+    event = make_event("customer.created", {"id": "cus_X", "object": "customer"})
+    response = deliver(client, event)
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().status == Status.IGNORED
