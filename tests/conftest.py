@@ -1,0 +1,122 @@
+"""Template tests: every supported answer set is rendered once per session, then checked."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_copie.plugin import Copie, Result
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Answer sets a user may give; each must render, lint and pass its own suite.
+SUPPORTED: dict[str, dict[str, Any]] = {
+    "basic": {"stripe_mode": "basic"},
+    "advanced": {"stripe_mode": "advanced"},
+    "basic-trial-eur": {
+        "stripe_mode": "basic",
+        "project_name": "Acme Cloud",
+        "trial_period_days": 14,
+        "currency": "eur",
+        "domain_name": "acme.io",
+        "author_email": "billing@acme.io",
+    },
+}
+#: Answer sets that must be refused, with the message the user sees.
+UNSUPPORTED: dict[str, tuple[dict[str, Any], str]] = {
+    "unknown-mode": ({"stripe_mode": "premium"}, "Invalid choice for 'stripe_mode'"),
+    "slug-not-identifier": ({"project_slug": "my-app"}, "valid lowercase Python identifier"),
+    "slug-starts-with-digit": ({"project_slug": "1app"}, "valid lowercase Python identifier"),
+    "bad-email": ({"author_email": "not-an-email"}, "is not a valid email address"),
+    "domain-with-scheme": ({"domain_name": "https://example.com"}, "not a valid lowercase domain"),
+    "negative-trial": ({"trial_period_days": -1}, "between 0 and 730 days"),
+    "trial-too-long": ({"trial_period_days": 731}, "between 0 and 730 days"),
+    "bad-currency": ({"currency": "dollars"}, "three-letter lowercase ISO code"),
+    "empty-name": ({"project_name": "   "}, "cannot be empty"),
+}
+
+TIMINGS: dict[str, float] = {}
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 900) -> str:
+    """Run a command; on failure show its output in the assertion message."""
+    started = time.perf_counter()
+    proc = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    TIMINGS[f"{cwd.name}: {' '.join(cmd)[:60]}"] = time.perf_counter() - started
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed in {cwd}:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+class Renders:
+    """Renders each answer set at most once per session."""
+
+    def __init__(self, copie: Copie) -> None:
+        self.copie = copie
+        self.results: dict[str, Result] = {}
+
+    def get(self, name: str) -> Result:
+        if name not in self.results:
+            started = time.perf_counter()
+            self.results[name] = self.copie.copy(extra_answers=SUPPORTED[name])
+            TIMINGS[f"render {name}"] = time.perf_counter() - started
+        return self.results[name]
+
+
+@pytest.fixture(scope="session")
+def copie_session(tmp_path_factory: pytest.TempPathFactory) -> Copie:
+    config = tmp_path_factory.mktemp("copier-config") / "config.yml"
+    config.write_text("{}\n")
+    return Copie(
+        default_template_dir=ROOT,
+        test_dir=tmp_path_factory.mktemp("renders"),
+        config_file=config,
+    )
+
+
+@pytest.fixture(scope="session")
+def renders(copie_session: Copie) -> Renders:
+    return Renders(copie_session)
+
+
+@pytest.fixture(scope="session", params=list(SUPPORTED))
+def rendered(request: pytest.FixtureRequest, renders: Renders) -> Iterator[tuple[str, Path]]:
+    result = renders.get(request.param)
+    assert result.exit_code == 0, result.exception
+    assert result.project_dir is not None
+    yield request.param, result.project_dir
+
+
+@pytest.fixture(scope="session")
+def installed(renders: Renders) -> Any:
+    """A rendered project with its dependencies installed (`make install`), once per answer set."""
+    done: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in done:
+            result = renders.get(name)
+            assert result.exit_code == 0, result.exception
+            assert result.project_dir is not None
+            run(["make", "install"], result.project_dir)
+            done[name] = result.project_dir
+        return done[name]
+
+    return get
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if TIMINGS:
+        terminalreporter.section("Keel timings (seconds)")
+        for label, seconds in TIMINGS.items():
+            terminalreporter.write_line(f"{seconds:8.1f}  {label}")

@@ -1,0 +1,79 @@
+"""Each rendered project lints, passes its own suite, has no missing migration and passes
+Django's deployment checks under production settings."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import SUPPORTED, run
+
+RUFF = str(Path(sys.executable).parent / "ruff")
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "SECRET_KEY": "x" * 20 + "-production-secret-key-for-the-deploy-check-0123456789",
+    "ALLOWED_HOSTS": "example.com",
+    "DATABASE_URL": "sqlite:////tmp/keel-deploy-check.sqlite3",
+    "STRIPE_PUBLIC_KEY": "pk_live_keeldeploycheck000000000000",
+    "STRIPE_SECRET_KEY": "sk_live_keeldeploycheck000000000000",
+    "STRIPE_WEBHOOK_SECRET": "whsec_keeldeploycheck000000000000",
+    "DJSTRIPE_WEBHOOK_SECRET": "whsec_keeldeploycheck000000000000",
+}
+TEST_ENV = {"DJANGO_SETTINGS_MODULE": "config.settings.test"}
+
+
+def test_ruff_check_and_format(rendered):
+    _, project = rendered
+    run([RUFF, "check", "--no-cache", "."], project)
+    run([RUFF, "format", "--check", "--no-cache", "."], project)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SUPPORTED))
+def test_the_generated_suite_passes(name, installed):
+    project = installed(name)
+    out = run(["make", "test"], project, env={"DATABASE_URL": ""})
+    assert " passed" in out and " failed" not in out and " error" not in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SUPPORTED))
+def test_no_missing_migrations(name, installed):
+    project = installed(name)
+    run(
+        [".venv/bin/python", "manage.py", "makemigrations", "--check", "--dry-run"],
+        project,
+        env=TEST_ENV,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SUPPORTED))
+def test_production_settings_pass_the_deploy_check(name, installed):
+    project = installed(name)
+    run(
+        [".venv/bin/python", "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        project,
+        env=PRODUCTION_ENV,
+    )
+
+
+@pytest.mark.slow
+def test_production_settings_refuse_to_start_without_a_secret_key(installed):
+    import subprocess
+
+    project = installed("basic")
+    env = {**PRODUCTION_ENV, "SECRET_KEY": ""}
+    import os
+
+    proc = subprocess.run(
+        [".venv/bin/python", "manage.py", "check"],
+        cwd=project,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode != 0
+    assert "Set the SECRET_KEY environment variable" in proc.stderr

@@ -1,0 +1,51 @@
+"""Bad answers are refused with a message that says what to fix."""
+
+from __future__ import annotations
+
+import pytest
+from copier import run_copy
+
+from .conftest import ROOT, UNSUPPORTED
+
+
+@pytest.mark.parametrize("name", list(UNSUPPORTED))
+def test_unsupported_answers_fail_validation(name, tmp_path):
+    answers, message = UNSUPPORTED[name]
+    with pytest.raises(ValueError, match=message):
+        run_copy(str(ROOT), tmp_path / "out", data=answers, defaults=True, unsafe=True, quiet=True)
+    assert not (tmp_path / "out" / "manage.py").exists()
+
+
+def test_every_question_has_help_and_a_default():
+    import yaml
+
+    config = yaml.safe_load((ROOT / "copier.yml").read_text())
+    questions = {k: v for k, v in config.items() if not k.startswith("_")}
+    assert {
+        "project_name",
+        "project_slug",
+        "project_description",
+        "author_name",
+        "author_email",
+        "domain_name",
+        "stripe_mode",
+        "trial_period_days",
+        "currency",
+    } <= set(questions)
+    for name, question in questions.items():
+        assert question.get("help"), f"{name} has no help"
+        assert "default" in question, f"{name} has no default"
+    assert questions["stripe_mode"]["default"] == "basic"
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"), [("My SaaS", "my_saas"), ("123 Go!", "p_123_go"), ("Ünïcode App", "n_code_app")]
+)
+def test_the_slug_is_derived_from_the_name(name, slug, tmp_path):
+    import yaml
+
+    run_copy(
+        str(ROOT), tmp_path, data={"project_name": name}, defaults=True, unsafe=True, quiet=True
+    )
+    answers = yaml.safe_load((tmp_path / ".copier-answers.yml").read_text())
+    assert answers["project_slug"] == slug
