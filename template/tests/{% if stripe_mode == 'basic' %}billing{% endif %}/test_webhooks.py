@@ -12,6 +12,7 @@ from django.core import mail
 from django.urls import reverse
 
 from apps.billing.models import StripeCustomer, Subscription, WebhookEvent
+from tests.db_faults import refusing_inserts
 from tests.stripe_events import encode, load_fixture, make_event, sign
 
 pytestmark = pytest.mark.django_db
@@ -270,15 +271,21 @@ def test_an_error_answers_500_records_it_and_the_retry_succeeds(client, customer
     assert len(mail.outbox) == 1
 
 
-def test_a_failed_subscription_write_leaves_nothing_half_written(client, customer):
-    event = subscription_event(
-        status="x" * 50
-    )  # longer than the status column allows on PostgreSQL
-    event["data"]["object"]["items"]["data"][0]["quantity"] = -1  # and invalid for the model
-    response = deliver(client, event)
+def test_a_database_error_mid_event_leaves_nothing_half_written(client, user):
+    # The event links a new customer (first write), then creates the subscription (second
+    # write), which the database refuses.
+    event = subscription_event(customer="cus_Halfway", metadata={"user_id": str(user.pk)})
+    with refusing_inserts(Subscription._meta.db_table):
+        response = deliver(client, event)
     assert response.status_code == 500
     assert not Subscription.objects.exists()
-    assert WebhookEvent.objects.get().status == Status.FAILED
+    assert not StripeCustomer.objects.exists()  # the first write was rolled back too
+    stored = WebhookEvent.objects.get()
+    assert stored.status == Status.FAILED
+    assert "refused (test fault)" in stored.last_error
+
+    assert deliver(client, event).status_code == 200  # Stripe's retry
+    assert Subscription.objects.get().customer.stripe_customer_id == "cus_Halfway"
 
 
 # --- invoices ---------------------------------------------------------------------------------
