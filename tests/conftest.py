@@ -43,18 +43,24 @@ UNSUPPORTED: dict[str, tuple[dict[str, Any], str]] = {
 TIMINGS: dict[str, float] = {}
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 900) -> str:
-    """Run a command; on failure show its output in the assertion message."""
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str | None] | None = None, timeout: int = 900
+) -> str:
+    """Run a command (env values of None unset a variable); failures show the output."""
     started = time.perf_counter()
+    full_env = {**os.environ, **(env or {})}
     proc = subprocess.run(
         cmd,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={key: value for key, value in full_env.items() if value is not None},
         capture_output=True,
         text=True,
         timeout=timeout,
     )
-    TIMINGS[f"{cwd.name}: {' '.join(cmd)[:60]}"] = time.perf_counter() - started
+    label = f"{cwd.name}: {' '.join(cmd)[:60]}"
+    if (env or {}).get("DATABASE_URL"):
+        label += " (PostgreSQL)"
+    TIMINGS[label] = time.perf_counter() - started
     assert proc.returncode == 0, f"{' '.join(cmd)} failed in {cwd}:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 

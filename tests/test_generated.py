@@ -3,8 +3,11 @@ Django's deployment checks under production settings."""
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -30,12 +33,35 @@ def test_ruff_check_and_format(rendered):
     run([RUFF, "format", "--check", "--no-cache", "."], project)
 
 
+POSTGRES_URL = os.environ.get("DATABASE_URL", "")
+
+
+def suite_passed(out: str) -> bool:
+    summary = out.strip().splitlines()[-1]
+    return " passed" in summary and " failed" not in summary and " error" not in summary
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SUPPORTED))
-def test_the_generated_suite_passes(name, installed):
+def test_the_generated_suite_passes_on_sqlite(name, installed):
     project = installed(name)
-    out = run(["make", "test"], project, env={"DATABASE_URL": ""})
-    assert " passed" in out and " failed" not in out and " error" not in out
+    out = run(["make", "test"], project, env={"DATABASE_URL": None})
+    assert suite_passed(out), out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not POSTGRES_URL.startswith("postgres"),
+    reason="set DATABASE_URL=postgres://user@host:5432/db to run the suites on PostgreSQL",
+)
+@pytest.mark.parametrize("name", list(SUPPORTED))
+def test_the_generated_suite_passes_on_postgresql(name, installed):
+    project = installed(name)
+    database = "keel_" + re.sub(r"\W", "_", name)
+    url = urlsplit(POSTGRES_URL)._replace(path=f"/{database}").geturl()
+    out = run(["make", "test"], project, env={"DATABASE_URL": url})
+    assert suite_passed(out), out
+    assert "skipped" not in out.strip().splitlines()[-1], "PostgreSQL-only tests were skipped"
 
 
 @pytest.mark.slow
@@ -45,7 +71,7 @@ def test_no_missing_migrations(name, installed):
     run(
         [".venv/bin/python", "manage.py", "makemigrations", "--check", "--dry-run"],
         project,
-        env=TEST_ENV,
+        env={**TEST_ENV, "DATABASE_URL": None},
     )
 
 
@@ -66,8 +92,6 @@ def test_production_settings_refuse_to_start_without_a_secret_key(installed):
 
     project = installed("basic")
     env = {**PRODUCTION_ENV, "SECRET_KEY": ""}
-    import os
-
     proc = subprocess.run(
         [".venv/bin/python", "manage.py", "check"],
         cwd=project,

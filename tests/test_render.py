@@ -127,7 +127,12 @@ def test_git_would_not_track_the_env_file(rendered, tmp_path):
 def test_env_example_documents_every_stripe_variable(rendered):
     name, project = rendered
     example = (project / ".env.example").read_text()
-    for variable in ("STRIPE_PUBLIC_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SECRET_KEY"):
+    for variable in (
+        "STRIPE_PUBLIC_KEY",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "SECRET_KEY",
+    ):
         assert re.search(rf"^#? ?{variable}=", example, re.M), variable
     if mode(name) == "advanced":
         assert "DJSTRIPE_WEBHOOK_SECRET=" in example
@@ -137,7 +142,7 @@ def test_answers_reach_the_settings(rendered):
     name, project = rendered
     base = (project / "config" / "settings" / "base.py").read_text()
     answers = SUPPORTED[name]
-    assert f'default={answers.get("trial_period_days", 0)})' in base
+    assert f"default={answers.get('trial_period_days', 0)})" in base
     assert f'default="{answers.get("currency", "usd")}"' in base
     readme = (project / "README.md").read_text()
     assert readme.startswith(f"# {answers.get('project_name', 'My SaaS')}")
@@ -148,7 +153,14 @@ def test_answers_reach_the_settings(rendered):
 def test_project_layout(rendered, path):
     _, project = rendered
     assert (project / path).is_file()
-    for folder in ("config/settings", "apps/accounts", "apps/billing", "templates", "static", "tests"):
+    for folder in (
+        "config/settings",
+        "apps/accounts",
+        "apps/billing",
+        "templates",
+        "static",
+        "tests",
+    ):
         assert (project / folder).is_dir()
     settings = {p.name for p in Path(project / "config" / "settings").glob("*.py")}
     assert {"base.py", "local.py", "test.py", "production.py"} <= settings

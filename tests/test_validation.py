@@ -39,7 +39,8 @@ def test_every_question_has_help_and_a_default():
 
 
 @pytest.mark.parametrize(
-    ("name", "slug"), [("My SaaS", "my_saas"), ("123 Go!", "p_123_go"), ("Ünïcode App", "n_code_app")]
+    ("name", "slug"),
+    [("My SaaS", "my_saas"), ("123 Go!", "p_123_go"), ("Ünïcode App", "n_code_app")],
 )
 def test_the_slug_is_derived_from_the_name(name, slug, tmp_path):
     import yaml

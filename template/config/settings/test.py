@@ -15,9 +15,7 @@ STORAGES = {
 }
 # Tests never read the developer's .env for Stripe: they use these values (and the offline
 # Stripe where a test needs a server). DATABASE_URL still selects PostgreSQL when it is set.
-DATABASES = {
-    "default": env.db("DATABASE_URL", default="sqlite:///:memory:"),
-}
+DATABASES = {"default": env.db_url_config(env("DATABASE_URL", default="") or "sqlite:///:memory:")}
 STRIPE_PUBLIC_KEY = "pk_test_keeltestsuitekey000000000000"
 STRIPE_SECRET_KEY = "sk_test_keeltestsuitekey000000000000"
 STRIPE_WEBHOOK_SECRET = "whsec_keeltestsuitesecret0000000000"
