@@ -164,3 +164,19 @@ def test_project_layout(rendered, path):
         assert (project / folder).is_dir()
     settings = {p.name for p in Path(project / "config" / "settings").glob("*.py")}
     assert {"base.py", "local.py", "test.py", "production.py"} <= settings
+
+
+def test_the_project_ships_a_ci_workflow(rendered):
+    _, project = rendered
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    job = workflow["jobs"]["test"]
+    assert job["services"]["postgres"]["image"].startswith("postgres")
+    assert job["env"]["DATABASE_URL"].startswith("postgres://")
+    steps = {step.get("name"): step for step in job["steps"] if "name" in step}
+    assert {"Ruff", "Migrations are up to date", "Deploy checks", "Tests (PostgreSQL)"} <= set(
+        steps
+    )
+    assert "ruff check" in steps["Ruff"]["run"] and "ruff format --check" in steps["Ruff"]["run"]
+    assert "makemigrations --check" in steps["Migrations are up to date"]["run"]
+    assert "check --deploy" in steps["Deploy checks"]["run"]
+    assert "pytest" in steps["Tests (PostgreSQL)"]["run"]
