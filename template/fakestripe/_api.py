@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -168,9 +169,19 @@ def search(ctx: Ctx, kind: str, url: str, fields: set[str]) -> Obj:
         return any(results) if joiner == " OR " else all(results)
 
     limit = _limit(p)
-    data, more = ctx.state.colls[kind].page(None, ok, limit, None, None, KINDS[kind])
+    after = None
+    page = P.s(p, "page")
+    if page is not None:
+        try:
+            after = base64.urlsafe_b64decode(page.encode()).decode()
+        except ValueError:
+            raise invalid("Invalid page token.", "page") from None
+    data, more = ctx.state.colls[kind].page(None, ok, limit, after, None, KINDS[kind])
+    next_page = (
+        base64.urlsafe_b64encode(data[-1]["id"].encode()).decode() if more and data else None
+    )
     return {"object": "search_result", "data": [public(o) for o in data], "has_more": more,
-            "next_page": None, "url": url}  # fmt: skip
+            "next_page": next_page, "url": url}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------- account

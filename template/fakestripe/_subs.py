@@ -310,7 +310,6 @@ def bill(
             "object": "list",
             "data": lines,
             "has_more": False,
-            "total_count": len(lines),
             "url": f"/v1/invoices/{inv_id}/lines",
         },
         "livemode": False,
@@ -763,7 +762,6 @@ def create_subscription(st: State, p: P.Params, from_checkout: bool = False) -> 
             "object": "list",
             "data": [],
             "has_more": False,
-            "total_count": 0,
             "url": f"/v1/subscription_items?subscription={sub_id}",
         },
         "latest_invoice": None,
@@ -791,7 +789,6 @@ def create_subscription(st: State, p: P.Params, from_checkout: bool = False) -> 
     }
     for price, qty, md in parsed:
         items_of(sub).append(_new_item(st, sub_id, price, qty, md, start, end))
-    sub["items"]["total_count"] = len(items_of(sub))
     if cancel_at_period_end:
         _set_cancel_at_period_end(st, sub, True, None)
     elif cancel_at is not None:
@@ -1053,7 +1050,6 @@ def modify(st: State, sub: Obj, p: P.Params, item_base: str = "items") -> list[O
             created.append(item)
             if billable and not reset and proration != "none":
                 new_specs += proration_pair(st, sub, None, item, pdate, period_start, period_end)
-    sub["items"]["total_count"] = len(items)
     # ---- simple fields
     if "metadata" in p:
         P.apply_metadata(sub["metadata"], P.metadata(p))

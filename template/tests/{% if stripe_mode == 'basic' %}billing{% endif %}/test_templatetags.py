@@ -34,3 +34,17 @@ def test_the_spec_pricing_template_renders_basic_plans(rf, user):
         template.render(Context({"plans": get_plans()}))
         == "Pro:29:price_test_123;Enterprise:99:price_test_enterprise;"
     )
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("api_calls", "API calls"),
+        ("advanced_analytics", "Advanced analytics"),
+        ("storage_gb", "Storage GB"),
+        ("", ""),
+    ],
+)
+def test_label(key, expected):
+    rendered = Template("{% load billing_tags %}{{ key|label }}").render(Context({"key": key}))
+    assert rendered == expected

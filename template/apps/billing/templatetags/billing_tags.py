@@ -18,3 +18,15 @@ def divide(value: Any, divisor: Any) -> Decimal | str:
     except (InvalidOperation, ZeroDivisionError, TypeError, ValueError):
         return ""
     return result.quantize(Decimal(1)) if result == result.to_integral() else result
+
+
+@register.filter
+def label(value: Any) -> str:
+    """{{ 'api_calls'|label }} → 'API calls': a setting key as people read it."""
+    words = str(value).replace("_", " ").replace("-", " ").split()
+    if not words:
+        return ""
+    acronyms = {"api", "gb", "sso", "url", "sla"}
+    out = [w.upper() if w.lower() in acronyms else w.lower() for w in words]
+    out[0] = out[0] if out[0].isupper() else out[0].capitalize()
+    return " ".join(out)
