@@ -1,0 +1,202 @@
+"""Keel benchmarks: `make bench`. Prints figures and writes bench/results.md; asserts nothing.
+
+1. Template: render time per mode, generated suite time per mode (SQLite).
+2. Webhook ingest: signed customer.subscription.updated events per second through each mode's
+   webhook endpoint, served by gunicorn (2 workers) on 127.0.0.1 with PostgreSQL.
+3. Gated request cost: median time and SQL queries of a trivial view, undecorated and under each
+   gate, with 0 and 1,000,000 prior usage records (see bench/gates.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+WEBHOOK_SECRET = "whsec_benchmarksecret000000000000"
+MODES = ("basic", "advanced")
+EVENTS = int(os.environ.get("BENCH_EVENTS", "3000"))
+
+
+def sh(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> str:
+    proc = subprocess.run(
+        cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
+    )
+    if check and proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed in {cwd}:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    sh(cmd, cwd, env)
+    return time.perf_counter() - started
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url(mode: str) -> str:
+    return f"{POSTGRES}/keel_bench_{mode}"
+
+
+def recreate_database(mode: str) -> None:
+    name = f"keel_bench_{mode}"
+    for statement in (f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"):
+        sh(["psql", f"{POSTGRES}/postgres", "-q", "-c", statement], ROOT)
+
+
+def render(mode: str) -> tuple[Path, float]:
+    target = OUT / mode
+    shutil.rmtree(target, ignore_errors=True)
+    copier = str(Path(sys.executable).parent / "copier")
+    seconds = timed(
+        [copier, "copy", "--trust", "--defaults", "--quiet", "-d", f"stripe_mode={mode}", ".", str(target)],
+        ROOT,
+    )
+    return target, seconds
+
+
+def production_env(mode: str, port: int) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": "benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": database_url(mode),
+        "STRIPE_SECRET_KEY": "sk_test_benchmarkkey000000000000000",
+        "STRIPE_PUBLIC_KEY": "pk_test_benchmarkkey000000000000000",
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "DJSTRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "LOG_LEVEL": "WARNING",
+        "SITE_URL": f"http://127.0.0.1:{port}",
+    }
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
+
+
+def ingest(mode: str, project: Path) -> dict[str, object]:
+    """Events per second through the mode's webhook endpoint under gunicorn (2 workers)."""
+    recreate_database(mode)
+    port = free_port()
+    env = production_env(mode, port)
+    python = str(project / ".venv" / "bin" / "python")
+    sh([python, "manage.py", "migrate", "--noinput", "-v0"], project, env)
+    seed = json.loads(sh([python, str(ROOT / "bench" / "seed.py"), mode], project, env))
+    if "skip" in seed:
+        return {"skipped": seed["skip"]}
+    server = subprocess.Popen(
+        [
+            str(project / ".venv" / "bin" / "gunicorn"),
+            "config.wsgi",
+            "--workers", "2",
+            "--worker-class", "gthread",
+            "--threads", "4",
+            "--bind", f"127.0.0.1:{port}",
+            "--log-level", "warning",
+        ],
+        cwd=project,
+        env={**os.environ, **env, **seed.get("env", {})},
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port)
+        result = json.loads(
+            sh(
+                [
+                    python,
+                    str(ROOT / "bench" / "ingest_client.py"),
+                    f"http://127.0.0.1:{port}{seed['path']}",
+                    WEBHOOK_SECRET,
+                    seed["customer"],
+                    seed["subscription"],
+                    "--events", str(EVENTS),
+                    "--threads", "8",
+                ],
+                project,
+            )
+        )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+    return result
+
+
+def gates(mode: str, project: Path) -> dict[str, object]:
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url(mode),
+    }
+    python = str(project / ".venv" / "bin" / "python")
+    return json.loads(sh([python, str(ROOT / "bench" / "gates.py")], project, env))
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, dict[str, object]] = {}
+    for mode in MODES:
+        print(f"== {mode}", flush=True)
+        project, render_seconds = render(mode)
+        sh(["make", "install"], project)
+        suite_seconds = timed(["make", "test"], project, {"DATABASE_URL": ""})
+        figures[mode] = {"render_s": round(render_seconds, 2), "suite_s": round(suite_seconds, 1)}
+        print(f"   render {render_seconds:.2f} s, generated suite {suite_seconds:.1f} s", flush=True)
+        figures[mode]["ingest"] = ingest(mode, project)
+        print(f"   webhook ingest {figures[mode]['ingest']}", flush=True)
+        figures[mode]["gates"] = gates(mode, project)
+        print(f"   gates {json.dumps(figures[mode]['gates'])}", flush=True)
+    report(figures)
+
+
+def report(figures: dict[str, dict[str, object]]) -> None:
+    lines = [
+        f"# Keel benchmark results ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        f"Machine: {os.cpu_count()} cores; PostgreSQL at {POSTGRES}; {EVENTS} events per ingest run.",
+        "",
+        "| mode | render s | generated suite s | webhook events/s |",
+        "| --- | --- | --- | --- |",
+    ]
+    rates = {}
+    for mode, data in figures.items():
+        ingest_data = data["ingest"]
+        rate = ingest_data.get("events_per_second", "skipped")  # type: ignore[union-attr]
+        rates[mode] = rate
+        lines.append(f"| {mode} | {data['render_s']} | {data['suite_s']} | {rate} |")
+    if all(isinstance(rate, float) for rate in rates.values()) and len(rates) == 2:
+        lines += ["", f"Ingest ratio basic/advanced: {rates['basic'] / rates['advanced']:.1f}x"]
+    lines += ["", "## Gated request cost (median µs, SQL queries)", ""]
+    lines += ["| mode | gate | prior usage records | median µs | queries |", "| --- | --- | --- | --- | --- |"]
+    for mode, data in figures.items():
+        for row in data["gates"].get("rows", []):  # type: ignore[union-attr]
+            lines.append(
+                f"| {mode} | {row['gate']} | {row['records']:,} | {row['median_us']} | {row['queries']} |"
+            )
+    text = "\n".join(lines) + "\n"
+    (ROOT / "bench" / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
