@@ -5,7 +5,7 @@ VENV := $(CURDIR)/.venv
 DEMO := .demo
 PORT ?= 8000
 
-.PHONY: install test demo lint format clean
+.PHONY: install test demo lint format clean bench
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -32,6 +32,9 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/python bench/run.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache
