@@ -58,7 +58,7 @@ def run(
         timeout=timeout,
     )
     label = f"{cwd.name}: {' '.join(cmd)[:60]}"
-    if (env or {}).get("DATABASE_URL"):
+    if str((env or {}).get("DATABASE_URL") or "").startswith("postgres"):
         label += " (PostgreSQL)"
     TIMINGS[label] = time.perf_counter() - started
     assert proc.returncode == 0, f"{' '.join(cmd)} failed in {cwd}:\n{proc.stdout}\n{proc.stderr}"

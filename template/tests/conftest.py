@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from fakestripe import FakeStripe
 
 
 @pytest.fixture
@@ -17,3 +20,10 @@ def other_user(db: Any, django_user_model: Any) -> Any:
     return django_user_model.objects.create_user(
         email="bob@example.com", password="correct horse battery staple"
     )
+
+
+@pytest.fixture(scope="session")
+def fake_stripe() -> Iterator[FakeStripe]:
+    """The offline Stripe (fakestripe), one server per test session, on 127.0.0.1."""
+    with FakeStripe() as fake:
+        yield fake

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.billing.checks import check_stripe_deploy, check_stripe_settings
+from apps.billing.checks import check_offline_stripe, check_stripe_deploy, check_stripe_settings
 from apps.billing.plans import get_plans
 
 
@@ -39,8 +39,15 @@ def test_bad_plan_settings_are_reported_clearly(settings, plans, message):
     assert ids(check_stripe_settings()) == ["billing.E003"]
 
 
-def test_deploy_checks_want_keys_and_refuse_the_offline_stripe(settings):
+def test_deploy_checks_want_keys(settings):
     settings.STRIPE_SECRET_KEY = ""
     settings.STRIPE_WEBHOOK_SECRET = ""
+    assert ids(check_stripe_deploy()) == ["billing.W001", "billing.W002"]
+
+
+def test_the_offline_stripe_is_refused_without_debug(settings):
     settings.STRIPE_API_BASE = "http://127.0.0.1:12111"
-    assert ids(check_stripe_deploy()) == ["billing.W001", "billing.W002", "billing.E004"]
+    settings.DEBUG = False
+    assert ids(check_offline_stripe()) == ["billing.E004"]
+    settings.DEBUG = True
+    assert check_offline_stripe() == []
