@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+# fakestripe: an offline, stateful fake of the Stripe API for development and tests.
+#
+# Standard library only. See ``FakeStripe`` for the Python API and ``python -m fakestripe``
+# for the stand-alone server.
+from ._engine import API_VERSION
+from ._webhooks import Delivery, sign
+from .server import FakeStripe, PageResult
+
+__all__ = ["API_VERSION", "Delivery", "FakeStripe", "PageResult", "sign"]

@@ -1,0 +1,650 @@
+from __future__ import annotations
+
+# Checkout Sessions and Customer Portal sessions (API side and hosted-page actions).
+from typing import Any
+
+from . import _params as P
+from ._cards import TestCard
+from ._catalog import (
+    attach_pm,
+    create_customer,
+    make_card_pm,
+    product_name,
+)
+from ._engine import State
+from ._errors import StripeError, invalid, missing_param
+from ._store import Obj, new_id, rand_str
+from ._subs import (
+    attempt_payment,
+    create_subscription,
+    is_metered,
+    item_amount,
+    modify,
+)
+from ._timeutil import DAY
+
+CS_CREATE = {
+    "adaptive_pricing",
+    "after_expiration",
+    "allow_promotion_codes",
+    "automatic_tax",
+    "billing_address_collection",
+    "branding_settings",
+    "cancel_url",
+    "client_reference_id",
+    "consent_collection",
+    "currency",
+    "custom_fields",
+    "custom_text",
+    "customer",
+    "customer_creation",
+    "customer_email",
+    "customer_update",
+    "expires_at",
+    "invoice_creation",
+    "line_items",
+    "locale",
+    "metadata",
+    "mode",
+    "name_collection",
+    "origin_context",
+    "payment_method_collection",
+    "payment_method_configuration",
+    "payment_method_options",
+    "payment_method_types",
+    "phone_number_collection",
+    "redirect_on_completion",
+    "return_url",
+    "saved_payment_method_options",
+    "submit_type",
+    "subscription_data",
+    "success_url",
+    "tax_id_collection",
+    "ui_mode",
+    "wallet_options",
+}
+CS_UNSUPPORTED = {
+    "customer_account",
+    "discounts",
+    "excluded_payment_method_types",
+    "integration_identifier",
+    "managed_payments",
+    "optional_items",
+    "payment_intent_data",
+    "payment_method_data",
+    "permissions",
+    "setup_intent_data",
+    "shipping_address_collection",
+    "shipping_options",
+}
+SUB_DATA_KEYS = {
+    "trial_period_days",
+    "trial_end",
+    "metadata",
+    "description",
+    "trial_settings",
+    "proration_behavior",
+    "default_tax_rates",
+    "billing_mode",
+}
+
+
+def create_checkout_session(st: State, p: P.Params) -> Obj:
+    P.check(p, CS_CREATE, CS_UNSUPPORTED)
+    mode = P.s(p, "mode", required=True)
+    if mode != "subscription":
+        raise StripeError(
+            400,
+            f"fakestripe only implements Checkout in `subscription` mode, not `{mode}`.",
+            param="mode",
+            code="parameter_unknown",
+        )
+    ui_mode = P.s(p, "ui_mode") or "hosted_page"
+    if ui_mode not in ("hosted", "hosted_page"):
+        raise StripeError(
+            400,
+            "fakestripe only implements hosted Checkout pages.",
+            param="ui_mode",
+            code="parameter_unknown",
+        )
+    customer = P.s(p, "customer")
+    email = P.s(p, "customer_email")
+    if customer is not None and email is not None:
+        raise invalid(
+            "You may only specify one of these parameters: customer, customer_email.",
+            "customer_email",
+        )
+    cus = st.get("customer", customer, "customer") if customer else None
+    raw_items = P.lst(p, "line_items")
+    if not raw_items:
+        raise invalid(
+            "You must provide at least one recurring price in `subscription` mode when using "
+            "prices.",
+            "line_items",
+        )
+    items: list[Obj] = []
+    for n, raw in enumerate(raw_items):
+        if not isinstance(raw, dict):
+            raise invalid("Invalid object", f"line_items[{n}]")
+        for k in raw:
+            if k not in (
+                "price",
+                "quantity",
+                "adjustable_quantity",
+                "tax_rates",
+                "dynamic_tax_rates",
+            ):
+                raise P.unknown_param(f"line_items[{n}][{k}]")
+        price_id = P.s(raw, "price", param=f"line_items[{n}][price]")
+        if price_id is None:
+            raise missing_param(f"line_items[{n}][price]")
+        price = st.get("price", price_id, f"line_items[{n}][price]")
+        if not price["active"]:
+            raise invalid(f"The price `{price_id}` is not active.", f"line_items[{n}][price]")
+        if price["recurring"] is None:
+            raise invalid(
+                "fakestripe only implements recurring prices in subscription mode Checkout.",
+                f"line_items[{n}][price]",
+            )
+        qty = P.i(raw, "quantity", param=f"line_items[{n}][quantity]", minimum=0)
+        if is_metered(price):
+            if qty is not None:
+                raise invalid(
+                    "Quantity should not be specified where usage_type is `metered`. Remove "
+                    f"quantity from `line_items[{n}]`.",
+                    f"line_items[{n}][quantity]",
+                )
+        elif qty is None:
+            raise missing_param(f"line_items[{n}][quantity]")
+        items.append({"price": price, "quantity": qty})
+    sub_data = P.d(p, "subscription_data") or {}
+    for k in sub_data:
+        if k not in SUB_DATA_KEYS:
+            raise P.unknown_param(f"subscription_data[{k}]")
+    trial_days = P.i(
+        sub_data, "trial_period_days", param="subscription_data[trial_period_days]", minimum=1
+    )
+    trial_end = P.i(sub_data, "trial_end", param="subscription_data[trial_end]")
+    now = st.now()
+    if trial_end is not None and trial_end < now + 2 * DAY:
+        raise invalid(
+            "`subscription_data[trial_end]` must be at least 48 hours in the future.",
+            "subscription_data[trial_end]",
+        )
+    expires_at = P.i(p, "expires_at") or now + DAY
+    if not now + 1800 <= expires_at <= now + DAY:
+        raise invalid(
+            "The `expires_at` timestamp must be between 30 minutes and 24 hours from now.",
+            "expires_at",
+        )
+    success_url = P.s(p, "success_url")
+    cancel_url = P.s(p, "cancel_url")
+    for key, url in (("success_url", success_url), ("cancel_url", cancel_url)):
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise invalid("Not a valid URL", key, "url_invalid")
+    client_ref = P.s(p, "client_reference_id")
+    if client_ref is not None and len(client_ref) > 200:
+        raise invalid("client_reference_id must be at most 200 characters.", "client_reference_id")
+    pm_collection = P.one_of(p, "payment_method_collection", ("always", "if_required")) or "always"
+    trialing = bool(trial_days or trial_end)
+    subtotal = sum(item_amount(it["price"], it["quantity"]) for it in items)
+    amount = 0 if trialing else subtotal
+    currency = items[0]["price"]["currency"]
+    cs_id = f"cs_test_{rand_str(58)}"
+    session: Obj = {
+        "id": cs_id,
+        "object": "checkout.session",
+        "adaptive_pricing": {"enabled": False},
+        "after_expiration": None,
+        "allow_promotion_codes": P.b(p, "allow_promotion_codes"),
+        "amount_subtotal": amount,
+        "amount_total": amount,
+        "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
+        "billing_address_collection": P.s(p, "billing_address_collection"),
+        "cancel_url": cancel_url,
+        "client_reference_id": client_ref,
+        "client_secret": None,
+        "collected_information": None,
+        "consent": None,
+        "consent_collection": None,
+        "created": now,
+        "currency": currency,
+        "currency_conversion": None,
+        "custom_fields": (),
+        "custom_text": {
+            "after_submit": None,
+            "shipping_address": None,
+            "submit": None,
+            "terms_of_service_acceptance": None,
+        },
+        "customer": cus["id"] if cus else None,
+        "customer_creation": None if cus else "always",
+        "customer_details": (
+            {
+                "address": None,
+                "business_name": None,
+                "email": cus["email"] if cus else email,
+                "individual_name": None,
+                "name": None,
+                "phone": None,
+                "tax_exempt": "none",
+                "tax_ids": (),
+            }
+            if (cus and cus["email"]) or email
+            else None
+        ),
+        "customer_email": email,
+        "discounts": (),
+        "expires_at": expires_at,
+        "invoice": None,
+        "invoice_creation": None,
+        "livemode": False,
+        "locale": P.s(p, "locale"),
+        "metadata": P.new_metadata(P.metadata(p)),
+        "mode": "subscription",
+        "origin_context": None,
+        "payment_intent": None,
+        "payment_link": None,
+        "payment_method_collection": pm_collection,
+        "payment_method_configuration_details": None,
+        "payment_method_options": {"card": {"request_three_d_secure": "automatic"}},
+        "payment_method_types": ["card"],
+        "payment_status": "unpaid",
+        "phone_number_collection": {"enabled": False},
+        "recovered_from": None,
+        "saved_payment_method_options": None,
+        "setup_intent": None,
+        "shipping_address_collection": None,
+        "shipping_cost": None,
+        "shipping_options": (),
+        "status": "open",
+        "submit_type": P.s(p, "submit_type"),
+        "subscription": None,
+        "success_url": success_url,
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "ui_mode": "hosted_page",
+        "url": f"{st.base_url}/c/pay/{cs_id}",
+        "wallet_options": None,
+    }
+    line_items = [
+        {
+            "id": new_id("li"),
+            "object": "item",
+            "adjustable_quantity": None,
+            "amount_discount": 0,
+            "amount_subtotal": item_amount(it["price"], it["quantity"]),
+            "amount_tax": 0,
+            "amount_total": item_amount(it["price"], it["quantity"]),
+            "currency": it["price"]["currency"],
+            "description": product_name(st, it["price"]),
+            "metadata": {},
+            "price": it["price"],
+            "quantity": it["quantity"],
+        }
+        for it in items
+    ]
+    st.add(session)
+    st.meta_of(cs_id).update(
+        line_items=line_items,
+        sub_data=sub_data,
+        trial_days=trial_days,
+        trial_end=trial_end,
+        subtotal=subtotal,
+    )
+    st.schedule(expires_at, "checkout_expire", cs_id)
+    return session
+
+
+def line_items_of(st: State, session: Obj) -> list[Obj]:
+    items: list[Obj] = st.meta_of(session["id"])["line_items"]
+    return items
+
+
+def expire_session(st: State, session: Obj) -> Obj:
+    if session["status"] != "open":
+        raise invalid(
+            f'Only Checkout Sessions with a status in ["open"] can be expired. This Checkout '
+            f'Session has a status of "{session["status"]}".',
+            None,
+            None,
+        )
+    session["status"] = "expired"
+    session["url"] = None
+    st.save(session)
+    st.emit("checkout.session.expired", session)
+    return session
+
+
+def on_checkout_expire(st: State, cs_id: str, when: int) -> None:
+    session = st.colls["checkout.session"].get(cs_id)
+    if session is not None and session["status"] == "open" and session["expires_at"] == when:
+        expire_session(st, session)
+
+
+def needs_card(st: State, session: Obj) -> bool:
+    meta = st.meta_of(session["id"])
+    trialing = bool(meta["trial_days"] or meta["trial_end"])
+    return not (
+        session["payment_method_collection"] == "if_required"
+        and (trialing or meta["subtotal"] == 0)
+    )
+
+
+def checkout_preflight(st: State, session: Obj, card: TestCard | None) -> str:
+    """Decide what submitting ``card`` will do: ``ok``, ``3ds`` or raise a card error."""
+    if session["status"] != "open":
+        raise invalid("This Checkout Session is no longer active.")
+    if card is None:
+        if needs_card(st, session):
+            raise invalid("Your card number is incomplete.", "number", "incomplete_number")
+        return "ok"
+    if card.attach_error is not None:
+        raise card.attach_error.error()
+    meta = st.meta_of(session["id"])
+    trialing = bool(meta["trial_days"] or meta["trial_end"])
+    charging = not trialing and meta["subtotal"] > 0
+    if charging and card.charge_error is not None:
+        raise card.charge_error.error()
+    if card.auth != "none":
+        return "3ds"
+    return "ok"
+
+
+def complete_checkout(
+    st: State,
+    session: Obj,
+    card: TestCard | None,
+    email: str | None,
+    name: str | None,
+    exp: tuple[int, int] | None,
+    postal_code: str | None = None,
+) -> Obj:
+    """Create customer, payment method and subscription for a submitted Checkout page."""
+    st.request = {"id": None, "idempotency_key": None}
+    meta = st.meta_of(session["id"])
+    cus = st.objects.get(session["customer"] or "")
+    if cus is None:
+        email = email or session["customer_email"]
+        if not email:
+            raise invalid("Your email address is incomplete.", "email", "email_invalid")
+        params: P.Params = {"email": email}
+        if name:
+            params["name"] = name
+        cus = create_customer(st, params)
+    pm: Obj | None = None
+    if card is not None:
+        billing = {
+            "name": name,
+            "email": cus["email"],
+            "address": {"postal_code": postal_code, "country": "US" if postal_code else None},
+        }
+        exp_m, exp_y = exp if exp else (None, None)
+        pm = make_card_pm(st, card, exp_m, exp_y, billing, cvc_checked=True)
+        if card.auth != "none":
+            # The customer just completed 3D Secure on the page: set up for off-session use.
+            st.meta_of(pm["id"])["authenticated"] = True
+        attach_pm(st, pm, cus)
+    sub_data = meta["sub_data"]
+    sub_params: P.Params = {
+        "customer": cus["id"],
+        "items": [
+            {
+                "price": li["price"]["id"],
+                **({"quantity": str(li["quantity"])} if li["quantity"] is not None else {}),
+            }
+            for li in line_items_of(st, session)
+        ],
+    }
+    if pm is not None:
+        sub_params["default_payment_method"] = pm["id"]
+    for key in ("metadata", "description", "trial_settings", "billing_mode"):
+        if key in sub_data:
+            sub_params[key] = sub_data[key]
+    if meta["trial_days"]:
+        sub_params["trial_period_days"] = str(meta["trial_days"])
+    if meta["trial_end"]:
+        sub_params["trial_end"] = str(meta["trial_end"])
+    on_session = card is not None and card.auth != "none"
+    if on_session:
+        sub_params["payment_behavior"] = "default_incomplete"
+    sub = create_subscription(st, sub_params, from_checkout=True)
+    inv = st.objects[sub["latest_invoice"]]
+    if on_session and inv["status"] == "open":
+        attempt_payment(st, inv, pm, on_session=True)
+    trialing = sub["status"] == "trialing"
+    paid = inv["status"] == "paid"
+    session["status"] = "complete"
+    session["payment_status"] = (
+        "no_payment_required" if trialing or inv["total"] == 0 else ("paid" if paid else "unpaid")
+    )
+    session["customer"] = cus["id"]
+    session["subscription"] = sub["id"]
+    session["invoice"] = inv["id"]
+    session["url"] = None
+    session["customer_details"] = {
+        "address": {
+            "city": None,
+            "country": "US" if postal_code else None,
+            "line1": None,
+            "line2": None,
+            "postal_code": postal_code,
+            "state": None,
+        },
+        "business_name": None,
+        "email": cus["email"],
+        "individual_name": None,
+        "name": name or cus["name"],
+        "phone": None,
+        "tax_exempt": "none",
+        "tax_ids": (),
+    }
+    session["collected_information"] = {
+        "business_name": None,
+        "individual_name": None,
+        "shipping_details": None,
+    }
+    st.save(session)
+    st.emit("checkout.session.completed", session)
+    return session
+
+
+def success_redirect(session: Obj) -> str | None:
+    url = session["success_url"]
+    if url is None:
+        return None
+    return str(url).replace("{CHECKOUT_SESSION_ID}", session["id"])
+
+
+# -------------------------------------------------------------------------------- portal
+
+PORTAL_CREATE = {"configuration", "customer", "flow_data", "locale", "on_behalf_of", "return_url"}
+
+
+def create_portal_session(st: State, p: P.Params) -> Obj:
+    P.check(p, PORTAL_CREATE, {"customer_account"})
+    cus_id = P.s(p, "customer", required=True)
+    cus = st.get("customer", cus_id, "customer")
+    return_url = P.s(p, "return_url")
+    if return_url is not None and not return_url.startswith(("http://", "https://")):
+        raise invalid("Not a valid URL", "return_url", "url_invalid")
+    flow = _flow(st, cus, P.d(p, "flow_data"), return_url)
+    bps_id = new_id("bps")
+    session: Obj = {
+        "id": bps_id,
+        "object": "billing_portal.session",
+        "configuration": P.s(p, "configuration")
+        or st.meta_of("__config__").setdefault("portal_configuration", new_id("bpc")),
+        "created": st.now(),
+        "customer": cus["id"],
+        "customer_account": None,
+        "flow": flow,
+        "livemode": False,
+        "locale": P.s(p, "locale"),
+        "on_behalf_of": P.s(p, "on_behalf_of"),
+        "return_url": return_url,
+        "url": f"{st.base_url}/p/session/{bps_id}",
+    }
+    return st.add(session)
+
+
+def _flow(st: State, cus: Obj, raw: Obj | None, return_url: str | None) -> Obj | None:
+    if raw is None:
+        return None
+    ftype = P.one_of(
+        raw,
+        "type",
+        (
+            "payment_method_update",
+            "subscription_cancel",
+            "subscription_update",
+            "subscription_update_confirm",
+        ),
+        "flow_data[type]",
+    )
+    if ftype is None:
+        raise missing_param("flow_data[type]")
+    flow: Obj = {
+        "after_completion": {
+            "hosted_confirmation": None,
+            "redirect": None,
+            "type": "portal_homepage",
+        },
+        "subscription_cancel": None,
+        "subscription_update": None,
+        "subscription_update_confirm": None,
+        "type": ftype,
+    }
+    after = raw.get("after_completion")
+    if isinstance(after, dict) and after.get("type"):
+        flow["after_completion"]["type"] = after["type"]
+        redirect = after.get("redirect")
+        if after["type"] == "redirect" and isinstance(redirect, dict):
+            flow["after_completion"]["redirect"] = {"return_url": redirect.get("return_url")}
+    if ftype in ("subscription_cancel", "subscription_update", "subscription_update_confirm"):
+        body = raw.get(ftype)
+        sub_id = body.get("subscription") if isinstance(body, dict) else None
+        if not sub_id:
+            raise missing_param(f"flow_data[{ftype}][subscription]")
+        sub = st.get("subscription", sub_id, f"flow_data[{ftype}][subscription]")
+        if sub["customer"] != cus["id"]:
+            raise invalid(
+                "The subscription does not belong to this customer.",
+                f"flow_data[{ftype}][subscription]",
+            )
+        entry: Obj = {"subscription": sub_id}
+        if ftype == "subscription_cancel":
+            entry["retention"] = None
+        if ftype == "subscription_update_confirm":
+            assert isinstance(body, dict)
+            entry["discounts"] = None
+            entry["items"] = [
+                {
+                    "id": it.get("id"),
+                    "price": it.get("price"),
+                    "quantity": int(it["quantity"]) if it.get("quantity") else None,
+                }
+                for it in (P.lst(body, "items") or [])
+                if isinstance(it, dict)
+            ]
+        flow[ftype] = entry
+    return flow
+
+
+def _portal_sub(st: State, session: Obj, sub_id: str) -> Obj:
+    sub = st.get("subscription", sub_id, "subscription")
+    if sub["customer"] != session["customer"]:
+        raise invalid("This subscription does not belong to this customer.")
+    return sub
+
+
+def portal_cancel(st: State, session: Obj, sub_id: str, immediately: bool = False) -> None:
+    from ._subs import cancel_subscription
+
+    sub = _portal_sub(st, session, sub_id)
+    if immediately:
+        cancel_subscription(st, sub)
+    else:
+        modify(st, sub, {"cancel_at_period_end": "true"})
+
+
+def portal_renew(st: State, session: Obj, sub_id: str) -> None:
+    sub = _portal_sub(st, session, sub_id)
+    modify(st, sub, {"cancel_at_period_end": "false"})
+
+
+def portal_change_plan(
+    st: State, session: Obj, sub_id: str, price_id: str, quantity: int | None
+) -> None:
+    sub = _portal_sub(st, session, sub_id)
+    price = st.get("price", price_id, "price")
+    item = sub["items"]["data"][0]
+    change: dict[str, Any] = {"id": item["id"], "price": price["id"]}
+    if quantity is not None and not is_metered(price):
+        change["quantity"] = str(quantity)
+    modify(st, sub, {"items": [change], "proration_behavior": "create_prorations"})
+
+
+def portal_update_card(
+    st: State,
+    session: Obj,
+    card: TestCard,
+    exp: tuple[int, int] | None,
+    name: str | None,
+) -> Obj:
+    """Attach a new card, make it the default everywhere and retry open invoices."""
+    cus = st.objects[session["customer"]]
+    exp_m, exp_y = exp if exp else (None, None)
+    pm = make_card_pm(st, card, exp_m, exp_y, {"name": name, "email": cus["email"]}, True)
+    if card.auth != "none":
+        st.meta_of(pm["id"])["authenticated"] = True
+    attach_pm(st, pm, cus)
+    before = st.snapshot(cus)
+    cus["invoice_settings"]["default_payment_method"] = pm["id"]
+    st.save(cus)
+    st.emit_update("customer.updated", cus, before)
+    for oid in list(st.colls["subscription"].candidates("customer", cus["id"])):
+        sub = st.objects[oid]
+        if sub["status"] in ("canceled", "incomplete_expired"):
+            continue
+        if sub["default_payment_method"] not in (None, pm["id"]):
+            modify(st, sub, {"default_payment_method": pm["id"]})
+        # Outstanding invoices are retried with the new card, like Stripe's hosted flows.
+        for inv_id in list(st.colls["invoice"].candidates("subscription", sub["id"])):
+            inv = st.objects[inv_id]
+            if inv["status"] == "open" and inv["collection_method"] == "charge_automatically":
+                attempt_payment(st, inv, pm)
+    return pm
+
+
+def pay_invoice_on_page(
+    st: State,
+    inv: Obj,
+    card: TestCard,
+    exp: tuple[int, int] | None,
+    name: str | None,
+    authenticated: bool,
+) -> str:
+    cus = st.objects[inv["customer"]]
+    exp_m, exp_y = exp if exp else (None, None)
+    pm = make_card_pm(st, card, exp_m, exp_y, {"name": name, "email": cus["email"]}, True)
+    if authenticated:
+        st.meta_of(pm["id"])["authenticated"] = True
+    if card.attach_error is not None:
+        raise card.attach_error.error()
+    attach_pm(st, pm, cus)
+    return attempt_payment(st, inv, pm, on_session=authenticated)
+
+
+def register(st: State) -> None:
+    st.due_handlers["checkout_expire"] = on_checkout_expire
+    st.includables[("checkout.session", "line_items")] = lambda s, o: {
+        "object": "list",
+        "data": line_items_of(s, o),
+        "has_more": False,
+        "url": f"/v1/checkout/sessions/{o['id']}/line_items",
+    }
+    st.includables[("checkout.session", "total_details.breakdown")] = lambda s, o: {
+        "discounts": [],
+        "taxes": [],
+    }
+    st.includables[("item", "discounts")] = lambda s, o: []

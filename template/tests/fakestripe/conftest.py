@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TEMPLATE = Path(__file__).resolve().parents[2]
+if str(TEMPLATE) not in sys.path:
+    sys.path.insert(0, str(TEMPLATE))
+
+import stripe  # noqa: E402
+
+from fakestripe import FakeStripe  # noqa: E402
+
+from .contract import Checker  # noqa: E402
+
+_STRIPE_GLOBALS = (
+    "api_base",
+    "api_key",
+    "upload_api_base",
+    "connect_api_base",
+    "meter_events_api_base",
+    "max_network_retries",
+)
+
+
+def contract_problems(fake: FakeStripe) -> list[str]:
+    checker = Checker()
+    for method, path, status, body in fake.responses or []:
+        if body and not path.startswith("/_fake/"):
+            checker.check_json(body, f"{method} {path} -> {status}")
+    for event in fake.events():
+        checker.check(event, None, f"event {event['id']} {event['type']}")
+        checker.check_loads(event, f"event {event['id']}")
+    return checker.problems
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeStripe]:
+    """A started fake with the global ``stripe`` module pointed at it.
+
+    On teardown every API response and event the test produced is checked against
+    stripe-python's declared fields (the contract check).
+    """
+    saved: dict[str, Any] = {name: getattr(stripe, name) for name in _STRIPE_GLOBALS}
+    instance = FakeStripe(record_responses=True, retry_base=0.01)
+    instance.start()
+    instance.configure_stripe_module(stripe)
+    stripe.max_network_retries = 0
+    try:
+        yield instance
+    finally:
+        instance.stop()
+        for name, value in saved.items():
+            setattr(stripe, name, value)
+    problems = contract_problems(instance)
+    assert not problems, "contract violations:\n" + "\n".join(problems[:50])
