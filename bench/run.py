@@ -64,7 +64,17 @@ def render(mode: str) -> tuple[Path, float]:
     shutil.rmtree(target, ignore_errors=True)
     copier = str(Path(sys.executable).parent / "copier")
     seconds = timed(
-        [copier, "copy", "--trust", "--defaults", "--quiet", "-d", f"stripe_mode={mode}", ".", str(target)],
+        [
+            copier,
+            "copy",
+            "--trust",
+            "--defaults",
+            "--quiet",
+            "-d",
+            f"stripe_mode={mode}",
+            ".",
+            str(target),
+        ],
         ROOT,
     )
     return target, seconds
@@ -110,11 +120,16 @@ def ingest(mode: str, project: Path) -> dict[str, object]:
         [
             str(project / ".venv" / "bin" / "gunicorn"),
             "config.wsgi",
-            "--workers", "2",
-            "--worker-class", "gthread",
-            "--threads", "4",
-            "--bind", f"127.0.0.1:{port}",
-            "--log-level", "warning",
+            "--workers",
+            "2",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
         ],
         cwd=project,
         env={**os.environ, **env, **seed.get("env", {})},
@@ -131,8 +146,12 @@ def ingest(mode: str, project: Path) -> dict[str, object]:
                     WEBHOOK_SECRET,
                     seed["customer"],
                     seed["subscription"],
-                    "--events", str(EVENTS),
-                    "--threads", "8",
+                    "--events",
+                    str(EVENTS),
+                    "--subscriptions",
+                    str(seed.get("subscriptions", 1)),
+                    "--threads",
+                    "8",
                 ],
                 project,
             )
@@ -161,7 +180,9 @@ def main() -> None:
         sh(["make", "install"], project)
         suite_seconds = timed(["make", "test"], project, {"DATABASE_URL": ""})
         figures[mode] = {"render_s": round(render_seconds, 2), "suite_s": round(suite_seconds, 1)}
-        print(f"   render {render_seconds:.2f} s, generated suite {suite_seconds:.1f} s", flush=True)
+        print(
+            f"   render {render_seconds:.2f} s, generated suite {suite_seconds:.1f} s", flush=True
+        )
         figures[mode]["ingest"] = ingest(mode, project)
         print(f"   webhook ingest {figures[mode]['ingest']}", flush=True)
         figures[mode]["gates"] = gates(mode, project)
@@ -187,7 +208,10 @@ def report(figures: dict[str, dict[str, object]]) -> None:
     if all(isinstance(rate, float) for rate in rates.values()) and len(rates) == 2:
         lines += ["", f"Ingest ratio basic/advanced: {rates['basic'] / rates['advanced']:.1f}x"]
     lines += ["", "## Gated request cost (median µs, SQL queries)", ""]
-    lines += ["| mode | gate | prior usage records | median µs | queries |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "| mode | gate | prior usage records | median µs | queries |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for mode, data in figures.items():
         for row in data["gates"].get("rows", []):  # type: ignore[union-attr]
             lines.append(

@@ -17,15 +17,20 @@ django.setup()
 from django.contrib.auth import get_user_model  # noqa: E402
 
 
+SUBSCRIPTIONS = 100
+
+
 def seed_basic() -> dict[str, object]:
     from apps.billing.models import StripeCustomer
 
-    user, _ = get_user_model().objects.get_or_create(email="bench@example.com")
-    StripeCustomer.objects.get_or_create(user=user, stripe_customer_id="cus_bench000001")
+    for i in range(SUBSCRIPTIONS):
+        user, _ = get_user_model().objects.get_or_create(email=f"bench{i}@example.com")
+        StripeCustomer.objects.get_or_create(user=user, stripe_customer_id=f"cus_bench{i:06d}")
     return {
         "path": "/billing/webhook/",
-        "customer": "cus_bench000001",
-        "subscription": "sub_bench000001",
+        "customer": "cus_bench",
+        "subscription": "sub_bench",
+        "subscriptions": SUBSCRIPTIONS,
     }
 
 
