@@ -20,6 +20,7 @@ import django
 sys.path.insert(0, os.getcwd())
 django.setup()
 
+from apps.billing import decorators  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.messages.storage.fallback import FallbackStorage  # noqa: E402
 from django.contrib.sessions.backends.base import SessionBase  # noqa: E402
@@ -27,8 +28,6 @@ from django.db import connection  # noqa: E402
 from django.http import HttpRequest, HttpResponse, JsonResponse  # noqa: E402
 from django.test import RequestFactory  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
-
-from apps.billing import decorators  # noqa: E402
 
 CALLS = int(os.environ.get("BENCH_GATE_CALLS", "400"))
 RECORDS = int(os.environ.get("BENCH_USAGE_RECORDS", "1000000"))
@@ -61,9 +60,8 @@ def measure(view: Callable[[HttpRequest], HttpResponse], user: Any) -> tuple[flo
 
 
 def basic_mode() -> tuple[Any, dict[str, Any], Callable[[Any, int], None] | None]:
-    from django.conf import settings
-
     from apps.billing.models import StripeCustomer, Subscription
+    from django.conf import settings
 
     settings.BILLING_PLANS = [
         {"slug": "pro", "name": "Pro", "price_id": "price_gates_pro", "amount": 2900}

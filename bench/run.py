@@ -194,7 +194,8 @@ def report(figures: dict[str, dict[str, object]]) -> None:
     lines = [
         f"# Keel benchmark results ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
-        f"Machine: {os.cpu_count()} cores; PostgreSQL at {POSTGRES}; {EVENTS} events per ingest run.",
+        f"Machine: {os.cpu_count()} cores; PostgreSQL at {POSTGRES}; "
+        f"{EVENTS} events per ingest run.",
         "",
         "| mode | render s | generated suite s | webhook events/s |",
         "| --- | --- | --- | --- |",
@@ -214,9 +215,8 @@ def report(figures: dict[str, dict[str, object]]) -> None:
     ]
     for mode, data in figures.items():
         for row in data["gates"].get("rows", []):  # type: ignore[union-attr]
-            lines.append(
-                f"| {mode} | {row['gate']} | {row['records']:,} | {row['median_us']} | {row['queries']} |"
-            )
+            cells = [mode, row["gate"], f"{row['records']:,}", row["median_us"], row["queries"]]
+            lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     text = "\n".join(lines) + "\n"
     (ROOT / "bench" / "results.md").write_text(text)
     print(text)

@@ -16,7 +16,6 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 
-
 SUBSCRIPTIONS = 100
 
 

@@ -10,6 +10,7 @@ import secrets
 import sys
 from pathlib import Path
 
+
 def make_secret_key() -> str:
     # URL-safe characters only: nothing that a .env parser could read as a quote or comment.
     return secrets.token_urlsafe(50)
