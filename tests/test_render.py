@@ -30,6 +30,7 @@ BILLING_FILES = {
         "admin.py",
         "checks.py",
         "decorators.py",
+        "offline.py",
         "plans.py",
         "services.py",
         "stripe_api.py",

@@ -130,3 +130,21 @@ def test_success_page_does_not_grant_access_by_itself(client, user):
     assert response.status_code == 200
     assert not user.has_active_subscription
     assert "being confirmed" in response.content.decode()
+
+
+def test_the_spec_pricing_view_with_plain_dict_plans_renders(rf, user):
+    # The spec's "Basic Mode Example Flow" pricing view, as written.
+    from django.shortcuts import render
+
+    def pricing(request):
+        plans = [
+            {"name": "Pro", "price": 29, "price_id": "price_test_123"},
+            {"name": "Enterprise", "price": 99, "price_id": "price_test_enterprise"},
+        ]
+        return render(request, "billing/pricing.html", {"plans": plans})
+
+    request = rf.get("/pricing/")
+    request.user = user
+    html = pricing(request).content.decode()
+    assert "$29/mo" in html and "$99/mo" in html
+    assert 'value="price_test_123"' in html
