@@ -81,9 +81,11 @@ def test_stale_timestamp_is_rejected(client, settings):
         b"[]",
         b'{"id": "evt_1"}',
         b'{"id": "evt_1", "type": "x", "created": 1}',
+        b'{"id": 7, "type": "x", "created": 1, "data": {"object": {}}}',
+        b'{"id": "evt_1", "type": "x", "created": "yesterday", "data": {"object": {}}}',
         b"\xff\xfe",
     ],
-    ids=["empty", "not-json", "array", "no-type", "no-data", "not-utf8"],
+    ids=["empty", "not-json", "array", "no-type", "no-data", "bad-id", "bad-created", "not-utf8"],
 )
 def test_malformed_but_signed_bodies_are_rejected(client, body):
     response = client.post(
@@ -328,3 +330,16 @@ def test_unhandled_event_types_are_stored_and_ignored(client):
     response = deliver(client, event)
     assert response.status_code == 200
     assert WebhookEvent.objects.get().status == Status.IGNORED
+
+
+def test_a_hand_made_event_without_id_or_created_is_stored_once(client, customer):
+    # The spec's own example payload: no id, no created. Stripe always sends both.
+    event = {
+        "type": "customer.subscription.created",
+        "data": {"object": load_fixture("subscription")},
+    }
+    assert deliver(client, event).status_code == 200
+    assert deliver(client, event).status_code == 200  # the same body again: a duplicate
+    stored = WebhookEvent.objects.get()
+    assert stored.stripe_event_id.startswith("evt_body_")
+    assert Subscription.objects.get().status == "active"
