@@ -379,6 +379,13 @@ def products_get(ctx: Ctx, pid: str) -> Obj:
     return ctx.state.get("product", pid)
 
 
+@route("GET", "/v1/products/{id}/features")
+def products_features(ctx: Ctx, pid: str) -> Obj:
+    """Entitlement features attached to a product (dj-stripe syncs them): none here."""
+    ctx.state.get("product", pid)  # 404 for an unknown product
+    return ctx.state.list_response(f"/v1/products/{pid}/features", [], False)
+
+
 @route("POST", "/v1/products/{id}")
 def products_update(ctx: Ctx, pid: str) -> Obj:
     return C.update_product(ctx.state, ctx.state.get("product", pid), ctx.params)
