@@ -210,6 +210,12 @@ def get_account(ctx: Ctx) -> Obj:
     return ctx.state.account
 
 
+@route("GET", "/v1/accounts")
+def accounts_list(ctx: Ctx) -> Obj:
+    """Connected accounts of the platform: a plain (non-Connect) account has none."""
+    return ctx.state.list_response("/v1/accounts", [], False)
+
+
 @route("GET", "/v1/accounts/{id}")
 def get_account_by_id(ctx: Ctx, acct: str) -> Obj:
     if acct != ctx.state.account["id"]:
