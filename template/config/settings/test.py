@@ -20,6 +20,11 @@ STRIPE_PUBLIC_KEY = "pk_test_keeltestsuitekey000000000000"
 STRIPE_SECRET_KEY = "sk_test_keeltestsuitekey000000000000"
 STRIPE_WEBHOOK_SECRET = "whsec_keeltestsuitesecret0000000000"
 STRIPE_API_BASE = ""
+# dj-stripe's names for the same keys (advanced mode), so no test ever reads them from .env.
+STRIPE_TEST_PUBLIC_KEY = STRIPE_LIVE_PUBLIC_KEY = STRIPE_PUBLIC_KEY
+STRIPE_TEST_SECRET_KEY = STRIPE_LIVE_SECRET_KEY = STRIPE_SECRET_KEY
+DJSTRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
+STRIPE_LIVE_MODE = False
 SITE_URL = "http://testserver"
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -247,7 +247,8 @@ def test_expand(fake: FakeStripe) -> None:
     )
     assert got.customer.email == "jenny@example.com"
     assert got.latest_invoice.object == "invoice"
-    assert got.items.data[0].price.product.name == "Expandable"
+    # got["items"], not got.items: dj-stripe (advanced mode) adds dict methods to StripeObject.
+    assert got["items"].data[0].price.product.name == "Expandable"
     listed = stripe.Subscription.list(expand=["data.customer", "data.latest_invoice"])
     assert listed.data[0].customer.id == cus.id
     assert listed.data[0].latest_invoice.status == "paid"

@@ -1,0 +1,127 @@
+"""Fixtures of the advanced-mode billing tests.
+
+Two ways to get Stripe objects:
+- `stripe_fake`: the offline Stripe (fakestripe) over real HTTP. dj-stripe and the project call
+  it like api.stripe.com, and its events reach /djstripe/webhook/ signed with a real HMAC when
+  a test calls `deliver()`.
+- `factories`: dj-stripe rows written straight to the database, for tests of gating and usage
+  that need no Stripe round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import stripe
+from django.conf import settings as django_settings
+from django.test import Client
+
+from fakestripe import Delivery, FakeStripe
+
+from . import factories
+
+WEBHOOK_URL = "/djstripe/webhook/"
+WEBHOOK_SECRET = "whsec_keeladvancedsuitesecret000000"
+_STRIPE_GLOBALS = ("api_base", "meter_events_api_base", "upload_api_base", "connect_api_base")
+
+
+@pytest.fixture(autouse=True)
+def stripe_settings(settings: Any) -> Any:
+    """The same test key in every dj-stripe setting: never a developer's key from .env."""
+    key = django_settings.STRIPE_SECRET_KEY
+    settings.STRIPE_TEST_SECRET_KEY = settings.STRIPE_LIVE_SECRET_KEY = key
+    settings.STRIPE_TEST_PUBLIC_KEY = settings.STRIPE_LIVE_PUBLIC_KEY = settings.STRIPE_PUBLIC_KEY
+    settings.STRIPE_LIVE_MODE = False
+    settings.DJSTRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.BILLING_TRIAL_PERIOD_DAYS = 0
+    return settings
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeStripe]:
+    """One offline Stripe for the session; stripe-python (and so dj-stripe) calls it."""
+    saved = {name: getattr(stripe, name) for name in _STRIPE_GLOBALS}
+    saved_retries = stripe.max_network_retries
+    fake = FakeStripe(api_key=django_settings.STRIPE_SECRET_KEY).start()
+    fake.configure_stripe_module(stripe, set_api_key=False)
+    stripe.max_network_retries = 0
+    try:
+        yield fake
+    finally:
+        fake.stop()
+        for name, value in saved.items():
+            setattr(stripe, name, value)
+        stripe.max_network_retries = saved_retries
+
+
+class StripeFake:
+    """The fake of one test: empty at start, its events posted to /djstripe/webhook/."""
+
+    def __init__(self, fake: FakeStripe, capture: Any) -> None:
+        self.fake = fake
+        self.capture = capture
+        self.client = Client()
+        self.statuses: list[int] = []
+        self.listener = fake.add_listener(self._post, secret=WEBHOOK_SECRET)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fake, name)
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> int:
+        response = self.client.post(
+            WEBHOOK_URL,
+            data=body,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=headers["Stripe-Signature"],
+        )
+        self.statuses.append(response.status_code)
+        return response.status_code
+
+    def deliver(self, *, expect_ok: bool = True) -> list[Delivery]:
+        """Post every queued event to the webhook, running on-commit work (emails) too."""
+        with self.capture(execute=True):
+            deliveries = self.fake.deliver()
+        if expect_ok:
+            failed = [d for d in deliveries if not d.ok]
+            assert not failed, f"webhook deliveries failed: {failed}"
+        return deliveries
+
+
+@pytest.fixture
+def stripe_fake(
+    fake_server: FakeStripe, django_capture_on_commit_callbacks: Any, db: Any
+) -> Iterator[StripeFake]:
+    fake_server.reset()
+    wrapper = StripeFake(fake_server, django_capture_on_commit_callbacks)
+    try:
+        yield wrapper
+    finally:
+        fake_server.remove_listener(wrapper.listener)
+
+
+@pytest.fixture
+def catalog(stripe_fake: StripeFake) -> factories.Catalog:
+    """Pro, Enterprise and a metered plan, created in the fake and synced as plans."""
+    return factories.create_catalog()
+
+
+@pytest.fixture
+def make_active_subscription(user: Any) -> Callable[..., Any]:
+    """A dj-stripe subscription of `user` written to the database (no Stripe call)."""
+
+    def make(plan: Any = None, **kwargs: Any) -> Any:
+        return factories.subscription(user=user, plan=plan, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def spec_templates(settings: Any) -> None:
+    """Make the spec's template snippets (tests/billing/templates/) renderable by name."""
+    from pathlib import Path
+
+    engine = {**settings.TEMPLATES[0]}
+    engine["DIRS"] = [*engine["DIRS"], Path(__file__).parent / "templates"]
+    settings.TEMPLATES = [engine]

@@ -1,0 +1,228 @@
+"""Billing objects for tests: dj-stripe rows written directly, or a catalog in the fake."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from django.conf import settings
+from djstripe.models import Customer, Price, Product
+
+from apps.billing.models import PlanConfiguration, Subscription
+from apps.billing.plans import sync_plans, sync_products_and_prices
+from apps.billing.webhooks import sync_subscription_metadata
+
+_ids = itertools.count(1)
+DAY = 86400
+PRO_FEATURES = {"api_access": True, "advanced_analytics": True, "priority_support": False}
+PRO_LIMITS = {"api_calls": 10000, "team_members": 10}
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_test{next(_ids):06d}"
+
+
+# --- rows in the database (no Stripe) --------------------------------------------------------
+
+
+def plan(
+    slug: str = "pro",
+    *,
+    name: str = "",
+    amount: int = 2900,
+    features: dict[str, Any] | None = None,
+    limits: dict[str, Any] | None = None,
+    is_popular: bool = False,
+    **extra: Any,
+) -> PlanConfiguration:
+    product = Product.objects.create(
+        id=_id("prod"),
+        name=name or slug.title(),
+        active=True,
+        livemode=False,
+        stripe_data={"object": "product", "name": name or slug.title(), "active": True},
+    )
+    price = Price.objects.create(
+        id=_id("price"),
+        product=product,
+        active=True,
+        currency="usd",
+        livemode=False,
+        stripe_data={
+            "object": "price",
+            "unit_amount": amount,
+            "currency": "usd",
+            "type": "recurring",
+            "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
+        },
+    )
+    return PlanConfiguration.objects.create(
+        stripe_product=product,
+        stripe_price=price,
+        name=name or slug.title(),
+        slug=slug,
+        features=PRO_FEATURES if features is None else features,
+        limits=PRO_LIMITS if limits is None else limits,
+        is_popular=is_popular,
+        **extra,
+    )
+
+
+def customer(*, user: Any) -> Customer:
+    return Customer.objects.create(
+        id=_id("cus"),
+        subscriber=user,
+        livemode=False,
+        email=user.email,
+        stripe_data={"object": "customer", "email": user.email},
+    )
+
+
+def subscription(
+    *,
+    user: Any,
+    plan: PlanConfiguration | None = None,
+    status: str = "active",
+    period_start: int | None = None,
+) -> Subscription:
+    """An active subscription of `user` to `plan`, with its metadata, as the webhooks leave it."""
+    plan = plan or PlanConfiguration.objects.filter(slug="pro").first() or globals()["plan"]()
+    start = period_start if period_start is not None else int(time.time()) - DAY
+    owner = Customer.objects.filter(subscriber=user).first() or customer(user=user)
+    sub_id = _id("sub")
+    data = {
+        "id": sub_id,
+        "object": "subscription",
+        "status": status,
+        "customer": owner.id,
+        "cancel_at_period_end": False,
+        "items": {
+            "object": "list",
+            "data": [
+                {
+                    "id": _id("si"),
+                    "object": "subscription_item",
+                    "price": {"id": plan.stripe_price_id, "object": "price"},
+                    "quantity": 1,
+                    "current_period_start": start,
+                    "current_period_end": start + 30 * DAY,
+                }
+            ],
+        },
+    }
+    created = Subscription.objects.create(
+        id=sub_id, customer=owner, livemode=False, stripe_data=data
+    )
+    sync_subscription_metadata(created)
+    return Subscription.objects.get(pk=created.pk)
+
+
+# --- a catalog in the offline Stripe ---------------------------------------------------------
+
+
+@dataclass
+class Catalog:
+    plans: dict[str, PlanConfiguration]
+    meter_id: str
+
+    def __getitem__(self, slug: str) -> PlanConfiguration:
+        return self.plans[slug]
+
+
+def _options() -> dict[str, Any]:
+    return {"api_key": settings.STRIPE_SECRET_KEY}
+
+
+def _product(name: str, slug: str, *, order: int, **metadata: Any) -> stripe.Product:
+    meta = {"plan_slug": slug, "display_order": str(order)}
+    meta.update({key: json.dumps(value) for key, value in metadata.items()})
+    return stripe.Product.create(name=name, metadata=meta, **_options())
+
+
+def _monthly(product: stripe.Product, amount: int) -> stripe.Price:
+    return stripe.Price.create(
+        product=product.id,
+        unit_amount=amount,
+        currency="usd",
+        recurring={"interval": "month"},
+        **_options(),
+    )
+
+
+def create_catalog() -> Catalog:
+    """Pro (popular), Enterprise and Usage (a base fee plus a metered price on a sum meter)."""
+    meter = stripe.billing.Meter.create(
+        display_name="API calls",
+        event_name="api_calls",
+        default_aggregation={"formula": "sum"},
+        **_options(),
+    )
+    pro = _product("Pro", "pro", order=1, features=PRO_FEATURES, limits=PRO_LIMITS)
+    stripe.Product.modify(pro.id, metadata={"is_popular": "true"}, **_options())
+    _monthly(pro, 2900)
+    enterprise = _product(
+        "Enterprise",
+        "enterprise",
+        order=2,
+        features={**PRO_FEATURES, "priority_support": True},
+        limits={"api_calls": 100000, "team_members": 100},
+    )
+    _monthly(enterprise, 9900)
+    usage = _product(
+        "Usage", "usage", order=3, features={"api_access": True}, limits={"api_calls": 1000}
+    )
+    _monthly(usage, 1000)
+    stripe.Price.create(
+        product=usage.id,
+        currency="usd",
+        unit_amount_decimal="0.5",
+        recurring={"interval": "month", "usage_type": "metered", "meter": meter.id},
+        **_options(),
+    )
+    sync_products_and_prices()
+    list(sync_plans())
+    plans = {config.slug: config for config in PlanConfiguration.objects.all()}
+    return Catalog(plans=plans, meter_id=meter.id)
+
+
+# --- customers and subscriptions made in the offline Stripe ----------------------------------
+
+
+def stripe_customer(*, user: Any, card: str = "pm_card_visa") -> stripe.Customer:
+    """A Stripe customer of `user` (linked by dj-stripe's djstripe_subscriber metadata)."""
+    return stripe.Customer.create(
+        email=user.email,
+        payment_method=card,
+        invoice_settings={"default_payment_method": card},
+        metadata={"djstripe_subscriber": str(user.pk)},
+        **_options(),
+    )
+
+
+def stripe_subscription(*, user: Any, plan: PlanConfiguration) -> stripe.Subscription:
+    """A subscription paid by card, created through the API (no checkout)."""
+    customer = stripe_customer(user=user)
+    items: list[dict[str, Any]] = [{"price": plan.stripe_price_id}]
+    if plan.metered_price_id:
+        items.append({"price": plan.metered_price_id})
+    return stripe.Subscription.create(customer=customer.id, items=items, **_options())
+
+
+def fail_next_payments(customer_id: str) -> None:
+    """Make the customer's card decline from now on (their renewals fail)."""
+    method = stripe.PaymentMethod.attach(
+        "pm_card_chargeCustomerFail", customer=customer_id, **_options()
+    )
+    stripe.Customer.modify(
+        customer_id, invoice_settings={"default_payment_method": method.id}, **_options()
+    )
+    # A subscription's own payment method (Checkout sets one) wins over the customer's.
+    for subscription in stripe.Subscription.list(customer=customer_id, **_options()).data:
+        if subscription.default_payment_method:
+            stripe.Subscription.modify(
+                subscription.id, default_payment_method=method.id, **_options()
+            )

@@ -1,0 +1,118 @@
+"""The spec's example views, as written in it, wired to URLs for the tests (see urls.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from apps.billing.decorators import (
+    feature_required,
+    plan_required,
+    subscription_required,
+    usage_limit,
+)
+from apps.billing.models import PlanConfiguration
+from apps.billing.utils import check_usage_limit, get_active_subscription, record_usage
+
+
+def process_request(request: HttpRequest) -> dict[str, Any]:
+    return {"data": "response"}
+
+
+# --- "Get User's Subscription" --------------------------------------------------------------
+
+
+def dashboard_view(request):
+    subscription = get_active_subscription(request.user)
+
+    if subscription:
+        # User has active subscription
+        plan_config = PlanConfiguration.objects.get(stripe_product=subscription.plan.product)
+
+        context = {
+            "subscription": subscription,
+            "plan": plan_config,
+            "features": plan_config.features,
+            "limits": plan_config.limits,
+        }
+    else:
+        # No subscription
+        context = {"subscription": None}
+
+    return render(request, "billing/spec_dashboard.html", context)
+
+
+# --- "Track Usage" ----------------------------------------------------------------------------
+
+
+def api_endpoint(request):
+    subscription = get_active_subscription(request.user)
+
+    # Check if user is within limits
+    can_use, remaining = check_usage_limit(subscription, metric="api_calls", limit=10000)
+
+    if not can_use:
+        return JsonResponse({"error": "API limit exceeded"}, status=429)
+
+    # Process API request
+    result = process_request(request)
+
+    # Record usage
+    record_usage(subscription, metric="api_calls", quantity=1)
+
+    return JsonResponse(result)
+
+
+# --- "Feature Gating with Stripe" -------------------------------------------------------------
+
+
+@subscription_required
+def premium_feature(request):
+    """Requires active subscription."""
+    return HttpResponse("premium")
+
+
+@plan_required("pro")
+def pro_only_feature(request):
+    """Only for Pro subscribers."""
+    return HttpResponse("pro")
+
+
+@plan_required(["pro", "enterprise"])
+def premium_plans_feature(request):
+    """For Pro or Enterprise subscribers."""
+    return HttpResponse("pro or enterprise")
+
+
+@feature_required("advanced_analytics")
+def analytics_view(request):
+    """Requires subscription with analytics feature."""
+    return HttpResponse("analytics")
+
+
+@usage_limit("api_calls", limit=10000, period="month")
+def limited_api_endpoint(request):
+    """Limited to 10,000 API calls per month."""
+    # Usage tracked automatically
+    return JsonResponse({"data": "response"})
+
+
+@usage_limit("api_calls", limit=3)
+def three_calls(request: HttpRequest) -> HttpResponse:
+    if request.GET.get("fail"):
+        return JsonResponse({"error": "bad request"}, status=400)
+    if request.GET.get("crash"):
+        raise RuntimeError("view crashed")
+    return JsonResponse({"ok": True})
+
+
+@usage_limit("api_calls")
+def plan_limited(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"ok": True})
+
+
+@usage_limit("api_calls", limit=10)
+def ten_calls(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"ok": True})

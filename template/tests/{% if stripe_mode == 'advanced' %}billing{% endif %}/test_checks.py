@@ -1,0 +1,47 @@
+"""System checks of the billing settings (billing.E00x, deploy warnings billing.W00x)."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.billing.checks import check_stripe_deploy, check_stripe_settings
+
+
+def ids(messages):
+    return [message.id for message in messages]
+
+
+def test_the_test_settings_pass():
+    assert check_stripe_settings() == []
+
+
+@pytest.mark.parametrize(
+    "key", ["sk_test_fake", "pk_test_keeltestsuitekey000000000000", "sk_test_a_b"]
+)
+def test_a_malformed_secret_key_is_an_error(settings, key):
+    settings.STRIPE_SECRET_KEY = key
+    assert "billing.E001" in ids(check_stripe_settings())
+
+
+def test_a_malformed_public_key_is_an_error(settings):
+    settings.STRIPE_PUBLIC_KEY = "sk_test_keeltestsuitekey000000000000"
+    assert ids(check_stripe_settings()) == ["billing.E002"]
+
+
+def test_live_mode_must_match_the_key(settings):
+    settings.STRIPE_LIVE_MODE = True
+    assert ids(check_stripe_settings()) == ["billing.E003"]
+    settings.STRIPE_SECRET_KEY = settings.STRIPE_TEST_SECRET_KEY = "sk_live_" + "a" * 30
+    settings.STRIPE_LIVE_SECRET_KEY = settings.STRIPE_SECRET_KEY
+    assert check_stripe_settings() == []
+
+
+def test_deploy_warnings(settings):
+    settings.STRIPE_SECRET_KEY = ""
+    settings.DJSTRIPE_WEBHOOK_SECRET = ""
+    settings.STRIPE_API_BASE = "http://127.0.0.1:12111"
+    assert ids(check_stripe_deploy()) == ["billing.W001", "billing.W002", "billing.E004"]
+
+
+def test_deploy_checks_pass_when_configured():
+    assert check_stripe_deploy() == []

@@ -1,0 +1,112 @@
+"""Concurrent requests on a real PostgreSQL server (SQLite serialises writers, so it cannot
+show races). Run with DATABASE_URL=postgres://...; skipped otherwise."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.db import connection, connections
+from django.test import Client
+
+from apps.billing.metering import build_reports
+from apps.billing.models import MeterReport, PaymentFailedNotice, UsageCounter, UsageRecord
+from tests.stripe_events import sign
+
+from . import factories
+from .conftest import WEBHOOK_SECRET, WEBHOOK_URL
+
+pytestmark = [
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="needs PostgreSQL: set DATABASE_URL=postgres://user@host:5432/name",
+    ),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.urls("tests.billing.urls"),
+]
+
+
+def in_parallel(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run work(i) in `count` threads released together; each thread has its own connection."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as exc:  # surfaced by the assertions below
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def test_fifty_concurrent_requests_never_exceed_a_limit_of_ten(user):
+    subscription = factories.subscription(user=user)
+
+    def call(_: int) -> int:
+        client = Client()
+        client.force_login(user)
+        return client.get("/api/ten/").status_code
+
+    statuses = in_parallel(50, call)
+    assert sorted(statuses) == [200] * 10 + [429] * 40
+    counter = UsageCounter.objects.get(subscription_id=subscription.id, metric="api_calls")
+    assert counter.count == 10
+    assert UsageRecord.objects.filter(subscription_id=subscription.id).count() == 10
+
+
+def test_concurrent_flushes_put_each_record_in_one_report(user):
+    plan = factories.plan("usage", metered_metric="api_calls", meter_event_name="api_calls")
+    plan.metered_price = plan.stripe_price
+    plan.save()
+    subscription = factories.subscription(user=user, plan=plan)
+    UsageRecord.objects.bulk_create(
+        UsageRecord(
+            subscription_id=subscription.id,
+            metric="api_calls",
+            quantity=1,
+            meter_event_name="api_calls",
+            stripe_customer_id=subscription.customer_id,
+        )
+        for _ in range(500)
+    )
+    in_parallel(8, lambda _: build_reports(limit=100))
+    assert not UsageRecord.objects.filter(report__isnull=True).exists()
+    assert sum(MeterReport.objects.values_list("value", flat=True)) == 500
+
+
+def test_concurrent_deliveries_of_one_failed_payment_send_one_email(user, stripe_fake, catalog):
+    subscription = factories.stripe_subscription(user=user, plan=catalog["pro"])
+    stripe_fake.deliver()
+    factories.fail_next_payments(subscription.customer)
+    stripe_fake.advance(days=31)
+    body = json.dumps(stripe_fake.events("invoice.payment_failed")[-1]).encode()
+
+    def post(_: int) -> int:
+        return (
+            Client()
+            .post(
+                WEBHOOK_URL,
+                data=body,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=sign(body, secret=WEBHOOK_SECRET),
+            )
+            .status_code
+        )
+
+    statuses = in_parallel(10, post)
+    assert statuses == [200] * 10
+    assert PaymentFailedNotice.objects.count() == 1
+    assert len(mail.outbox) == 1

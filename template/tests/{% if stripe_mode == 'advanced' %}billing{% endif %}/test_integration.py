@@ -1,0 +1,187 @@
+"""End to end against the offline Stripe: pricing → checkout (hosted page, card 4242) →
+signed webhooks at /djstripe/webhook/ → dj-stripe sync → receivers → gated views; then
+usage limits, metered billing, a failed renewal, a paid renewal and a cancellation."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+import stripe
+from django.core import mail
+from djstripe.models import Event
+
+from apps.billing.metering import flush_usage
+from apps.billing.models import PaymentFailedNotice, SubscriptionMetadata
+from apps.billing.usage import current_usage
+from apps.billing.utils import get_active_subscription
+
+from . import factories
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.billing.urls")]
+JSON = {"HTTP_ACCEPT": "application/json"}
+
+
+def subscribe(client, stripe_fake, plan):
+    """Click Subscribe, pay on Stripe's hosted page with 4242, let Stripe's webhooks in."""
+    response = client.post("/billing/checkout/", {"price_id": plan.stripe_price_id})
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location.startswith(stripe_fake.url + "/c/pay/cs_")
+    form = stripe_fake.page(location)
+    assert form.status == 200 and "4242 4242 4242 4242" in form.text
+    paid = stripe_fake.submit_checkout(location, "4242424242424242")
+    assert paid.status == 303
+    assert urlsplit(paid.location).path == "/billing/success/"
+    stripe_fake.deliver()
+    return client.get(paid.location)
+
+
+@pytest.fixture
+def subscriber(client, user, stripe_fake, catalog):
+    client.force_login(user)
+    subscribe(client, stripe_fake, catalog["pro"])
+    return get_active_subscription(user)
+
+
+@pytest.mark.django_db
+class TestStripeIntegration:
+    def test_full_subscription_flow(self, client, user, stripe_fake, catalog):
+        """Test complete subscription flow (the spec's, with the offline Stripe)."""
+        client.force_login(user)
+
+        # 1. Visit pricing page
+        response = client.get("/billing/pricing/")
+        assert response.status_code == 200
+
+        # 2. Create checkout session
+        response = client.post("/billing/checkout/", {"price_id": catalog["pro"].stripe_price_id})
+        assert response.status_code == 302  # Redirect to Stripe
+
+        # 3. Pay on Stripe's page; Stripe's webhooks (subscription created, ...) arrive signed
+        assert stripe_fake.submit_checkout(response["Location"]).status == 303
+        stripe_fake.deliver()
+
+        # 4. Check subscription is active
+        subscription = get_active_subscription(user)
+        assert subscription is not None
+        assert subscription.status == "active"
+
+
+def test_checkout_syncs_the_subscription_and_opens_the_gates(client, user, subscriber, catalog):
+    assert subscriber.plan.product.name == "Pro"
+    assert subscriber.current_period_end is not None
+    assert subscriber.customer.subscriber == user
+    metadata = SubscriptionMetadata.objects.get(subscription=subscriber)
+    assert metadata.plan == catalog["pro"]
+    assert metadata.features == catalog["pro"].features
+    assert metadata.usage_limits == catalog["pro"].limits
+    assert Event.objects.filter(type="checkout.session.completed").exists()
+    assert user.has_active_subscription
+    assert client.get("/spec/premium/").status_code == 200
+    assert client.get("/spec/pro/").status_code == 200
+    assert client.get("/spec/analytics/").status_code == 200
+    page = client.get("/billing/success/").content.decode()
+    assert "Your <strong>Pro</strong> subscription is active" in page
+    assert mail.outbox == []
+
+
+def test_usage_limit_answers_429_past_the_limit(client, subscriber):
+    assert [client.get("/api/three/").status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert current_usage(subscriber, "api_calls") == 3
+
+
+def test_metered_plan_usage_is_billed_at_renewal(client, user, stripe_fake, catalog):
+    client.force_login(user)
+    subscribe(client, stripe_fake, catalog["usage"])
+    subscription = get_active_subscription(user)
+    assert [client.get("/api/plan-limited/").status_code for _ in range(7)] == [200] * 7
+    assert flush_usage().sent == 1
+    stripe_fake.advance(days=31)
+    stripe_fake.deliver()
+    invoices = stripe.Invoice.list(customer=subscription.customer_id, api_key=stripe_fake.api_key)
+    renewal = invoices.data[0]
+    assert renewal.billing_reason == "subscription_cycle"
+    usage_line = next(
+        line
+        for line in renewal.lines.data
+        if line.pricing.price_details.price == catalog["usage"].metered_price_id
+    )
+    assert usage_line.quantity == 7
+    # The paid renewal started a new usage period.
+    assert current_usage(get_active_subscription(user), "api_calls") == 0
+
+
+def test_a_paid_renewal_resets_usage(client, user, subscriber, stripe_fake):
+    assert client.get("/api/three/").status_code == 200
+    period_start = subscriber.billing_metadata.usage_period_start
+    stripe_fake.advance(days=31)
+    stripe_fake.deliver()
+    renewed = get_active_subscription(user)
+    assert renewed.billing_metadata.usage_period_start > period_start
+    assert current_usage(renewed, "api_calls") == 0
+    assert [client.get("/api/three/").status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_a_failed_renewal_emails_once_and_closes_the_gates(client, user, subscriber, stripe_fake):
+    factories.fail_next_payments(subscriber.customer_id)
+    stripe_fake.duplicate_next(3)  # Stripe may deliver an event more than once
+    stripe_fake.advance(days=31)
+    stripe_fake.deliver()
+
+    failed_events = stripe_fake.events("invoice.payment_failed")
+    assert len(failed_events) == 1
+    assert len(mail.outbox) == 1
+    email = mail.outbox[0]
+    assert email.to == [user.email]
+    assert "Payment failed" in email.subject
+    invoice = failed_events[0]["data"]["object"]
+    assert invoice["hosted_invoice_url"] in email.body
+    assert PaymentFailedNotice.objects.get().sent_at is not None
+    assert get_active_subscription(user) is None  # past_due
+    assert client.get("/spec/premium/", **JSON).status_code == 403
+
+    # Stripe's next retry fails too: a new event, a new email.
+    stripe_fake.advance(days=3)
+    stripe_fake.deliver()
+    assert len(stripe_fake.events("invoice.payment_failed")) == 2
+    assert len(mail.outbox) == 2
+
+
+def test_canceling_in_the_portal_revokes_access(client, user, subscriber, stripe_fake):
+    response = client.post("/billing/portal/")
+    portal = response["Location"]
+    assert portal.startswith(stripe_fake.url + "/p/session/")
+    canceled = stripe_fake.page(f"{portal}/subscriptions/{subscriber.id}/cancel", {})
+    assert canceled.status == 303
+    stripe_fake.deliver()
+    assert get_active_subscription(user) is not None  # canceled at the period's end
+    stripe_fake.advance(days=32)
+    stripe_fake.deliver()
+    assert Event.objects.filter(type="customer.subscription.deleted").exists()
+    assert get_active_subscription(user) is None
+    assert not user.has_active_subscription
+    assert client.get("/spec/premium/").status_code == 302
+    assert client.get("/api/three/").status_code == 403
+
+
+def test_immediate_cancellation_revokes_access(client, user, subscriber, stripe_fake):
+    stripe.Subscription.cancel(subscriber.id, api_key=stripe_fake.api_key)
+    stripe_fake.deliver()
+    assert get_active_subscription(user) is None
+    assert client.get("/spec/pro/", **JSON).status_code == 403
+
+
+@pytest.mark.parametrize("order", ["reverse", "shuffle"])
+def test_duplicated_and_reordered_webhooks_have_one_effect(
+    client, user, stripe_fake, catalog, order
+):
+    client.force_login(user)
+    stripe_fake.reorder(order, seed=7)
+    stripe_fake.duplicate_next(50)
+    subscribe(client, stripe_fake, catalog["pro"])
+    subscription = get_active_subscription(user)
+    assert subscription is not None and subscription.status == "active"
+    assert SubscriptionMetadata.objects.count() == 1
+    event_ids = list(Event.objects.values_list("id", flat=True))
+    assert len(event_ids) == len(set(event_ids)) == len(stripe_fake.events())
