@@ -83,7 +83,40 @@ def basic_mode() -> tuple[Any, dict[str, Any], Callable[[Any, int], None] | None
 
 
 def advanced_mode() -> tuple[Any, dict[str, Any], Callable[[Any, int], None] | None]:
-    raise SystemExit("advanced gates: see bench/gates_advanced.py")
+    from apps.billing.models import PlanConfiguration
+    from tests.billing import factories  # dj-stripe rows written directly, no Stripe calls
+
+    user, _ = get_user_model().objects.get_or_create(email="gates@example.com")
+    if not PlanConfiguration.objects.filter(slug="pro").exists():
+        plan = factories.plan(
+            "pro", features={"advanced_analytics": True}, limits={"api_calls": 10**12}
+        )
+        subscription = factories.subscription(user=user, plan=plan)
+    else:
+        subscription = factories.Subscription.objects.get(customer__subscriber=user)
+
+    def add_usage_records(user: Any, count: int) -> None:
+        from apps.billing.models import UsageRecord
+
+        table = connection.ops.quote_name(UsageRecord._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (subscription_id, metric, quantity, timestamp, "
+                "meter_event_name, stripe_customer_id) "
+                "SELECT %s, 'api_calls', 1, now() - make_interval(secs => g), '', '' "
+                "FROM generate_series(1, %s) AS g",
+                [subscription.id, count],
+            )
+            cursor.execute(f"ANALYZE {table}")
+
+    gates = {
+        "undecorated": None,
+        "subscription_required": decorators.subscription_required,
+        "plan_required": decorators.plan_required("pro"),
+        "feature_required": decorators.feature_required("advanced_analytics"),
+        "usage_limit": decorators.usage_limit("api_calls"),
+    }
+    return user, gates, add_usage_records
 
 
 def main() -> None:

@@ -1,9 +1,9 @@
 """A bounded load client: POSTs signed Stripe events to a webhook URL on loopback.
 
 Run with the generated project's Python (it only needs the standard library):
-    python ingest_client.py URL SECRET CUSTOMER_PREFIX SUBSCRIPTION_PREFIX --events 3000 --threads 8
-Events update --subscriptions different subscriptions (PREFIX + 6-digit index) in turn, as
-Stripe's traffic spreads over many customers.
+    python ingest_client.py URL SECRET PAIRS_JSON --events 3000 --threads 8
+PAIRS_JSON is a file holding [[customer_id, subscription_id], ...]: events update these
+subscriptions in turn, as Stripe's traffic spreads over many customers.
 Prints one JSON line: {"events": N, "seconds": S, "events_per_second": R, "statuses": {...}}.
 """
 
@@ -69,9 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
     parser.add_argument("secret")
-    parser.add_argument("customer_prefix")
-    parser.add_argument("subscription_prefix")
-    parser.add_argument("--subscriptions", type=int, default=100)
+    parser.add_argument("pairs_file")
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=120.0)
@@ -79,16 +77,10 @@ def main() -> None:
 
     target = urlsplit(args.url)
     run = str(int(time.time() * 1000))
+    with open(args.pairs_file) as handle:
+        pairs = json.load(handle)
     payloads = [
-        signed(
-            subscription_event(
-                i,
-                f"{args.customer_prefix}{i % args.subscriptions:06d}",
-                f"{args.subscription_prefix}{i % args.subscriptions:06d}",
-                run,
-            ),
-            args.secret,
-        )
+        signed(subscription_event(i, *pairs[i % len(pairs)], run), args.secret)
         for i in range(args.events)
     ]
     statuses: Counter[int] = Counter()

@@ -92,6 +92,7 @@ def production_env(mode: str, port: int) -> dict[str, str]:
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "DJSTRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "LOG_LEVEL": "WARNING",
+        "PYTHONWARNINGS": "ignore",
         "SITE_URL": f"http://127.0.0.1:{port}",
     }
 
@@ -106,6 +107,29 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
 
 
+def start_offline_stripe(project: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """The generated project's offline Stripe, as a process (advanced mode re-fetches from it)."""
+    fake = subprocess.Popen(
+        [str(project / ".venv" / "bin" / "python"), "-m", "fakestripe"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert fake.stdout is not None
+    values: dict[str, str] = {}
+    while "FAKESTRIPE_API_KEY" not in values:
+        key, _, value = fake.stdout.readline().strip().partition("=")
+        if not key:
+            raise SystemExit("the offline Stripe did not start")
+        values[key] = value
+    env = {
+        "STRIPE_API_BASE": values["FAKESTRIPE_URL"],
+        "STRIPE_SECRET_KEY": values["FAKESTRIPE_API_KEY"],
+    }
+    return fake, env
+
+
 def ingest(mode: str, project: Path) -> dict[str, object]:
     """Events per second through the mode's webhook endpoint under gunicorn (2 workers)."""
     recreate_database(mode)
@@ -113,53 +137,44 @@ def ingest(mode: str, project: Path) -> dict[str, object]:
     env = production_env(mode, port)
     python = str(project / ".venv" / "bin" / "python")
     sh([python, "manage.py", "migrate", "--noinput", "-v0"], project, env)
-    seed = json.loads(sh([python, str(ROOT / "bench" / "seed.py"), mode], project, env))
-    if "skip" in seed:
-        return {"skipped": seed["skip"]}
-    server = subprocess.Popen(
-        [
-            str(project / ".venv" / "bin" / "gunicorn"),
-            "config.wsgi",
-            "--workers",
-            "2",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "4",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=project,
-        env={**os.environ, **env, **seed.get("env", {})},
-        start_new_session=True,
-    )
+    fake = None
+    if mode == "advanced":
+        fake, fake_env = start_offline_stripe(project)
+        env.update(fake_env)
+    server = None
     try:
-        wait_for_port(port)
-        result = json.loads(
-            sh(
-                [
-                    python,
-                    str(ROOT / "bench" / "ingest_client.py"),
-                    f"http://127.0.0.1:{port}{seed['path']}",
-                    WEBHOOK_SECRET,
-                    seed["customer"],
-                    seed["subscription"],
-                    "--events",
-                    str(EVENTS),
-                    "--subscriptions",
-                    str(seed.get("subscriptions", 1)),
-                    "--threads",
-                    "8",
-                ],
-                project,
-            )
+        seed = json.loads(sh([python, str(ROOT / "bench" / "seed.py"), mode], project, env))
+        pairs_file = OUT / f"{mode}-pairs.json"
+        pairs_file.write_text(json.dumps(seed["pairs"]))
+        server = subprocess.Popen(
+            [
+                str(project / ".venv" / "bin" / "gunicorn"),
+                "config.wsgi",
+                "--workers",
+                "2",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=project,
+            env={**os.environ, **env},
+            start_new_session=True,
         )
+        wait_for_port(port)
+        client = [python, str(ROOT / "bench" / "ingest_client.py")]
+        client += [f"http://127.0.0.1:{port}{seed['path']}", WEBHOOK_SECRET, str(pairs_file)]
+        client += ["--events", str(EVENTS), "--threads", "8"]
+        return json.loads(sh(client, project))
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
-    return result
+        for process in (server, fake):
+            if process is not None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=20)
 
 
 def gates(mode: str, project: Path) -> dict[str, object]:

@@ -61,8 +61,9 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_make_run_gives_a_working_checkout_without_a_stripe_account(installed, tmp_path):
-    project: Path = installed("basic")
+@pytest.mark.parametrize("mode", ["basic", "advanced"])
+def test_make_run_gives_a_working_checkout_without_a_stripe_account(installed, tmp_path, mode):
+    project: Path = installed(mode)
     port = free_port()
     env = {
         **os.environ,
