@@ -4,52 +4,24 @@ show races). Run with DATABASE_URL=postgres://...; skipped otherwise."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.core import mail
-from django.db import connection, connections
 from django.test import Client
 
 from apps.billing.metering import build_reports
 from apps.billing.models import MeterReport, PaymentFailedNotice, UsageCounter, UsageRecord
+from tests.concurrency import in_parallel, needs_postgresql
 from tests.stripe_events import sign
 
 from . import factories
 from .conftest import WEBHOOK_SECRET, WEBHOOK_URL
 
 pytestmark = [
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs PostgreSQL: set DATABASE_URL=postgres://user@host:5432/name",
-    ),
+    needs_postgresql,
     pytest.mark.django_db(transaction=True),
     pytest.mark.urls("tests.billing.urls"),
 ]
-
-
-def in_parallel(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run work(i) in `count` threads released together; each thread has its own connection."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # surfaced by the assertions below
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def test_fifty_concurrent_requests_never_exceed_a_limit_of_ten(user):

@@ -3,48 +3,21 @@ show races). Run with DATABASE_URL=postgres://...; skipped otherwise."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core import mail
-from django.db import connection, connections
 from django.test import Client
 
 from apps.billing.models import Subscription, WebhookEvent
+from tests.concurrency import in_parallel, needs_postgresql
 from tests.stripe_events import encode, load_fixture, make_event, sign
 
 pytestmark = [
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs PostgreSQL: set DATABASE_URL=postgres://user@host:5432/name",
-    ),
+    needs_postgresql,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def in_parallel(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run work(i) in `count` threads released together; each thread has its own connection."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # surfaced by the assertions below
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def post(event: dict[str, Any]) -> int:
