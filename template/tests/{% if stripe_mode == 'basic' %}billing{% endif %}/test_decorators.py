@@ -103,3 +103,13 @@ def test_plan_required_accepts_a_list(user, make_subscription):
 def test_plan_required_needs_a_plan():
     with pytest.raises(ValueError):
         plan_required([])
+
+
+def test_plan_required_knows_a_subscription_by_its_plan_name(user, customer):
+    # A row written with only the spec's fields (no price id): the plan name identifies it.
+    from apps.billing.models import Subscription
+
+    Subscription.objects.create(
+        customer=customer, stripe_subscription_id="sub_named", status="active", plan_name="Pro"
+    )
+    assert call(pro_only_feature, user)[0].content == b"pro"
