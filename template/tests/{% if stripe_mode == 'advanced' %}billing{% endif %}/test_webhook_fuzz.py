@@ -9,23 +9,15 @@ import time
 import pytest
 from django.test import Client
 from djstripe.models import Event, WebhookEventTrigger
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fuzzing import fuzz, json_values
 from tests.stripe_events import sign
 
 from .conftest import WEBHOOK_SECRET, WEBHOOK_URL
 
-FUZZ = settings(
-    max_examples=100,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=20,
-)
+FUZZ = fuzz(100)
 
 
 def stored() -> int:

@@ -8,23 +8,15 @@ import time
 
 import pytest
 from django.test import Client
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from apps.billing.models import WebhookEvent
+from tests.fuzzing import fuzz, json_values
 from tests.stripe_events import make_event, sign
 
 URL = "/billing/webhook/"
-FUZZ = settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=20,
-)
+FUZZ = fuzz(150)
 
 
 def post(body: bytes, header: str | None) -> int:
