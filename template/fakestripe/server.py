@@ -10,7 +10,8 @@ import traceback
 import urllib.error
 import urllib.request
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -308,6 +309,36 @@ class FakeStripe:
             stripe.api_key = self.api_key
         if hasattr(stripe, "enable_telemetry"):
             stripe.enable_telemetry = False
+
+    #: The globals of stripe-python that ``configure_stripe_module`` may change.
+    STRIPE_MODULE_GLOBALS = (
+        "api_base",
+        "upload_api_base",
+        "connect_api_base",
+        "meter_events_api_base",
+        "api_key",
+        "enable_telemetry",
+        "max_network_retries",
+    )
+
+    @contextmanager
+    def stripe_module(
+        self, stripe: Any, set_api_key: bool = True, max_network_retries: int | None = None
+    ) -> Iterator[Any]:
+        """Point ``stripe`` at this fake for the block, then restore every global it changed."""
+        saved = {
+            name: getattr(stripe, name)
+            for name in self.STRIPE_MODULE_GLOBALS
+            if hasattr(stripe, name)
+        }
+        self.configure_stripe_module(stripe, set_api_key=set_api_key)
+        if max_network_retries is not None:
+            stripe.max_network_retries = max_network_retries
+        try:
+            yield stripe
+        finally:
+            for name, value in saved.items():
+                setattr(stripe, name, value)
 
     def base_addresses(self) -> dict[str, str]:
         """``base_addresses`` for ``stripe.StripeClient(api_key, base_addresses=...)``."""

@@ -3,7 +3,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,15 +15,6 @@ import stripe  # noqa: E402
 from fakestripe import FakeStripe  # noqa: E402
 
 from .contract import Checker  # noqa: E402
-
-_STRIPE_GLOBALS = (
-    "api_base",
-    "api_key",
-    "upload_api_base",
-    "connect_api_base",
-    "meter_events_api_base",
-    "max_network_retries",
-)
 
 
 def contract_problems(fake: FakeStripe) -> list[str]:
@@ -45,16 +35,12 @@ def fake() -> Iterator[FakeStripe]:
     On teardown every API response and event the test produced is checked against
     stripe-python's declared fields (the contract check).
     """
-    saved: dict[str, Any] = {name: getattr(stripe, name) for name in _STRIPE_GLOBALS}
     instance = FakeStripe(record_responses=True, retry_base=0.01)
     instance.start()
-    instance.configure_stripe_module(stripe)
-    stripe.max_network_retries = 0
     try:
-        yield instance
+        with instance.stripe_module(stripe, max_network_retries=0):
+            yield instance
     finally:
         instance.stop()
-        for name, value in saved.items():
-            setattr(stripe, name, value)
     problems = contract_problems(instance)
     assert not problems, "contract violations:\n" + "\n".join(problems[:50])

@@ -281,3 +281,14 @@ def test_wall_clock_ticker_runs_due_work() -> None:
             time.sleep(0.05)
         current = fake.get(sub.id)
         assert current is not None and current["status"] == "active"
+
+
+def test_stripe_module_points_stripe_at_the_fake_and_restores_it():
+    import stripe
+
+    before = (stripe.api_base, stripe.meter_events_api_base, stripe.api_key)
+    with FakeStripe() as fake, fake.stripe_module(stripe, max_network_retries=0):
+        assert stripe.api_base == stripe.meter_events_api_base == fake.url
+        assert stripe.api_key == fake.api_key and stripe.max_network_retries == 0
+        assert stripe.Customer.create(email="a@example.com").id.startswith("cus_")
+    assert (stripe.api_base, stripe.meter_events_api_base, stripe.api_key) == before

@@ -24,7 +24,6 @@ from . import factories
 
 WEBHOOK_URL = "/djstripe/webhook/"
 WEBHOOK_SECRET = "whsec_keeladvancedsuitesecret000000"
-_STRIPE_GLOBALS = ("api_base", "meter_events_api_base", "upload_api_base", "connect_api_base")
 
 
 @pytest.fixture(autouse=True)
@@ -42,18 +41,12 @@ def stripe_settings(settings: Any) -> Any:
 @pytest.fixture(scope="session")
 def fake_server() -> Iterator[FakeStripe]:
     """One offline Stripe for the session; stripe-python (and so dj-stripe) calls it."""
-    saved = {name: getattr(stripe, name) for name in _STRIPE_GLOBALS}
-    saved_retries = stripe.max_network_retries
     fake = FakeStripe(api_key=django_settings.STRIPE_SECRET_KEY).start()
-    fake.configure_stripe_module(stripe, set_api_key=False)
-    stripe.max_network_retries = 0
     try:
-        yield fake
+        with fake.stripe_module(stripe, set_api_key=False, max_network_retries=0):
+            yield fake
     finally:
         fake.stop()
-        for name, value in saved.items():
-            setattr(stripe, name, value)
-        stripe.max_network_retries = saved_retries
 
 
 class StripeFake:

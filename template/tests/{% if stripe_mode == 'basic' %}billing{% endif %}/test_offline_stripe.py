@@ -57,43 +57,41 @@ class Offline:
 @pytest.fixture
 def offline(fake_stripe: FakeStripe, settings: Any, client: Client, user: Any) -> Iterator[Offline]:
     fake_stripe.reset()
-    saved = stripe.api_base, stripe.meter_events_api_base
-    fake_stripe.configure_stripe_module(stripe, set_api_key=False)
-    settings.STRIPE_SECRET_KEY = fake_stripe.api_key
-    key = {"api_key": fake_stripe.api_key}
-    pro = stripe.Price.create(
-        product_data={"name": "Pro"},
-        unit_amount=2900,
-        currency="usd",
-        recurring={"interval": "month"},
-        **key,
-    )
-    enterprise = stripe.Price.create(
-        product_data={"name": "Enterprise"},
-        unit_amount=9900,
-        currency="usd",
-        recurring={"interval": "month"},
-        **key,
-    )
-    settings.BILLING_PLANS = [
-        {"slug": "pro", "name": "Pro", "price_id": pro.id, "amount": 2900},
-        {"slug": "enterprise", "name": "Enterprise", "price_id": enterprise.id, "amount": 9900},
-    ]
-    webhook_client = Client()
+    with fake_stripe.stripe_module(stripe, set_api_key=False):
+        settings.STRIPE_SECRET_KEY = fake_stripe.api_key
+        key = {"api_key": fake_stripe.api_key}
+        pro = stripe.Price.create(
+            product_data={"name": "Pro"},
+            unit_amount=2900,
+            currency="usd",
+            recurring={"interval": "month"},
+            **key,
+        )
+        enterprise = stripe.Price.create(
+            product_data={"name": "Enterprise"},
+            unit_amount=9900,
+            currency="usd",
+            recurring={"interval": "month"},
+            **key,
+        )
+        settings.BILLING_PLANS = [
+            {"slug": "pro", "name": "Pro", "price_id": pro.id, "amount": 2900},
+            {"slug": "enterprise", "name": "Enterprise", "price_id": enterprise.id, "amount": 9900},
+        ]
+        webhook_client = Client()
 
-    def to_webhook(body: bytes, headers: dict[str, str]) -> int:
-        return webhook_client.post(
-            "/billing/webhook/",
-            data=body,
-            content_type="application/json",
-            HTTP_STRIPE_SIGNATURE=headers["Stripe-Signature"],
-        ).status_code
+        def to_webhook(body: bytes, headers: dict[str, str]) -> int:
+            return webhook_client.post(
+                "/billing/webhook/",
+                data=body,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=headers["Stripe-Signature"],
+            ).status_code
 
-    settings.STRIPE_WEBHOOK_SECRET = fake_stripe.add_listener(to_webhook)
-    client.force_login(user)
-    yield Offline(fake_stripe, client, pro.id, enterprise.id)
-    fake_stripe.remove_listener(settings.STRIPE_WEBHOOK_SECRET)
-    stripe.api_base, stripe.meter_events_api_base = saved
+        settings.STRIPE_WEBHOOK_SECRET = fake_stripe.add_listener(to_webhook)
+        client.force_login(user)
+        yield Offline(fake_stripe, client, pro.id, enterprise.id)
+        fake_stripe.remove_listener(settings.STRIPE_WEBHOOK_SECRET)
 
 
 def test_checkout_with_a_good_card_activates_the_subscription(offline, user):
