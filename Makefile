@@ -7,7 +7,7 @@ PORT ?= 8000
 
 .PHONY: install test demo lint format clean bench
 
-.tools/bin/uv:
+$(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet uv
 
