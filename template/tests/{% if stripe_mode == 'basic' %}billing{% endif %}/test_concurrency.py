@@ -45,6 +45,20 @@ def test_twenty_concurrent_deliveries_create_one_subscription(customer):
     statuses = in_parallel(20, lambda _: post(event))
     assert statuses == [200] * 20
     assert Subscription.objects.count() == 1
+    stored = WebhookEvent.objects.get()
+    assert (stored.status, stored.attempts) == (WebhookEvent.Status.PROCESSED, 1)
+
+
+def test_twenty_concurrent_deliveries_of_an_update_are_stored_once(customer):
+    post(make_event("customer.subscription.created", load_fixture("subscription")))
+    event = make_event(
+        "customer.subscription.updated", load_fixture("subscription", status="past_due")
+    )
+    statuses = in_parallel(20, lambda _: post(event))
+    assert statuses == [200] * 20
+    assert Subscription.objects.get().status == "past_due"
+    stored = WebhookEvent.objects.get(stripe_event_id=event["id"])
+    assert (stored.status, stored.attempts) == (WebhookEvent.Status.PROCESSED, 1)
 
 
 @pytest.mark.parametrize("newer_first", [True, False])

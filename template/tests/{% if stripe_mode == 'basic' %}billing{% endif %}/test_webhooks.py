@@ -216,6 +216,73 @@ def test_subscription_for_a_customer_found_through_metadata(client, user):
     assert user.has_active_subscription
 
 
+def test_a_late_redelivery_of_an_applied_event_changes_nothing(client, customer):
+    now = int(time.time())
+    first = subscription_event("customer.subscription.updated", created=now - 10)
+    second = subscription_event(
+        "customer.subscription.updated", created=now, cancel_at_period_end=True
+    )
+    for event in (first, second, first):  # Stripe retries `first` after `second` landed
+        response = deliver(client, event)
+        assert (response.status_code, response.json()["status"]) == (200, Status.PROCESSED)
+    assert Subscription.objects.get().cancel_at_period_end is True
+    stored = WebhookEvent.objects.get(stripe_event_id=first["id"])
+    assert stored.attempts == 1
+    assert WebhookEvent.objects.count() == 2
+
+
+TYPES = [
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+]
+
+
+@pytest.mark.parametrize("row_status", ["active", "canceled"])
+@pytest.mark.parametrize("new_status", ["past_due", "canceled"])
+@pytest.mark.parametrize("row_type", ["", *TYPES])
+@pytest.mark.parametrize("event_type", TYPES)
+@pytest.mark.parametrize("age", [None, -1, 0, 1])
+def test_the_one_statement_update_follows_the_staleness_rule(
+    customer, row_status, new_status, row_type, event_type, age
+):
+    """`_update_if_newer` (SQL, the usual path) and `_is_stale` (Python, which explains a skip)
+    are one rule written twice: they must agree on every combination."""
+    from apps.billing.services import to_datetime
+    from apps.billing.webhooks import _is_stale, _update_if_newer, subscription_fields
+
+    now = int(time.time())
+    row = Subscription.objects.create(
+        customer=customer,
+        stripe_subscription_id="sub_rule",
+        status=row_status,
+        last_event_at=None if age is None else to_datetime(now + age),
+        last_event_type="" if age is None else row_type,
+    )
+    event = subscription_event(event_type, created=now, id="sub_rule", status=new_status)
+    fields = subscription_fields(event["data"]["object"])
+    fields.update(last_event_at=to_datetime(now), last_event_type=event_type)
+    expected = _is_stale(row, event, new_status) == ""
+    applied = _update_if_newer("sub_rule", customer.stripe_customer_id, event, fields)
+    assert applied is expected
+    row.refresh_from_db()
+    assert row.status == (new_status if expected else row_status)
+
+
+def test_the_one_statement_update_needs_the_rows_own_customer(customer, other_user):
+    from apps.billing.services import to_datetime
+    from apps.billing.webhooks import _update_if_newer, subscription_fields
+
+    other = StripeCustomer.objects.create(user=other_user, stripe_customer_id="cus_Other")
+    Subscription.objects.create(customer=other, stripe_subscription_id="sub_x", status="active")
+    event = subscription_event("customer.subscription.updated", id="sub_x", status="past_due")
+    fields = subscription_fields(event["data"]["object"])
+    fields.update(last_event_at=to_datetime(event["created"]), last_event_type=event["type"])
+    assert not _update_if_newer("sub_x", customer.stripe_customer_id, event, fields)
+    assert not _update_if_newer("sub_x", "cus_Unknown", event, fields)
+    assert Subscription.objects.get().status == "active"
+
+
 # --- events that cannot be applied yet are kept, not dropped ----------------------------------
 
 
@@ -235,6 +302,19 @@ def test_subscription_before_its_checkout_is_deferred_then_applied(client, user)
     assert Subscription.objects.get().status == "active"
     assert WebhookEvent.objects.get(stripe_event_id=sub_event["id"]).status == Status.PROCESSED
     assert user.has_active_subscription
+
+
+def test_a_subscription_linking_its_customer_replays_what_waited_for_it(client, user):
+    invoice = load_fixture("invoice", customer="cus_LinkedLater", customer_email=None)
+    waiting = make_event("invoice.payment_failed", invoice)
+    assert deliver(client, waiting).json()["status"] == Status.DEFERRED
+    assert not mail.outbox
+
+    linking = subscription_event(customer="cus_LinkedLater", metadata={"user_id": str(user.pk)})
+    assert deliver(client, linking).status_code == 200
+
+    assert WebhookEvent.objects.get(stripe_event_id=waiting["id"]).status == Status.PROCESSED
+    assert mail.outbox[0].to == [user.email]
 
 
 def test_checkout_completed_links_the_customer(client, user):
