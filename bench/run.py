@@ -146,16 +146,13 @@ def ingest(mode: str, project: Path) -> dict[str, object]:
         seed = json.loads(sh([python, str(ROOT / "bench" / "seed.py"), mode], project, env))
         pairs_file = OUT / f"{mode}-pairs.json"
         pairs_file.write_text(json.dumps(seed["pairs"]))
+        # The project's own gunicorn.conf.py (gthread, 4 threads per worker), with 2 workers.
         server = subprocess.Popen(
             [
                 str(project / ".venv" / "bin" / "gunicorn"),
                 "config.wsgi",
                 "--workers",
                 "2",
-                "--worker-class",
-                "gthread",
-                "--threads",
-                "4",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--log-level",
