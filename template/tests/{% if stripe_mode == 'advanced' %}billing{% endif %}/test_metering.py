@@ -67,6 +67,19 @@ def test_flushing_reports_the_sum_once(stripe_fake, catalog, metered):
     assert billed(stripe_fake, catalog, metered) == 15
 
 
+def test_a_gated_use_is_billed_only_once_its_view_succeeded(stripe_fake, catalog, metered):
+    from apps.billing import usage
+
+    kept = usage.reserve(subscription=metered, metric="api_calls", quantity=4, limit=None)
+    given_back = usage.reserve(subscription=metered, metric="api_calls", quantity=6, limit=None)
+    assert build_reports() == []  # reserved, not yet done: nothing to bill
+    usage.commit(kept, subscription=metered)
+    usage.release(given_back)
+    assert flush_usage().sent == 1
+    assert billed(stripe_fake, catalog, metered) == 4
+    assert list(UsageRecord.objects.values_list("quantity", flat=True)) == [4]
+
+
 def test_usage_of_other_metrics_is_not_billed(stripe_fake, catalog, metered):
     record_usage(metered, metric="exports", quantity=3)
     assert flush_usage().reports_created == 0

@@ -95,6 +95,32 @@ def queries_of_one_use(subscription):
     return [query["sql"] for query in captured.captured_queries]
 
 
+def test_a_reserved_use_is_recorded_on_commit_and_forgotten_on_release(subscription):
+    first = usage.reserve(subscription=subscription, metric="api_calls", quantity=2, limit=3)
+    second = usage.reserve(subscription=subscription, metric="api_calls", quantity=2, limit=3)
+    assert (first.allowed, second.allowed) == (True, False)
+    usage.commit(first, subscription=subscription)
+    third = usage.reserve(subscription=subscription, metric="api_calls", quantity=1, limit=3)
+    usage.release(third)
+    assert usage.current_usage(subscription, "api_calls") == 2
+    record = UsageRecord.objects.get()
+    assert (record.metric, record.quantity, record.meter_event_name) == ("api_calls", 2, "")
+
+
+def test_a_gated_use_costs_one_statement_on_postgresql(subscription):
+    first = usage.reserve(subscription=subscription, metric="api_calls", quantity=1, limit=None)
+    usage.commit(first, subscription=subscription)  # the first use creates the counter
+    usage.plan_of(subscription)  # loaded with the subscription by get_active_subscription
+    with CaptureQueriesContext(connection) as captured:
+        consumption = usage.reserve(
+            subscription=subscription, metric="api_calls", quantity=1, limit=10
+        )
+        usage.commit(consumption, subscription=subscription)
+    statements = 1 if connection.vendor == "postgresql" else 2  # no writable CTEs in SQLite
+    assert len(captured.captured_queries) == statements
+    assert UsageRecord.objects.count() == 2
+
+
 def test_the_cost_of_a_use_does_not_grow_with_past_usage(subscription):
     queries_of_one_use(subscription)  # first use creates the counter
     before = queries_of_one_use(subscription)
