@@ -13,10 +13,12 @@ from .conftest import ROOT, SUPPORTED
 
 SHARED_BILLING = {
     "__init__.py",
+    "access.py",
     "apps.py",
     "models.py",
     "urls.py",
     "utils.py",
+    "stripe_objects.py",
     "views.py",
     "migrations/__init__.py",
     "templatetags/__init__.py",

@@ -6,6 +6,6 @@ from __future__ import annotations
 # for the stand-alone server.
 from ._engine import API_VERSION
 from ._webhooks import Delivery, sign
-from .server import FakeStripe, PageResult
+from .server import PUBLISHABLE_KEY, FakeStripe, PageResult
 
-__all__ = ["API_VERSION", "Delivery", "FakeStripe", "PageResult", "sign"]
+__all__ = ["API_VERSION", "PUBLISHABLE_KEY", "Delivery", "FakeStripe", "PageResult", "sign"]

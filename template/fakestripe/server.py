@@ -26,6 +26,8 @@ from ._store import Obj, rand_str
 from ._webhooks import Callback, Delivery, Dispatcher
 
 _KEY = re.compile(r"^sk_test_[A-Za-z0-9]{24,}$")
+#: The offline Stripe has no client-side API; a page that needs a publishable key gets this one.
+PUBLISHABLE_KEY = "pk_test_offlinestripe00000000000000"
 _ALLOWED_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1"}
 _NO_KEY = (
     "You did not provide an API key. You need to provide your API key in the Authorization "
