@@ -1,6 +1,7 @@
 """Keel benchmarks: `make bench`. Prints figures and writes bench/results.md; asserts nothing.
 
-1. Template: render time per mode, generated suite time per mode (SQLite).
+1. Template: render time per mode, generated suite time per mode (SQLite), and at the end the
+   whole template suite (`make test`; BENCH_TEMPLATE_SUITE=0 skips it).
 2. Webhook ingest: signed customer.subscription.updated events per second through each mode's
    webhook endpoint, served by gunicorn (2 workers) on 127.0.0.1 with PostgreSQL.
 3. Gated request cost: median time and SQL queries of a trivial view, undecorated and under each
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -202,10 +204,35 @@ def main() -> None:
         print(f"   webhook ingest {figures[mode]['ingest']}", flush=True)
         figures[mode]["gates"] = gates(mode, project)
         print(f"   gates {json.dumps(figures[mode]['gates'])}", flush=True)
-    report(figures)
+    suite = template_suite() if os.environ.get("BENCH_TEMPLATE_SUITE", "1") != "0" else None
+    report(figures, suite)
 
 
-def report(figures: dict[str, dict[str, object]]) -> None:
+def template_suite() -> dict[str, object]:
+    """The whole template suite (`make test`), timed, with the caller's DATABASE_URL."""
+    print("== template suite", flush=True)
+    started = time.perf_counter()
+    proc = subprocess.run(
+        ["make", "test", "PYTEST_ARGS=-q -p no:cacheprovider"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    summary = next(
+        (
+            line.strip("= ")
+            for line in reversed(proc.stdout.splitlines())
+            if re.search(r"\d+ (passed|failed|errors?)\b.* in [\d.]+s", line)
+        ),
+        f"exit status {proc.returncode}",
+    )
+    database = "PostgreSQL too" if os.environ.get("DATABASE_URL") else "SQLite only"
+    print(f"   {summary} ({seconds:.0f} s, {database})", flush=True)
+    return {"seconds": round(seconds), "summary": summary, "database": database}
+
+
+def report(figures: dict[str, dict[str, object]], suite: dict[str, object] | None) -> None:
     lines = [
         f"# Keel benchmark results ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
@@ -235,6 +262,12 @@ def report(figures: dict[str, dict[str, object]]) -> None:
         for row in data["gates"].get("rows", []):  # type: ignore[union-attr]
             cells = [mode, row["gate"], f"{row['records']:,}", row["median_us"], row["queries"]]
             lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    if suite is not None:
+        lines += [
+            "",
+            f"Template suite (`make test`, generated suites on {suite['database']}): "
+            f"{suite['summary']}, {suite['seconds']} s wall.",
+        ]
     lines += ["", "## Targets (issue #5)", "", *targets(figures, rates)]
     text = "\n".join(lines) + "\n"
     (ROOT / "bench" / "results.md").write_text(text)
