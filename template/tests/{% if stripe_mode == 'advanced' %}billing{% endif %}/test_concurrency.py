@@ -6,11 +6,18 @@ from __future__ import annotations
 import json
 
 import pytest
+import stripe
 from django.core import mail
 from django.test import Client
 
 from apps.billing.metering import build_reports
-from apps.billing.models import MeterReport, PaymentFailedNotice, UsageCounter, UsageRecord
+from apps.billing.models import (
+    MeterReport,
+    PaymentFailedNotice,
+    Subscription,
+    UsageCounter,
+    UsageRecord,
+)
 from tests.concurrency import in_parallel, needs_postgresql
 from tests.stripe_events import sign
 
@@ -57,6 +64,33 @@ def test_concurrent_flushes_put_each_record_in_one_report(user):
     in_parallel(8, lambda _: build_reports(limit=100))
     assert not UsageRecord.objects.filter(report__isnull=True).exists()
     assert sum(MeterReport.objects.values_list("value", flat=True)) == 500
+
+
+def post_event(event: dict) -> int:
+    body = json.dumps(event).encode()
+    response = Client().post(
+        WEBHOOK_URL,
+        data=body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=sign(body, secret=WEBHOOK_SECRET),
+    )
+    return response.status_code
+
+
+@pytest.mark.parametrize("newer_first", [True, False])
+def test_concurrent_updates_keep_the_newer_state(user, stripe_fake, catalog, newer_first):
+    created = factories.stripe_subscription(user=user, plan=catalog["pro"])
+    stripe_fake.deliver()
+    options = {"api_key": stripe_fake.api_key}
+    stripe.Subscription.modify(created.id, cancel_at_period_end=True, **options)
+    stripe.Subscription.modify(created.id, cancel_at_period_end=False, **options)
+    older, newer = stripe_fake.events("customer.subscription.updated")[-2:]
+    assert older["data"]["object"]["cancel_at_period_end"] is True
+    events = [newer, older] if newer_first else [older, newer]
+    for _ in range(3):  # several rounds to let the race go both ways
+        assert in_parallel(2, lambda i: post_event(events[i])) == [200, 200]
+        stored = Subscription.objects.get(id=created.id)
+        assert stored.cancel_at_period_end is False  # Stripe's state now, not the older event's
 
 
 def test_concurrent_deliveries_of_one_failed_payment_send_one_email(user, stripe_fake, catalog):
