@@ -1,8 +1,10 @@
+"""The billing pages, under /billing/ (`billing:` namespace) in both modes."""
+
 from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import views, webhook_urls
 
 app_name = "billing"
 
@@ -12,5 +14,5 @@ urlpatterns = [
     path("success/", views.success, name="success"),
     path("subscription/", views.subscription, name="subscription"),
     path("portal/", views.customer_portal, name="customer_portal"),
-    path("webhook/", views.webhook, name="webhook"),
+    *webhook_urls.billing_urlpatterns,
 ]

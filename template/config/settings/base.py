@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import environ
@@ -13,7 +14,13 @@ if (BASE_DIR / ".env").exists():
     # Real environment variables win over .env values.
     env.read_env(BASE_DIR / ".env")
 
-PROJECT_NAME = "{{ project_name }}"
+# The billing mode's own settings: BILLING_PLANS (basic) or dj-stripe's (advanced). They are
+# read after .env, and the names below (BILLING_APPS, ...) come from there.
+from .billing import *  # noqa: E402, F403
+from .billing import BILLING_APPS, BILLING_TEMPLATE_BUILTINS  # noqa: E402
+
+PROJECT = tomllib.loads((BASE_DIR / "config" / "project.toml").read_text(encoding="utf-8"))
+PROJECT_NAME: str = PROJECT["name"]
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 DEBUG = env.bool("DEBUG", default=False)
@@ -32,9 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
-{%- if stripe_mode == 'advanced' %}
-    "djstripe",
-{%- endif %}
+    *BILLING_APPS,
     "apps.accounts",
     "apps.core",
     "apps.billing",
@@ -67,6 +72,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "apps.core.context_processors.project",
             ],
+            "builtins": BILLING_TEMPLATE_BUILTINS,
         },
     },
 ]
@@ -114,7 +120,7 @@ STORAGES = {
 }
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="{{ author_email }}")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default=PROJECT["from_email"])
 BILLING_FROM_EMAIL = env("BILLING_FROM_EMAIL", default=DEFAULT_FROM_EMAIL)
 
 LOGGING = {
@@ -123,7 +129,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # stripe-python logs every request at INFO; dj-stripe makes several per webhook.
+        "stripe": {"level": "WARNING"},
+    },
 }
 
 # ---------------------------------------------------------------------------
@@ -139,56 +149,7 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 # Seconds a webhook signature's timestamp may be old (Stripe's own default is 300).
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 
-BILLING_CURRENCY = env("BILLING_CURRENCY", default="{{ currency }}")
-BILLING_TRIAL_PERIOD_DAYS = env.int("BILLING_TRIAL_PERIOD_DAYS", default={{ trial_period_days }})
-{%- if stripe_mode == 'basic' %}
-
-# The plans on the pricing page. `price_id` is the Stripe Price (price_...) of each plan; a plan
-# whose price id is empty is listed but cannot be bought. Override the whole list with
-# BILLING_PLANS (JSON) or just the price ids with STRIPE_PRICE_PRO / STRIPE_PRICE_ENTERPRISE.
-BILLING_PLANS = env.json(
-    "BILLING_PLANS",
-    default=[
-        {
-            "slug": "pro",
-            "name": "Pro",
-            "price_id": env("STRIPE_PRICE_PRO", default=""),
-            "amount": 2900,
-            "interval": "month",
-            "features": {"api_access": True, "advanced_analytics": True, "priority_support": False},
-            "limits": {"api_calls": 10000, "team_members": 10},
-            "is_popular": True,
-        },
-        {
-            "slug": "enterprise",
-            "name": "Enterprise",
-            "price_id": env("STRIPE_PRICE_ENTERPRISE", default=""),
-            "amount": 9900,
-            "interval": "month",
-            "features": {"api_access": True, "advanced_analytics": True, "priority_support": True},
-            "limits": {"api_calls": 100000, "team_members": 100},
-            "is_popular": False,
-        },
-    ],
+BILLING_CURRENCY = env("BILLING_CURRENCY", default=PROJECT["currency"])
+BILLING_TRIAL_PERIOD_DAYS = env.int(
+    "BILLING_TRIAL_PERIOD_DAYS", default=PROJECT["trial_period_days"]
 )
-{%- else %}
-
-# dj-stripe (advanced mode). One key pair serves test and live mode unless the STRIPE_TEST_* /
-# STRIPE_LIVE_* variables give each mode its own; STRIPE_SECRET_KEY is the key in use.
-STRIPE_LIVE_PUBLIC_KEY = env("STRIPE_LIVE_PUBLIC_KEY", default=STRIPE_PUBLIC_KEY)
-STRIPE_LIVE_SECRET_KEY = env("STRIPE_LIVE_SECRET_KEY", default=STRIPE_SECRET_KEY)
-STRIPE_TEST_PUBLIC_KEY = env("STRIPE_TEST_PUBLIC_KEY", default=STRIPE_PUBLIC_KEY)
-STRIPE_TEST_SECRET_KEY = env("STRIPE_TEST_SECRET_KEY", default=STRIPE_SECRET_KEY)
-# Live mode follows the key (sk_live_... means live) unless STRIPE_LIVE_MODE is set.
-STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=STRIPE_SECRET_KEY.startswith("sk_live_"))
-# Signing secret of the endpoint https://<your domain>/djstripe/webhook/.
-DJSTRIPE_WEBHOOK_SECRET = env("DJSTRIPE_WEBHOOK_SECRET", default=STRIPE_WEBHOOK_SECRET)
-DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
-DJSTRIPE_USE_NATIVE_JSONFIELD = True  # no effect since dj-stripe 2.10 (always native JSON)
-# The get_usage template tag (apps/billing/templatetags/usage_tags.py) needs no load tag.
-TEMPLATES[0]["OPTIONS"]["builtins"] = ["apps.billing.templatetags.usage_tags"]
-# Usage meters warn from this share of a limit on (get_usage's .is_near_limit).
-BILLING_USAGE_WARNING_PERCENT = env.int("BILLING_USAGE_WARNING_PERCENT", default=80)
-# stripe-python logs every request at INFO; dj-stripe makes several per webhook.
-LOGGING["loggers"]["stripe"] = {"level": "WARNING"}
-{%- endif %}

@@ -1,0 +1,16 @@
+"""Root URL configuration."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from apps.billing import webhook_urls
+
+urlpatterns = [
+    path("", include("apps.core.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("billing/", include("apps.billing.urls")),
+    *webhook_urls.site_urlpatterns,
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,34 @@
+"""Billing settings of advanced mode (dj-stripe).
+
+Imported by base.py after `.env` is read; environment variables win over the defaults here.
+"""
+
+from __future__ import annotations
+
+import environ
+
+env = environ.Env()
+
+#: Apps the billing mode adds to INSTALLED_APPS.
+BILLING_APPS: list[str] = ["djstripe"]
+#: Template tag libraries every template may use without `{% load %}`: get_usage.
+BILLING_TEMPLATE_BUILTINS: list[str] = ["apps.billing.templatetags.usage_tags"]
+
+# One key pair serves test and live mode unless the STRIPE_TEST_* / STRIPE_LIVE_* variables give
+# each mode its own; STRIPE_SECRET_KEY (base.py) is the key in use.
+_public_key = env("STRIPE_PUBLIC_KEY", default="")
+_secret_key = env("STRIPE_SECRET_KEY", default="")
+STRIPE_LIVE_PUBLIC_KEY = env("STRIPE_LIVE_PUBLIC_KEY", default=_public_key)
+STRIPE_LIVE_SECRET_KEY = env("STRIPE_LIVE_SECRET_KEY", default=_secret_key)
+STRIPE_TEST_PUBLIC_KEY = env("STRIPE_TEST_PUBLIC_KEY", default=_public_key)
+STRIPE_TEST_SECRET_KEY = env("STRIPE_TEST_SECRET_KEY", default=_secret_key)
+# Live mode follows the key (sk_live_... means live) unless STRIPE_LIVE_MODE is set.
+STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=_secret_key.startswith("sk_live_"))
+# Signing secret of the endpoint https://<your domain>/djstripe/webhook/.
+DJSTRIPE_WEBHOOK_SECRET = env(
+    "DJSTRIPE_WEBHOOK_SECRET", default=env("STRIPE_WEBHOOK_SECRET", default="")
+)
+DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+DJSTRIPE_USE_NATIVE_JSONFIELD = True  # no effect since dj-stripe 2.10 (always native JSON)
+# Usage meters warn from this share of a limit on (get_usage's .is_near_limit).
+BILLING_USAGE_WARNING_PERCENT = env.int("BILLING_USAGE_WARNING_PERCENT", default=80)
