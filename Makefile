@@ -22,16 +22,17 @@ test: install
 
 demo: install
 	rm -rf $(DEMO)
-	$(VENV)/bin/copier copy --trust --defaults --quiet . $(DEMO)
+	$(VENV)/bin/copier copy --trust --defaults --quiet --vcs-ref HEAD . $(DEMO)
 	PATH="$(VENV)/bin:$$PATH" $(MAKE) -C $(DEMO) run PORT=$(PORT)
 
+# template/ is linted as it stands, before rendering, with its own ruff.toml.
 lint: install
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . template
+	$(VENV)/bin/ruff format --check . template
 
 format: install
-	$(VENV)/bin/ruff format .
-	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format . template
+	$(VENV)/bin/ruff check --fix . template
 
 bench: install
 	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/python bench/run.py

@@ -16,9 +16,9 @@ STORAGES = {
 # Tests never read the developer's .env for Stripe: they use these values (and the offline
 # Stripe where a test needs a server). DATABASE_URL still selects PostgreSQL when it is set.
 DATABASES = {"default": env.db_url_config(env("DATABASE_URL", default="") or "sqlite:///:memory:")}
-STRIPE_PUBLIC_KEY = "pk_test_keeltestsuitekey000000000000"
-STRIPE_SECRET_KEY = "sk_test_keeltestsuitekey000000000000"
-STRIPE_WEBHOOK_SECRET = "whsec_keeltestsuitesecret0000000000"
+STRIPE_PUBLIC_KEY = "pk_test_offlinetestsuite000000000000"
+STRIPE_SECRET_KEY = "sk_test_offlinetestsuite000000000000"
+STRIPE_WEBHOOK_SECRET = "whsec_offlinetestsecret0000000000"
 STRIPE_API_BASE = ""
 # dj-stripe's names for the same keys (advanced mode), so no test ever reads them from .env.
 STRIPE_TEST_PUBLIC_KEY = STRIPE_LIVE_PUBLIC_KEY = STRIPE_PUBLIC_KEY
