@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 #: The local-only WebhookEndpoint row that carries DJSTRIPE_WEBHOOK_SECRET for dj-stripe
 #: (dj-stripe reads webhook secrets from WebhookEndpoint rows only). Stripe never lists this
 #: id, so `djstripe_sync_models WebhookEndpoint` leaves it alone.
-ENV_ENDPOINT_ID = "we_keel_djstripe_webhook_secret"
+ENV_ENDPOINT_ID = "we_settings_webhook_secret"
 
 
 class WebhookRejectedError(Exception):
