@@ -66,8 +66,12 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
                 source = ".".join(base + ([node.module] if node.module else []))
             else:
                 source = node.module or ""
-            # `from . import x` / `from .pkg import mod` import submodules by name.
-            targets = [source] + [f"{source}.{alias.name}" for alias in node.names]
+            # `from . import x` / `from .pkg import mod` import submodules by name; the
+            # package itself counts only when a name is not a submodule (`from .models import X`).
+            submodules = [f"{source}.{alias.name}" for alias in node.names]
+            targets = [sub for sub in submodules if sub in modules]
+            if len(targets) < len(submodules):
+                targets.append(source)
         else:
             continue
         for target in targets:
