@@ -15,9 +15,9 @@ SHARED_BILLING = {
     "__init__.py",
     "access.py",
     "apps.py",
-    "models.py",
+    "errors.py",
+    "gates.py",
     "urls.py",
-    "utils.py",
     "stripe_objects.py",
     "views.py",
     "migrations/__init__.py",
@@ -25,35 +25,31 @@ SHARED_BILLING = {
     "templatetags/billing_tags.py",
     "management/__init__.py",
     "management/commands/__init__.py",
+    # the same roles under the same names in both modes
+    "admin.py",
+    "checks.py",
+    "decorators.py",
+    "fast_sql.py",
+    "models.py",
+    "offline.py",
+    "plans.py",
+    "selectors.py",
+    "services.py",
+    "stripe_api.py",
+    "utils.py",
+    "webhook_handlers.py",
+    "webhook_urls.py",
+    "webhook_views.py",
+    "webhooks.py",
+    "migrations/0001_initial.py",
 }
 BILLING_FILES = {
-    "basic": SHARED_BILLING
-    | {
-        "admin.py",
-        "checks.py",
-        "decorators.py",
-        "offline.py",
-        "plans.py",
-        "services.py",
-        "stripe_api.py",
-        "webhooks.py",
-        "migrations/0001_initial.py",
-        "management/commands/billing_retry_events.py",
-    },
+    "basic": SHARED_BILLING | {"management/commands/billing_retry_events.py"},
     "advanced": SHARED_BILLING
     | {
-        "admin.py",
-        "checks.py",
-        "decorators.py",
         "metering.py",
         "notifications.py",
-        "offline.py",
-        "plans.py",
-        "services.py",
-        "stripe_api.py",
         "usage.py",
-        "webhooks.py",
-        "migrations/0001_initial.py",
         "templatetags/usage_tags.py",
         "management/commands/billing_flush_outbox.py",
         "management/commands/billing_sync_plans.py",
@@ -89,7 +85,7 @@ def test_a_file_and_its_tests_share_the_mode(rendered):
     name, project = rendered
     tests = {p.name for p in (project / "tests" / "billing").glob("test_*.py")}
     if mode(name) == "basic":
-        assert {"test_webhooks.py", "test_utils.py", "test_decorators.py", "test_views.py"} <= tests
+        assert {"test_webhooks.py", "test_services.py", "test_gates.py", "test_views.py"} <= tests
         assert "djstripe" not in (project / "pyproject.toml").read_text()
     else:
         assert "dj-stripe>=2.11" in (project / "pyproject.toml").read_text()

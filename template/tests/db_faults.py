@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from django.db import connection
 
-_TRIGGER = "keel_test_refuse_insert"
+_TRIGGER = "test_refuse_insert"
 
 
 @contextmanager

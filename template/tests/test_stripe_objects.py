@@ -19,7 +19,7 @@ def test_object_id_reads_ids_and_expanded_objects(value, expected):
 def test_an_invoice_names_its_subscription_under_parent_today():
     invoice = load_fixture("invoice")
     assert "subscription" not in invoice  # gone from the top level since 2025-03-31
-    assert invoice_subscription_id(invoice) == "sub_1QkeelSubscription01"
+    assert invoice_subscription_id(invoice) == "sub_1QtestSubscription01"
 
 
 @pytest.mark.parametrize(

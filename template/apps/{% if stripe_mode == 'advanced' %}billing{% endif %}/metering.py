@@ -56,7 +56,7 @@ def build_reports(*, limit: int = 5000) -> list[MeterReport]:
         reports = []
         for (customer_id, event_name), group in groups.items():
             report = MeterReport.objects.create(
-                identifier=f"keel_{uuid.uuid4().hex}",
+                identifier=f"usage_{uuid.uuid4().hex}",
                 event_name=event_name,
                 stripe_customer_id=customer_id,
                 value=sum(record.quantity for record in group),

@@ -1,33 +1,27 @@
-"""Billing services (advanced mode): checkout, the customer portal and webhook intake.
-
-Views call these; they call Stripe (through stripe-python and dj-stripe) and the database.
-"""
+"""Writes to Stripe and to the database (advanced mode): the customer, checkout, the customer
+portal, and each subscription's entitlements (`SubscriptionMetadata`)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import TYPE_CHECKING, Any
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from djstripe.models import Customer, Price, WebhookEndpoint
-from djstripe.views import ProcessWebhookView
+from django.utils import timezone
+from djstripe.models import Customer, Price
+from djstripe.models import Subscription as StripeSubscription
 
-from .models import PlanConfiguration
+from .errors import NoStripeCustomerError
+from .models import PlanConfiguration, SubscriptionMetadata, subscription_period
+from .selectors import get_customer
 from .stripe_api import livemode, request_options, secret_key
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 logger = logging.getLogger(__name__)
-
-
-class NoStripeCustomerError(LookupError):
-    """The user has never started a checkout: there is no Stripe customer to manage."""
 
 
 # --- checkout and portal --------------------------------------------------------------------
@@ -37,14 +31,6 @@ def get_or_create_customer(*, user: AbstractBaseUser) -> Customer:
     """The user's dj-stripe Customer, created in Stripe (and linked) on first use."""
     customer, _ = Customer.get_or_create(subscriber=user, livemode=livemode(), api_key=secret_key())
     return customer
-
-
-def get_customer(*, user: AbstractBaseUser) -> Customer | None:
-    return (
-        Customer.objects.filter(subscriber=user, livemode=livemode())
-        .order_by("-djstripe_created")
-        .first()
-    )
 
 
 def _line_items(price_id: str) -> list[dict[str, Any]]:
@@ -74,14 +60,13 @@ _ENCODED_SESSION_ID = re.compile(r"%7BCHECKOUT_SESSION_ID%7D", re.IGNORECASE)
 
 
 def create_checkout_session(
-    *,
     user: AbstractBaseUser,
     price_id: str,
     success_url: str,
     cancel_url: str,
     metadata: dict[str, str] | None = None,
 ) -> stripe.checkout.Session:
-    """A Stripe Checkout session subscribing `user` to `price_id`.
+    """Start a Stripe Checkout session that subscribes `user` to `price_id`.
 
     The session pays as the user's dj-stripe Customer (created on first checkout, with the
     `djstripe_subscriber` metadata dj-stripe links users by); `metadata` is passed through to
@@ -109,139 +94,60 @@ def create_checkout_session(
     )
 
 
-def get_customer_portal_url(*, user: AbstractBaseUser, return_url: str) -> str:
-    """A one-time URL of Stripe's Customer Portal for the user's customer."""
+def get_customer_portal_url(customer: AbstractBaseUser | str, return_url: str) -> str:
+    """A one-time URL of Stripe's Customer Portal.
+
+    `customer` is a user (their dj-stripe Customer is used) or a Stripe customer id
+    (`cus_...`). Raises `NoStripeCustomerError` for a user who never started a checkout.
+    """
     options = request_options()
-    customer = get_customer(user=user)
-    if customer is None:
-        raise NoStripeCustomerError("This user has no Stripe customer yet.")
+    if isinstance(customer, str):
+        customer_id = customer
+    else:
+        stripe_customer = get_customer(customer)
+        if stripe_customer is None:
+            raise NoStripeCustomerError("This user has no Stripe customer yet.")
+        customer_id = stripe_customer.id
     session = stripe.billing_portal.Session.create(
-        customer=customer.id, return_url=return_url, **options
+        customer=customer_id, return_url=return_url, **options
     )
     return str(session.url)
 
 
-# --- webhooks at /djstripe/webhook/ ---------------------------------------------------------
-
-#: The local-only WebhookEndpoint row that carries DJSTRIPE_WEBHOOK_SECRET for dj-stripe
-#: (dj-stripe reads webhook secrets from WebhookEndpoint rows only). Stripe never lists this
-#: id, so `djstripe_sync_models WebhookEndpoint` leaves it alone.
-ENV_ENDPOINT_ID = "we_keel_djstripe_webhook_secret"
+# --- entitlements ---------------------------------------------------------------------------
 
 
-class WebhookRejectedError(Exception):
-    """Not a request signed with DJSTRIPE_WEBHOOK_SECRET: answer 400, store nothing."""
+def sync_subscription_metadata(subscription: StripeSubscription) -> SubscriptionMetadata:
+    """Create the subscription's metadata from its plan, or follow a change of plan.
 
-
-class WebhookNotConfiguredError(Exception):
-    """DJSTRIPE_WEBHOOK_SECRET is not set: answer 503 so Stripe retries later."""
-
-
-def _endpoint_fields() -> dict[str, Any]:
-    return {
-        "secret": settings.DJSTRIPE_WEBHOOK_SECRET,
-        "livemode": livemode(),
-        "url": settings.SITE_URL.rstrip("/") + "/djstripe/webhook/",
-        "enabled_events": ["*"],
-        "status": "enabled",
-        "api_version": settings.STRIPE_API_VERSION,
-        "djstripe_validation_method": "verify_signature",
-        "djstripe_tolerance": settings.STRIPE_WEBHOOK_TOLERANCE,
+    Entitlements are copied from the plan when the subscription starts or moves to another
+    plan; edits to one subscription's metadata (in the admin) survive other updates.
+    """
+    plan = PlanConfiguration.for_subscription(subscription)
+    starts = subscription_period(subscription, "current_period_start")
+    defaults = {
+        "plan": plan,
+        "features": dict(plan.features) if plan else {},
+        "usage_limits": dict(plan.limits) if plan else {},
+        "usage_period_start": starts or subscription.created or timezone.now(),
     }
+    metadata, created = SubscriptionMetadata.objects.get_or_create(
+        subscription_id=subscription.id, defaults=defaults
+    )
+    if not created and plan is not None and metadata.plan_id != plan.pk:
+        metadata.plan = plan
+        metadata.features = dict(plan.features)
+        metadata.usage_limits = dict(plan.limits)
+        metadata.save(update_fields=["plan", "features", "usage_limits", "updated_at"])
+        logger.info("Subscription %s moved to plan %s", subscription.id, plan.slug)
+    return metadata
 
 
-def settings_webhook_endpoint() -> WebhookEndpoint:
-    """The endpoint row for DJSTRIPE_WEBHOOK_SECRET, kept equal to the settings.
-
-    Written on the first webhook and whenever the settings change (a rotated secret takes
-    effect on the next delivery); otherwise one indexed read.
-    """
-    fields = _endpoint_fields()
-    endpoint = WebhookEndpoint.objects.filter(id=ENV_ENDPOINT_ID).first()
-    if endpoint is None:
-        try:
-            with transaction.atomic():
-                endpoint, _ = WebhookEndpoint.objects.get_or_create(
-                    id=ENV_ENDPOINT_ID, defaults={**fields, "stripe_data": {}}
-                )
-        except IntegrityError:
-            endpoint = WebhookEndpoint.objects.get(id=ENV_ENDPOINT_ID)
-    changed = {name: value for name, value in fields.items() if getattr(endpoint, name) != value}
-    if changed:
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**changed)
-        for name, value in changed.items():
-            setattr(endpoint, name, value)
-    return endpoint
-
-
-def verify_signature(*, payload: bytes, signature: str | None) -> None:
-    """Check the Stripe-Signature header against DJSTRIPE_WEBHOOK_SECRET (and its age)."""
-    secret = settings.DJSTRIPE_WEBHOOK_SECRET
-    if not secret:
-        raise WebhookNotConfiguredError("Set DJSTRIPE_WEBHOOK_SECRET to receive Stripe webhooks.")
-    if not signature:
-        raise WebhookRejectedError("Missing Stripe-Signature header.")
+def ensure_metadata(subscription: StripeSubscription) -> SubscriptionMetadata:
+    """The subscription's metadata, created from its plan if no webhook created it yet."""
     try:
-        body = payload.decode("utf-8")
-        stripe.WebhookSignature.verify_header(
-            body, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE
-        )
-    except stripe.SignatureVerificationError as exc:
-        raise WebhookRejectedError(f"Invalid signature: {exc.user_message or exc}") from exc
-    except Exception as exc:  # undecodable body or malformed header: never a 500
-        raise WebhookRejectedError("Malformed webhook request.") from exc
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def check_event_shape(payload: bytes) -> None:
-    """A signed body must still be a Stripe event before dj-stripe stores anything of it."""
-    try:
-        event = json.loads(payload, parse_constant=_reject_constant)
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise WebhookRejectedError("The body is not valid JSON.") from exc
-    if not isinstance(event, dict) or event.get("object", "event") != "event":
-        raise WebhookRejectedError("The body is not a Stripe event.")
-    event_id, event_type = event.get("id"), event.get("type")
-    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
-        raise WebhookRejectedError("The event has no valid id.")
-    if not isinstance(event_type, str) or not 0 < len(event_type) <= 250:
-        raise WebhookRejectedError("The event has no valid type.")
-    created = event.get("created")
-    if not isinstance(created, int) or isinstance(created, bool) or not 0 < created < 2**37:
-        raise WebhookRejectedError("The event has no valid created timestamp.")
-    data = event.get("data")
-    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
-        raise WebhookRejectedError("The event has no data.object.")
-    if "\x00" in payload.decode("utf-8") or b"\\u0000" in payload:
-        raise WebhookRejectedError("The body contains a NUL character.")
-
-
-#: dj-stripe lets this header replace the secret when DEBUG is on (for `stripe listen`);
-#: it is never honoured at /djstripe/webhook/.
-DEBUG_SECRET_HEADER = "HTTP_X_DJSTRIPE_WEBHOOK_SECRET"
-
-
-def process_webhook(request: HttpRequest) -> HttpResponse:
-    """Verify a delivery to /djstripe/webhook/ and hand it to dj-stripe's processing.
-
-    Only requests signed with DJSTRIPE_WEBHOOK_SECRET reach dj-stripe, so forged or stale
-    requests store nothing. dj-stripe then records the delivery (WebhookEventTrigger), stores
-    the Event once, syncs its object and sends the signals, in one transaction. A failure
-    answers 500 (the trigger keeps the traceback) and Stripe retries.
-    """
-    verify_signature(payload=request.body, signature=request.headers.get("Stripe-Signature"))
-    check_event_shape(request.body)
-    request.META.pop(DEBUG_SECRET_HEADER, None)
-    request.__dict__.pop("headers", None)  # drop the cached headers that held it
-    endpoint = settings_webhook_endpoint()
-    try:
-        response = ProcessWebhookView().post(request, uuid=endpoint.djstripe_uuid)
-    except Exception as exc:
-        logger.exception("Stripe webhook processing failed")
-        return JsonResponse({"error": "processing_failed", "detail": str(exc)[:200]}, status=500)
-    if response.status_code != 200:
-        return JsonResponse({"error": "invalid_event"}, status=response.status_code)
-    return JsonResponse({"trigger": response.content.decode()})
+        return subscription.billing_metadata
+    except SubscriptionMetadata.DoesNotExist:
+        metadata = sync_subscription_metadata(subscription)
+        subscription.billing_metadata = metadata  # cached like a fetched relation
+        return metadata

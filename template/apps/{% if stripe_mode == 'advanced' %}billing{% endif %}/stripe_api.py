@@ -12,16 +12,21 @@ from typing import Any
 import stripe
 from django.conf import settings
 
+from .errors import StripeNotConfiguredError
+
 #: dj-stripe refuses other keys (djstripe.models.api.API_KEY_REGEX), lazily and with a traceback.
 SECRET_KEY_PATTERN = re.compile(r"^(sk|rk)_(test|live)_[a-zA-Z0-9]{24,}$")
 PUBLIC_KEY_PATTERN = re.compile(r"^pk_(test|live)_[a-zA-Z0-9]{24,}$")
 
 
-class StripeNotConfiguredError(RuntimeError):
-    """Raised instead of calling Stripe when no usable secret key is set."""
-
-    def __init__(self, message: str = "Stripe is not configured: set STRIPE_SECRET_KEY") -> None:
-        super().__init__(message)
+__all__ = [
+    "StripeNotConfiguredError",
+    "configure_stripe_module",
+    "is_configured",
+    "livemode",
+    "request_options",
+    "secret_key",
+]
 
 
 def secret_key() -> str:

@@ -6,7 +6,7 @@ costs the same however much was recorded before: one conditional UPDATE
 never a read-modify-write of a JSON dict. Concurrent requests therefore cannot exceed a limit.
 
 A usage period starts when the subscription starts and moves forward when a renewal invoice is
-paid (`invoice.payment_succeeded`, see `apps.billing.webhooks`): the new period's counters start
+paid (`invoice.payment_succeeded`, see `webhook_handlers`): the new period's counters start
 at zero. Limits come from the subscription's `SubscriptionMetadata.usage_limits` (copied from
 its plan): a metric that is not listed is not included (limit 0), `null` means unlimited.
 """
@@ -24,7 +24,10 @@ from django.db.models import F
 from django.utils import timezone
 from djstripe.models import Subscription as StripeSubscription
 
-from .models import PlanConfiguration, SubscriptionMetadata, UsageCounter, UsageRecord
+from .fast_sql import increment_counter
+from .models import SubscriptionMetadata, UsageCounter, UsageRecord
+from .selectors import get_active_subscription, plan_of
+from .services import ensure_metadata
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -112,28 +115,9 @@ def _limit_value(raw: Any, *, where: str) -> int | None:
     return max(value, 0)
 
 
-def ensure_metadata(subscription: StripeSubscription) -> SubscriptionMetadata:
-    """The subscription's metadata, created from its plan if no webhook created it yet."""
-    try:
-        return subscription.billing_metadata
-    except SubscriptionMetadata.DoesNotExist:
-        from .webhooks import sync_subscription_metadata
-
-        metadata = sync_subscription_metadata(subscription)
-        subscription.billing_metadata = metadata  # cached like a fetched relation
-        return metadata
-
-
 def forget_metadata(subscription: StripeSubscription) -> None:
     """Drop the cached metadata so the next read sees the database."""
     subscription._state.fields_cache.pop("billing_metadata", None)
-
-
-def plan_of(subscription: StripeSubscription) -> PlanConfiguration | None:
-    metadata = ensure_metadata(subscription)
-    if metadata.plan_id is not None:
-        return metadata.plan
-    return PlanConfiguration.for_subscription(subscription)
 
 
 def limit_for(subscription: StripeSubscription | None, metric: str) -> int | None:
@@ -193,62 +177,6 @@ def _counter_key(subscription: StripeSubscription, metric: str) -> dict[str, Any
     }
 
 
-def _increment_sql(key: dict[str, Any], *, quantity: int, limit: int | None) -> tuple[str, list]:
-    """`UPDATE counter SET count = count + q WHERE <key> [AND count + q <= limit] RETURNING count`.
-
-    Atomic on its own (PostgreSQL, SQLite): no transaction, no read before the write, so
-    concurrent requests cannot pass the limit.
-    """
-    ops = connection.ops
-    table = ops.quote_name(UsageCounter._meta.db_table)
-    count, updated_at = ops.quote_name("count"), ops.quote_name("updated_at")
-    where = " AND ".join(
-        f"{ops.quote_name(column)} = %s" for column in ("subscription_id", "metric", "period_start")
-    )
-    params: list[Any] = [
-        quantity,
-        ops.adapt_datetimefield_value(timezone.now()),
-        key["subscription_id"],
-        key["metric"],
-        ops.adapt_datetimefield_value(key["period_start"]),
-    ]
-    if limit is not None:
-        where += f" AND {count} + %s <= %s"
-        params += [quantity, limit]
-    sql = f"UPDATE {table} SET {count} = {count} + %s, {updated_at} = %s WHERE {where}"
-    return f"{sql} RETURNING {count}", params
-
-
-def _increment(
-    key: dict[str, Any], *, quantity: int, limit: int | None, record: bool = False
-) -> tuple[int, int | None] | None:
-    """Add `quantity` to the counter if that stays within `limit`, in one statement.
-
-    Returns (new count, record id), or None when the counter is missing or the limit would be
-    passed. With `record` (PostgreSQL only), the same statement also inserts the use's audit
-    row, only if the counter moved (a data-modifying CTE), and returns its id; the row is not
-    reportable until `commit`. Without it the record id is None.
-    """
-    sql, params = _increment_sql(key, quantity=quantity, limit=limit)
-    if record:
-        q = connection.ops.quote_name
-        columns = ("subscription_id", "metric", "quantity", "timestamp")
-        columns += ("meter_event_name", "stripe_customer_id")
-        params += [key["subscription_id"], key["metric"], quantity, timezone.now(), "", ""]
-        sql = (
-            f"WITH bumped AS ({sql}), recorded AS ("
-            f"INSERT INTO {q(UsageRecord._meta.db_table)} ({', '.join(map(q, columns))}) "
-            f"SELECT {', '.join(['%s'] * len(columns))} FROM bumped RETURNING {q('id')}) "
-            f"SELECT bumped.{q('count')}, recorded.{q('id')} FROM bumped, recorded"
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return int(row[0]), (int(row[1]) if record else None)
-
-
 def consume(
     *,
     subscription: StripeSubscription,
@@ -287,12 +215,12 @@ def _consume(
     _check_metric(metric)
     _check_quantity(quantity)
     key = _counter_key(subscription, metric)
-    result = _increment(key, quantity=quantity, limit=limit, record=record)
+    result = increment_counter(key, quantity=quantity, limit=limit, record=record)
     if result is None and not UsageCounter.objects.filter(**key).exists():
         # First use in this period: create the counter (get_or_create finds the one a
         # concurrent request just created instead), then try again.
         UsageCounter.objects.get_or_create(**key)
-        result = _increment(key, quantity=quantity, limit=limit, record=record)
+        result = increment_counter(key, quantity=quantity, limit=limit, record=record)
     if result is None:  # over the limit: read the count only to report it
         count = UsageCounter.objects.filter(**key).values_list("count", flat=True).first()
         current, record_id = int(count or 0), None
@@ -369,8 +297,6 @@ def commit(consumption: Consumption, *, subscription: StripeSubscription) -> Non
 
 
 def get_usage(user: AbstractBaseUser | AnonymousUser, metric: str) -> UsageSummary:
-    from .utils import get_active_subscription
-
     subscription = get_active_subscription(user)
     return UsageSummary(
         metric=metric,

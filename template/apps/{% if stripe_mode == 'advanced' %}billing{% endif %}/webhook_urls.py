@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from . import views
+from . import webhook_views
 
 #: Mounted under /billing/ with the other billing pages (none in advanced mode).
 billing_urlpatterns: list[URLPattern | URLResolver] = []
@@ -12,6 +12,6 @@ billing_urlpatterns: list[URLPattern | URLResolver] = []
 #: DJSTRIPE_WEBHOOK_SECRET, and dj-stripe's /djstripe/webhook/<uuid>/ for endpoints stored in
 #: the database.
 site_urlpatterns: list[URLPattern | URLResolver] = [
-    path("djstripe/webhook/", views.StripeWebhookView.as_view(), name="djstripe_webhook"),
+    path("djstripe/webhook/", webhook_views.StripeWebhookView.as_view(), name="djstripe_webhook"),
     path("djstripe/", include("djstripe.urls", namespace="djstripe")),
 ]

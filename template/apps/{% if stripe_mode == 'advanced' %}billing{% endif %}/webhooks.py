@@ -1,134 +1,149 @@
-"""Reactions to Stripe events (advanced mode), as receivers of dj-stripe's webhook signals.
+"""Webhook intake (advanced mode): POST /djstripe/webhook/, then dj-stripe.
 
-dj-stripe verifies each webhook, stores its Event once and syncs the object it is about
-(re-fetched from Stripe) before these receivers run, in the same transaction: a receiver that
-raises rolls everything back and the webhook answers 500, so Stripe retries. dj-stripe never
-sends the signal twice for one event id, and every receiver here is idempotent anyway.
-
-- customer.subscription.created / .updated   SubscriptionMetadata from the plan's configuration
-- customer.subscription.deleted               access ends (the subscription is canceled)
-- invoice.payment_succeeded                   a renewal starts a new usage period (counters at 0)
-- invoice.payment_failed                      one email per event, with a link to fix payment
-
-`from djstripe import webhooks` no longer exists: the signals are `djstripe.signals
-.WEBHOOK_SIGNALS`. This module is imported by `BillingConfig.ready()`, after dj-stripe's own
-handlers are connected, so the synced objects are in the database when these run.
+The order is fixed: require the signature header and verify it against
+DJSTRIPE_WEBHOOK_SECRET, check the body is a Stripe event, then hand the request to dj-stripe,
+which records the delivery (WebhookEventTrigger), stores the Event once by its id, syncs its
+object and sends the signals that `webhook_handlers` receives, in one transaction. A failure
+answers 500 (the trigger keeps the traceback) and Stripe retries.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
-from django.dispatch import receiver
-from django.utils import timezone
-from djstripe.models import Event
-from djstripe.models import Subscription as StripeSubscription
-from djstripe.signals import WEBHOOK_SIGNALS
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from djstripe.models import WebhookEndpoint
+from djstripe.views import ProcessWebhookView
 
-from . import usage
-from .models import (
-    ACTIVE_STATUSES,
-    PlanConfiguration,
-    SubscriptionMetadata,
-    subscription_period,
-)
-from .notifications import queue_payment_failed_notice
-from .stripe_objects import invoice_subscription_id, object_id
+from .stripe_api import livemode
 
 logger = logging.getLogger(__name__)
-SIGNALS = WEBHOOK_SIGNALS
-
-#: Invoices that open a new billing period (a trial's end is a subscription_cycle too).
-PERIOD_INVOICE_REASONS = ("subscription_create", "subscription_cycle")
 
 
-def _timestamp(value: Any) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return datetime.fromtimestamp(value, tz=UTC)
+#: The local-only WebhookEndpoint row that carries DJSTRIPE_WEBHOOK_SECRET for dj-stripe
+#: (dj-stripe reads webhook secrets from WebhookEndpoint rows only). Stripe never lists this
+#: id, so `djstripe_sync_models WebhookEndpoint` leaves it alone.
+ENV_ENDPOINT_ID = "we_settings_webhook_secret"
 
 
-def sync_subscription_metadata(subscription: StripeSubscription) -> SubscriptionMetadata:
-    """Create the subscription's metadata from its plan, or follow a change of plan.
+class WebhookRejectedError(Exception):
+    """Not a request signed with DJSTRIPE_WEBHOOK_SECRET: answer 400, store nothing."""
 
-    Entitlements are copied from the plan when the subscription starts or moves to another
-    plan; edits to one subscription's metadata (in the admin) survive other updates.
-    """
-    plan = PlanConfiguration.for_subscription(subscription)
-    starts = subscription_period(subscription, "current_period_start")
-    defaults = {
-        "plan": plan,
-        "features": dict(plan.features) if plan else {},
-        "usage_limits": dict(plan.limits) if plan else {},
-        "usage_period_start": starts or subscription.created or timezone.now(),
+
+class WebhookNotConfiguredError(Exception):
+    """DJSTRIPE_WEBHOOK_SECRET is not set: answer 503 so Stripe retries later."""
+
+
+def _endpoint_fields() -> dict[str, Any]:
+    return {
+        "secret": settings.DJSTRIPE_WEBHOOK_SECRET,
+        "livemode": livemode(),
+        "url": settings.SITE_URL.rstrip("/") + "/djstripe/webhook/",
+        "enabled_events": ["*"],
+        "status": "enabled",
+        "api_version": settings.STRIPE_API_VERSION,
+        "djstripe_validation_method": "verify_signature",
+        "djstripe_tolerance": settings.STRIPE_WEBHOOK_TOLERANCE,
     }
-    metadata, created = SubscriptionMetadata.objects.get_or_create(
-        subscription_id=subscription.id, defaults=defaults
-    )
-    if not created and plan is not None and metadata.plan_id != plan.pk:
-        metadata.plan = plan
-        metadata.features = dict(plan.features)
-        metadata.usage_limits = dict(plan.limits)
-        metadata.save(update_fields=["plan", "features", "usage_limits", "updated_at"])
-        logger.info("Subscription %s moved to plan %s", subscription.id, plan.slug)
-    return metadata
 
 
-def _synced_subscription(subscription_id: str) -> StripeSubscription | None:
-    subscription = StripeSubscription.objects.filter(id=subscription_id).first()
-    if subscription is None:
-        logger.warning("Subscription %s is not in the database; event skipped", subscription_id)
-    return subscription
+def settings_webhook_endpoint() -> WebhookEndpoint:
+    """The endpoint row for DJSTRIPE_WEBHOOK_SECRET, kept equal to the settings.
+
+    Written on the first webhook and whenever the settings change (a rotated secret takes
+    effect on the next delivery); otherwise one indexed read.
+    """
+    fields = _endpoint_fields()
+    endpoint = WebhookEndpoint.objects.filter(id=ENV_ENDPOINT_ID).first()
+    if endpoint is None:
+        try:
+            with transaction.atomic():
+                endpoint, _ = WebhookEndpoint.objects.get_or_create(
+                    id=ENV_ENDPOINT_ID, defaults={**fields, "stripe_data": {}}
+                )
+        except IntegrityError:
+            endpoint = WebhookEndpoint.objects.get(id=ENV_ENDPOINT_ID)
+    changed = {name: value for name, value in fields.items() if getattr(endpoint, name) != value}
+    if changed:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**changed)
+        for name, value in changed.items():
+            setattr(endpoint, name, value)
+    return endpoint
 
 
-@receiver(
-    SIGNALS["customer.subscription.created"], sender=Event, dispatch_uid="billing.sub_created"
-)
-@receiver(
-    SIGNALS["customer.subscription.updated"], sender=Event, dispatch_uid="billing.sub_updated"
-)
-def handle_subscription_changed(sender: Any, event: Event, **kwargs: Any) -> None:
-    """Give the subscription its plan's features and limits."""
-    subscription = _synced_subscription(object_id(event.data["object"].get("id")))
-    if subscription is not None:
-        sync_subscription_metadata(subscription)
+def verify_signature(*, payload: bytes, signature: str | None) -> None:
+    """Check the Stripe-Signature header against DJSTRIPE_WEBHOOK_SECRET (and its age)."""
+    secret = settings.DJSTRIPE_WEBHOOK_SECRET
+    if not secret:
+        raise WebhookNotConfiguredError("Set DJSTRIPE_WEBHOOK_SECRET to receive Stripe webhooks.")
+    if not signature:
+        raise WebhookRejectedError("Missing Stripe-Signature header.")
+    try:
+        body = payload.decode("utf-8")
+        stripe.WebhookSignature.verify_header(
+            body, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE
+        )
+    except stripe.SignatureVerificationError as exc:
+        raise WebhookRejectedError(f"Invalid signature: {exc.user_message or exc}") from exc
+    except Exception as exc:  # undecodable body or malformed header: never a 500
+        raise WebhookRejectedError("Malformed webhook request.") from exc
 
 
-@receiver(
-    SIGNALS["customer.subscription.deleted"], sender=Event, dispatch_uid="billing.sub_deleted"
-)
-def handle_subscription_deleted(sender: Any, event: Event, **kwargs: Any) -> None:
-    """Revoke access: the subscription no longer counts as active anywhere."""
-    data = event.data["object"]
-    subscription = _synced_subscription(object_id(data.get("id")))
-    if subscription is None:
-        return
-    if subscription.status in ACTIVE_STATUSES:
-        # dj-stripe synced an older state than this event reports: a deleted subscription
-        # never comes back, so trust the event.
-        subscription.stripe_data = {**subscription.stripe_data, "status": data.get("status")}
-        subscription.save(update_fields=["stripe_data"])
-    logger.info("Subscription %s canceled: access revoked", subscription.id)
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
 
-@receiver(SIGNALS["invoice.payment_succeeded"], sender=Event, dispatch_uid="billing.invoice_paid")
-def handle_payment_succeeded(sender: Any, event: Event, **kwargs: Any) -> None:
-    """A paid renewal starts a new usage period: the counters of the new period start at 0."""
-    invoice = event.data["object"]
-    subscription_id = invoice_subscription_id(invoice)
-    if not subscription_id or invoice.get("billing_reason") not in PERIOD_INVOICE_REASONS:
-        return
-    subscription = _synced_subscription(subscription_id)
-    if subscription is None:
-        return
-    starts_at = _timestamp(invoice.get("period_end")) or event.created
-    if usage.start_new_period(subscription=subscription, starts_at=starts_at):
-        logger.info("Usage of %s reset for the period from %s", subscription_id, starts_at)
+def check_event_shape(payload: bytes) -> None:
+    """A signed body must still be a Stripe event before dj-stripe stores anything of it."""
+    try:
+        event = json.loads(payload, parse_constant=_reject_constant)
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise WebhookRejectedError("The body is not valid JSON.") from exc
+    if not isinstance(event, dict) or event.get("object", "event") != "event":
+        raise WebhookRejectedError("The body is not a Stripe event.")
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
+        raise WebhookRejectedError("The event has no valid id.")
+    if not isinstance(event_type, str) or not 0 < len(event_type) <= 250:
+        raise WebhookRejectedError("The event has no valid type.")
+    created = event.get("created")
+    if not isinstance(created, int) or isinstance(created, bool) or not 0 < created < 2**37:
+        raise WebhookRejectedError("The event has no valid created timestamp.")
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise WebhookRejectedError("The event has no data.object.")
+    if "\x00" in payload.decode("utf-8") or b"\\u0000" in payload:
+        raise WebhookRejectedError("The body contains a NUL character.")
 
 
-@receiver(SIGNALS["invoice.payment_failed"], sender=Event, dispatch_uid="billing.invoice_failed")
-def handle_payment_failed(sender: Any, event: Event, **kwargs: Any) -> None:
-    """Email the customer once per event, with a link to fix their payment method."""
-    queue_payment_failed_notice(event_id=event.id, invoice=event.data["object"])
+#: dj-stripe lets this header replace the secret when DEBUG is on (for `stripe listen`);
+#: it is never honoured at /djstripe/webhook/.
+DEBUG_SECRET_HEADER = "HTTP_X_DJSTRIPE_WEBHOOK_SECRET"
+
+
+def process_webhook(request: HttpRequest) -> HttpResponse:
+    """Verify a delivery to /djstripe/webhook/ and hand it to dj-stripe's processing.
+
+    Only requests signed with DJSTRIPE_WEBHOOK_SECRET reach dj-stripe, so forged or stale
+    requests store nothing. dj-stripe then records the delivery (WebhookEventTrigger), stores
+    the Event once, syncs its object and sends the signals, in one transaction. A failure
+    answers 500 (the trigger keeps the traceback) and Stripe retries.
+    """
+    verify_signature(payload=request.body, signature=request.headers.get("Stripe-Signature"))
+    check_event_shape(request.body)
+    request.META.pop(DEBUG_SECRET_HEADER, None)
+    request.__dict__.pop("headers", None)  # drop the cached headers that held it
+    endpoint = settings_webhook_endpoint()
+    try:
+        response = ProcessWebhookView().post(request, uuid=endpoint.djstripe_uuid)
+    except Exception as exc:
+        logger.exception("Stripe webhook processing failed")
+        return JsonResponse({"error": "processing_failed", "detail": str(exc)[:200]}, status=500)
+    if response.status_code != 200:
+        return JsonResponse({"error": "invalid_event"}, status=response.status_code)
+    return JsonResponse({"trigger": response.content.decode()})

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import StripeCustomer, Subscription, WebhookEvent
-from .services import retry_events
+from .webhooks import retry_events
 
 
 @admin.register(StripeCustomer)

@@ -1,7 +1,8 @@
 """Billing state mirrored from Stripe (basic mode).
 
 Stripe is the source of truth. These rows are written by the webhook handlers in
-`apps.billing.webhooks` and read by the rest of the project through `apps.billing.utils`.
+`apps.billing.webhook_handlers` and read by the rest of the project through
+`apps.billing.utils`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ if TYPE_CHECKING:
 ACTIVE_STATUSES = ("active", "trialing")
 #: Statuses a subscription never leaves (Stripe cannot reactivate them).
 TERMINAL_STATUSES = ("canceled", "incomplete_expired")
+#: Among subscription events created in the same second, a later lifecycle step wins (types
+#: not listed rank 1).
+EVENT_RANK = {
+    "customer.subscription.created": 0,
+    "customer.subscription.updated": 1,
+    "customer.subscription.deleted": 2,
+}
 
 
 class StripeCustomer(models.Model):

@@ -2,7 +2,7 @@
 
 Each plan exposes the same names as advanced mode's `PlanConfiguration` (`name`, `slug`,
 `features`, `limits`, `is_popular`, `stripe_price.id`, `stripe_price.unit_amount`), so the
-spec's pricing template works unchanged in both modes.
+documented pricing template works unchanged in both modes.
 """
 
 from __future__ import annotations

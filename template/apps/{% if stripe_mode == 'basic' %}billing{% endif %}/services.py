@@ -1,447 +1,94 @@
-"""Webhook ingestion (basic mode): verify, store once, apply once, never lose an event.
-
-The order is fixed: require the signature header, verify it, check the body's shape, then
-store the raw event by its unique Stripe id and apply it in one transaction. Most events
-(handlers that write only guarded rows, see `webhooks.REPEATABLE_TYPES`) are applied first and
-inserted last in that transaction, the insert being the claim; every other event is inserted
-and locked before its handler runs. Either way a duplicate delivery finds the event already
-processed and does nothing. An error while applying rolls the changes back, records the
-error on the stored event and makes the view answer 500 so Stripe retries. An event that
-cannot be applied yet (its customer is not linked to a user) is kept as `deferred` and applied
-as soon as the link appears.
-"""
+"""Writes to Stripe and to the database (basic mode): checkout, the customer portal, and the
+link between a Stripe customer and a user."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.db import IntegrityError, transaction
 
-from .models import WebhookEvent
-from .stripe_objects import object_id
+from .errors import NoStripeCustomerError
+from .models import StripeCustomer
+from .selectors import get_customer
+from .stripe_api import request_options
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 logger = logging.getLogger(__name__)
 
-Status = WebhookEvent.Status
-DONE_STATUSES = (Status.PROCESSED, Status.IGNORED)
-#: 9999-12-31T23:59:59Z, the last instant a Python datetime can hold.
-MAX_TIMESTAMP = 253_402_300_799
 
+def create_checkout_session(
+    user: AbstractBaseUser,
+    price_id: str,
+    success_url: str,
+    cancel_url: str,
+    metadata: dict[str, str] | None = None,
+) -> stripe.checkout.Session:
+    """Start a Stripe Checkout session that subscribes `user` to `price_id`.
 
-class WebhookRejectedError(Exception):
-    """The request is not a valid, signed Stripe event: answer 400 and store nothing."""
-
-
-class WebhookNotConfiguredError(Exception):
-    """No webhook signing secret is configured: answer 503 so Stripe retries later."""
-
-
-class EventProcessingError(Exception):
-    """Applying a stored event failed; the error is recorded and the event will be retried."""
-
-    def __init__(self, event: WebhookEvent) -> None:
-        super().__init__(f"Processing {event.stripe_event_id} failed: {event.last_error}")
-        self.event = event
-
-
-class DeferEventError(Exception):
-    """Raised by a handler when an event cannot be applied yet (it will be replayed)."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: str = Status.PROCESSED
-    detail: str = ""
-    #: Set when the event linked a Stripe customer to a user: deferred events are replayed.
-    linked_customer_id: str = ""
-
-
-def to_datetime(timestamp: Any) -> datetime | None:
-    if timestamp in (None, ""):
-        return None
-    return datetime.fromtimestamp(int(timestamp), tz=UTC)
-
-
-def verify_and_parse(*, payload: bytes, signature: str | None) -> dict[str, Any]:
-    """Check the signature (with Stripe's timestamp tolerance) and the event's shape."""
-    if not signature:
-        raise WebhookRejectedError("Missing Stripe-Signature header.")
-    secret = settings.STRIPE_WEBHOOK_SECRET
-    if not secret:
-        raise WebhookNotConfiguredError("Set STRIPE_WEBHOOK_SECRET to receive Stripe webhooks.")
-    try:
-        body = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise WebhookRejectedError("The body is not UTF-8.") from exc
-    if "\x00" in body or "\\u0000" in body:
-        # Stripe never sends NUL characters, and PostgreSQL's jsonb cannot store them.
-        raise WebhookRejectedError("The body contains a NUL character.")
-    try:
-        stripe.WebhookSignature.verify_header(
-            body, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE
-        )
-    except stripe.SignatureVerificationError as exc:
-        raise WebhookRejectedError(f"Invalid signature: {exc.user_message or exc}") from exc
-    except Exception as exc:  # a malformed header must never become a 500
-        raise WebhookRejectedError("Malformed Stripe-Signature header.") from exc
-    try:
-        event = json.loads(body, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise WebhookRejectedError("The body is not valid JSON.") from exc
-    _check_shape(event)
-    # Stripe always sends both; a hand-made event (a test, a replay tool) may not. Its id is
-    # then derived from the signed body, so a duplicate delivery is still recognised.
-    if event.get("id") is None:
-        event["id"] = "evt_body_" + hashlib.sha256(payload).hexdigest()[:40]
-    if event.get("created") is None:
-        event["created"] = int(time.time())
-    return event
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _check_shape(event: Any) -> None:
-    if not isinstance(event, dict):
-        raise WebhookRejectedError("The event must be a JSON object.")
-    if event.get("object", "event") != "event":
-        raise WebhookRejectedError("The body is not a Stripe event.")
-    event_id, event_type = event.get("id"), event.get("type")
-    if event_id is not None and (not isinstance(event_id, str) or not 0 < len(event_id) <= 255):
-        raise WebhookRejectedError("The event has no valid id.")
-    if not isinstance(event_type, str) or not event_type or len(event_type) > 100:
-        raise WebhookRejectedError("The event has no valid type.")
-    created = event.get("created")
-    if created is not None and (
-        not isinstance(created, int)
-        or isinstance(created, bool)
-        or not 0 < created <= MAX_TIMESTAMP
-    ):
-        raise WebhookRejectedError("The event has no valid created timestamp.")
-    data = event.get("data")
-    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
-        raise WebhookRejectedError("The event has no data.object.")
-    validator = OBJECT_VALIDATORS.get(event_type)
-    if validator is not None:
-        problem = validator(data["object"])
-        if problem:
-            raise WebhookRejectedError(f"Malformed {event_type} object: {problem}.")
-
-
-# --- shapes of the objects the handlers read (Stripe never sends anything else) ----------------
-
-
-def _bad_string(obj: dict[str, Any], key: str, *, required: bool = False, size: int = 255) -> str:
-    value = obj.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or not value or len(value) > size:
-        return f"{key} must be a string of at most {size} characters"
-    return ""
-
-
-def _bad_reference(obj: dict[str, Any], key: str) -> str:
-    value = obj.get(key)
-    if isinstance(value, dict):
-        return _bad_string(value, "id", required=True)
-    return _bad_string(obj, key)
-
-
-def _bad_timestamp(obj: dict[str, Any], key: str) -> str:
-    value = obj.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TIMESTAMP:
-        return f"{key} must be a Unix timestamp"
-    return ""
-
-
-def _bad_metadata(obj: dict[str, Any]) -> str:
-    metadata = obj.get("metadata")
-    if metadata is None:
-        return ""
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        return "metadata must map strings to strings"
-    return ""
-
-
-def _subscription_problem(obj: dict[str, Any]) -> str:
-    checks = [
-        _bad_string(obj, "id", required=True),
-        _bad_reference(obj, "customer"),
-        _bad_string(obj, "status", required=True, size=20),
-        _bad_metadata(obj),
-        *(_bad_timestamp(obj, key) for key in SUBSCRIPTION_TIMESTAMPS),
-    ]
-    if not isinstance(obj.get("cancel_at_period_end", False), bool):
-        checks.append("cancel_at_period_end must be a boolean")
-    items = obj.get("items", {"data": []})
-    if not isinstance(items, dict) or not isinstance(items.get("data"), list):
-        return "items.data must be a list"
-    for item in items["data"]:
-        if not isinstance(item, dict):
-            return "items.data must hold objects"
-        price = item.get("price")
-        quantity = item.get("quantity")
-        checks += [
-            _bad_reference(item, "price"),
-            *(_bad_timestamp(item, key) for key in ("current_period_start", "current_period_end")),
-        ]
-        if quantity is not None and (
-            not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 <= quantity < 2**31
-        ):
-            checks.append("items.data.quantity must be a non-negative integer")
-        if isinstance(price, dict) and price.get("nickname") is not None:
-            checks.append(_bad_string(price, "nickname"))
-    return next((problem for problem in checks if problem), "")
-
-
-def _invoice_problem(obj: dict[str, Any]) -> str:
-    checks = [
-        _bad_string(obj, "id"),
-        _bad_reference(obj, "customer"),
-        _bad_string(obj, "customer_email", size=254),
-        _bad_string(obj, "currency", size=3),
-        _bad_string(obj, "hosted_invoice_url", size=2000),
-        _bad_reference(obj, "subscription"),
-    ]
-    amount = obj.get("amount_due")
-    if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)):
-        checks.append("amount_due must be an integer")
-    parent = obj.get("parent")
-    if parent is not None:
-        details = parent.get("subscription_details") if isinstance(parent, dict) else []
-        if details is not None and not isinstance(details, dict):
-            checks.append("parent.subscription_details must be an object")
-        elif details:
-            checks.append(_bad_reference(details, "subscription"))
-    return next((problem for problem in checks if problem), "")
-
-
-def _checkout_problem(obj: dict[str, Any]) -> str:
-    checks = [
-        _bad_string(obj, "id"),
-        _bad_string(obj, "mode"),
-        _bad_reference(obj, "customer"),
-        _bad_string(obj, "client_reference_id", size=200),
-        _bad_metadata(obj),
-    ]
-    return next((problem for problem in checks if problem), "")
-
-
-SUBSCRIPTION_TIMESTAMPS = (
-    "current_period_start",
-    "current_period_end",
-    "cancel_at",
-    "canceled_at",
-    "ended_at",
-    "trial_end",
-)
-OBJECT_VALIDATORS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "customer.subscription.created": _subscription_problem,
-    "customer.subscription.updated": _subscription_problem,
-    "customer.subscription.deleted": _subscription_problem,
-    "invoice.payment_succeeded": _invoice_problem,
-    "invoice.payment_failed": _invoice_problem,
-    "checkout.session.completed": _checkout_problem,
-}
-
-
-def _customer_of(obj: dict[str, Any]) -> str:
-    if obj.get("object") == "customer":
-        return object_id(obj.get("id"))
-    return object_id(obj.get("customer"))[:255]
-
-
-def _new_row(event: dict[str, Any]) -> WebhookEvent:
-    return WebhookEvent(
-        stripe_event_id=event["id"],
-        type=event["type"],
-        api_version=str(event.get("api_version") or "")[:50],
-        livemode=bool(event.get("livemode", False)),
-        created=to_datetime(event["created"]),
-        stripe_customer_id=_customer_of(event["data"]["object"]),
-        payload=event,
-    )
-
-
-def _record_outcome(lock: Callable[[], WebhookEvent], status: str, error: str) -> WebhookEvent:
-    """Keep the event with what went wrong, in a transaction of its own."""
-    with transaction.atomic():
-        row = lock()
-        if row.status not in DONE_STATUSES:  # unless another delivery applied it meanwhile
-            row.status, row.last_error = status, error
-            row.attempts += 1
-            row.save(update_fields=["status", "last_error", "attempts"])
-    return row
-
-
-class _StoredBeforeError(Exception):
-    """A delivery of this event was stored earlier: the locking path decides what to do."""
-
-
-Step = Callable[[], tuple[WebhookEvent, Outcome | None]]
-
-
-def _lock_then_apply(lock: Callable[[], WebhookEvent]) -> Step:
-    """Lock the stored event first: for every handler, and for events seen before."""
-
-    def step() -> tuple[WebhookEvent, Outcome | None]:
-        from .webhooks import apply_event
-
-        row = lock()
-        if row.status in DONE_STATUSES:
-            logger.info("Stripe event %s was already applied", row.stripe_event_id)
-            return row, None
-        outcome = apply_event(row.payload)
-        row.status, row.last_error = outcome.status, outcome.detail
-        row.attempts += 1
-        row.processed_at = timezone.now()
-        row.save(update_fields=["status", "last_error", "attempts", "processed_at"])
-        return row, outcome
-
-    return step
-
-
-def _apply_then_store(event: dict[str, Any]) -> Step:
-    """Apply first, then insert the event already processed: two statements fewer.
-
-    Only for handlers whose writes a concurrent delivery of the same event may repeat (see
-    `webhooks.REPEATABLE_TYPES`). The insert is the claim: if a delivery stored the event
-    before, it fails on the unique event id, everything this one wrote is rolled back, and the
-    locking path runs instead.
+    A user who already has a Stripe customer pays as that customer; otherwise Checkout creates
+    the customer and the `checkout.session.completed` webhook links it to the user (by
+    `client_reference_id`). The user id also travels in the subscription's metadata, so
+    subscription webhooks can find the user even if they arrive first.
     """
-
-    def step() -> tuple[WebhookEvent, Outcome | None]:
-        from .webhooks import apply_event
-
-        outcome = apply_event(event)
-        row = _new_row(event)
-        row.status, row.last_error = outcome.status, outcome.detail
-        row.attempts = 1
-        row.processed_at = timezone.now()
-        try:
-            _insert(row)
-        except IntegrityError as exc:
-            raise _StoredBeforeError from exc
-        return row, outcome
-
-    return step
-
-
-def _insert(row: WebhookEvent) -> None:
-    """`row.save(force_insert=True)` without the ORM's query building, which costs more CPU
-    than the statement itself on this path (bench/results.md at the template root). Raises
-    IntegrityError when the event id is stored already, like save()."""
-    fields, sql, returning = _insert_sql(connection.vendor)
-    params = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if returning:
-            row.pk = cursor.fetchone()[0]
-    row._state.adding = False
+    meta = {**(metadata or {}), "user_id": str(user.pk)}
+    subscription_data: dict[str, Any] = {"metadata": meta}
+    if settings.BILLING_TRIAL_PERIOD_DAYS > 0:
+        subscription_data["trial_period_days"] = settings.BILLING_TRIAL_PERIOD_DAYS
+    params: dict[str, Any] = {
+        "mode": "subscription",
+        "line_items": [{"price": price_id, "quantity": 1}],
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "client_reference_id": str(user.pk),
+        "metadata": meta,
+        "subscription_data": subscription_data,
+    }
+    customer = get_customer(user)
+    if customer is not None:
+        params["customer"] = customer.stripe_customer_id
+    else:
+        params["customer_email"] = user.email  # type: ignore[attr-defined]
+    return stripe.checkout.Session.create(**params, **request_options())
 
 
-@functools.cache
-def _insert_sql(vendor: str) -> tuple[list[Any], str, bool]:
-    meta = WebhookEvent._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-    )
-    returning = connection.features.can_return_columns_from_insert
-    if returning:
-        sql += f" RETURNING {quote(meta.pk.column)}"
-    return fields, sql, returning
+def get_customer_portal_url(customer: AbstractBaseUser | str, return_url: str) -> str:
+    """A one-time URL of Stripe's Customer Portal.
 
-
-def _apply(step: Step, lock: Callable[[], WebhookEvent]) -> WebhookEvent:
-    """Apply an event and record the result, in one transaction.
-
-    The handler runs in the same transaction as the event's new status, so both commit
-    together. If it fails, everything it wrote is rolled back and the failure is recorded on
-    the event (found or inserted by `lock`) in a second transaction: nothing is half-written,
-    nothing is lost.
+    `customer` is a user (their linked Stripe customer is used) or a Stripe customer id
+    (`cus_...`). Raises `NoStripeCustomerError` for a user who never completed a checkout.
     """
+    if isinstance(customer, str):
+        customer_id = customer
+    else:
+        stripe_customer = get_customer(customer)
+        if stripe_customer is None:
+            raise NoStripeCustomerError("This user has no Stripe customer yet.")
+        customer_id = stripe_customer.stripe_customer_id
+    session = stripe.billing_portal.Session.create(
+        customer=customer_id, return_url=return_url, **request_options()
+    )
+    return session.url
+
+
+def link_customer(*, user: Any, stripe_customer_id: str) -> StripeCustomer:
+    """Link a Stripe customer to a user (idempotent; the first link of a user is kept)."""
+    existing = StripeCustomer.objects.filter(user=user).first()
+    if existing is not None:
+        if existing.stripe_customer_id != stripe_customer_id:
+            logger.warning(
+                "User %s already has Stripe customer %s; not relinking to %s",
+                user.pk,
+                existing.stripe_customer_id,
+                stripe_customer_id,
+            )
+        return existing
     try:
         with transaction.atomic():
-            row, outcome = step()
-    except DeferEventError as exc:
-        row = _record_outcome(lock, Status.DEFERRED, str(exc))
-        logger.info("Deferred Stripe event %s: %s", row.stripe_event_id, exc)
-        return row
-    except _StoredBeforeError:
-        raise
-    except Exception as exc:
-        logger.exception("Failed to apply a Stripe event")
-        row = _record_outcome(lock, Status.FAILED, f"{type(exc).__name__}: {exc}")
-        raise EventProcessingError(row) from exc
-    if outcome is not None and outcome.linked_customer_id:
-        replay_deferred(stripe_customer_id=outcome.linked_customer_id)
-    return row
-
-
-def process_event(row: WebhookEvent) -> WebhookEvent:
-    """Apply a stored event exactly once. Raises EventProcessingError if applying failed."""
-
-    def lock() -> WebhookEvent:
-        return WebhookEvent.objects.select_for_update().get(pk=row.pk)
-
-    return _apply(_lock_then_apply(lock), lock)
-
-
-def handle_webhook(*, payload: bytes, signature: str | None) -> WebhookEvent:
-    """The whole webhook pipeline for one delivery.
-
-    The locking path inserts the raw event unless a delivery of the same id already stored it
-    (INSERT ... ON CONFLICT DO NOTHING), then locks it, so concurrent deliveries of one event
-    queue up behind each other and only the first applies it. Events whose handler may safely
-    run twice take a shorter path first (`_apply_then_store`).
-    """
-    from .webhooks import is_repeatable
-
-    event = verify_and_parse(payload=payload, signature=signature)
-
-    def lock() -> WebhookEvent:
-        WebhookEvent.objects.bulk_create([_new_row(event)], ignore_conflicts=True)
-        return WebhookEvent.objects.select_for_update().get(stripe_event_id=event["id"])
-
-    if is_repeatable(event["type"]):
-        try:
-            return _apply(_apply_then_store(event), lock)
-        except _StoredBeforeError:
-            pass  # a redelivery: it may still need applying (failed, deferred) or be done
-    return _apply(_lock_then_apply(lock), lock)
-
-
-def replay_deferred(*, stripe_customer_id: str) -> list[WebhookEvent]:
-    """Apply, oldest first, the events that waited for this customer to be linked."""
-    pending = WebhookEvent.objects.filter(
-        stripe_customer_id=stripe_customer_id, status=Status.DEFERRED
-    ).order_by("created", "pk")
-    return retry_events(pending)
-
-
-def retry_events(rows: Any) -> list[WebhookEvent]:
-    """Re-apply failed or deferred events; a failure is recorded and the next one still runs."""
-    done: list[WebhookEvent] = []
-    for row in rows:
-        try:
-            done.append(process_event(row))
-        except EventProcessingError as exc:
-            done.append(exc.event)
-    return done
+            return StripeCustomer.objects.create(user=user, stripe_customer_id=stripe_customer_id)
+    except IntegrityError:
+        return StripeCustomer.objects.get(stripe_customer_id=stripe_customer_id)

@@ -7,12 +7,14 @@ from typing import Any
 import stripe
 from django.conf import settings
 
+from .errors import StripeNotConfiguredError
 
-class StripeNotConfiguredError(RuntimeError):
-    """Raised instead of calling Stripe when no secret key is set."""
-
-    def __init__(self) -> None:
-        super().__init__("Stripe is not configured: set STRIPE_SECRET_KEY")
+__all__ = [
+    "StripeNotConfiguredError",
+    "configure_stripe_module",
+    "is_configured",
+    "request_options",
+]
 
 
 def is_configured() -> bool:

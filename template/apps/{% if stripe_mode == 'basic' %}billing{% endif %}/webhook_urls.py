@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from . import views
+from . import webhook_views
 
 #: Mounted under /billing/ with the other billing pages (`billing:webhook`).
 billing_urlpatterns: list[URLPattern | URLResolver] = [
-    path("webhook/", views.webhook, name="webhook"),
+    path("webhook/", webhook_views.webhook, name="webhook"),
 ]
 #: Mounted at the site root by config/urls.py (none in basic mode).
 site_urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,355 +1,394 @@
-"""Stripe event handlers (basic mode).
+"""Webhook intake (basic mode): verify, store once, apply once, never lose an event.
 
-Handled events:
-- checkout.session.completed       links the Stripe customer Checkout created to the user
-- customer.subscription.created    creates the Subscription row
-- customer.subscription.updated    updates it (newer events only)
-- customer.subscription.deleted    marks it canceled: access ends
-- invoice.payment_succeeded        logged (the period moves with customer.subscription.updated)
-- invoice.payment_failed           emails the customer a link to fix their payment method
-
-Handlers run inside a transaction opened by `services.process_event`, once per event.
-Other event types are stored and marked ignored.
+The order is fixed: require the signature header, verify it, check the body's shape, then
+store the raw event by its unique Stripe id and apply it in one transaction. Most events
+(handlers that write only guarded rows, see `webhook_handlers.REPEATABLE_TYPES`) are applied
+first and inserted last in that transaction, the insert being the claim; every other event is
+inserted and locked before its handler runs. Either way a duplicate delivery finds the event already
+processed and does nothing. An error while applying rolls the changes back, records the
+error on the stored event and makes the view answer 500 so Stripe retries. An event that
+cannot be applied yet (its customer is not linked to a user) is kept as `deferred` and applied
+as soon as the link appears. The handlers, one per event type, are in `webhook_handlers`.
 """
 
 from __future__ import annotations
 
-import functools
+import hashlib
+import json
 import logging
+import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
+import stripe
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
-from django.db import IntegrityError, connection, transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import TERMINAL_STATUSES, StripeCustomer, Subscription
-from .plans import get_plan_by_price_id
-from .services import DeferEventError, Outcome, Status, to_datetime
-from .stripe_objects import invoice_subscription_id, object_id
+from .fast_sql import insert_row
+from .models import WebhookEvent
+from .stripe_objects import object_id
+from .webhook_handlers import DeferEventError, apply_event, is_repeatable, to_datetime
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any]], Outcome]
-
-#: Events whose handler a concurrent delivery of the same event may run again harmlessly: what
-#: they write is a function of the event, guarded by the ordering check, and they send nothing.
-#: These are applied first and stored after (one round trip fewer each; see services). Types
-#: without a handler are stored as ignored the same way. Anything that emails, or otherwise
-#: acts outside the database, must stay out of this set.
-REPEATABLE_TYPES = frozenset(
-    {
-        "customer.subscription.created",
-        "customer.subscription.updated",
-        "customer.subscription.deleted",
-        "invoice.payment_succeeded",
-    }
-)
-
-#: Among events created in the same second, a later lifecycle step wins.
-EVENT_RANK = {
-    "customer.subscription.created": 0,
-    "customer.subscription.updated": 1,
-    "customer.subscription.deleted": 2,
-}
+Status = WebhookEvent.Status
+DONE_STATUSES = (Status.PROCESSED, Status.IGNORED)
+#: 9999-12-31T23:59:59Z, the last instant a Python datetime can hold.
+MAX_TIMESTAMP = 253_402_300_799
 
 
-def is_repeatable(event_type: str) -> bool:
-    return event_type in REPEATABLE_TYPES or event_type not in HANDLERS
+class WebhookRejectedError(Exception):
+    """The request is not a valid, signed Stripe event: answer 400 and store nothing."""
 
 
-def apply_event(event: dict[str, Any]) -> Outcome:
-    handler = HANDLERS.get(event["type"])
-    if handler is None:
-        return Outcome(Status.IGNORED, f"No handler for {event['type']}.")
-    return handler(event)
+class WebhookNotConfiguredError(Exception):
+    """No webhook signing secret is configured: answer 503 so Stripe retries later."""
 
 
-# --- customers --------------------------------------------------------------------------------
+class EventProcessingError(Exception):
+    """Applying a stored event failed; the error is recorded and the event will be retried."""
+
+    def __init__(self, event: WebhookEvent) -> None:
+        super().__init__(f"Processing {event.stripe_event_id} failed: {event.last_error}")
+        self.event = event
 
 
-def link_customer(*, user: Any, stripe_customer_id: str) -> StripeCustomer:
-    """Link a Stripe customer to a user (idempotent; the first link of a user is kept)."""
-    existing = StripeCustomer.objects.filter(user=user).first()
-    if existing is not None:
-        if existing.stripe_customer_id != stripe_customer_id:
-            logger.warning(
-                "User %s already has Stripe customer %s; not relinking to %s",
-                user.pk,
-                existing.stripe_customer_id,
-                stripe_customer_id,
-            )
-        return existing
+def verify_and_parse(*, payload: bytes, signature: str | None) -> dict[str, Any]:
+    """Check the signature (with Stripe's timestamp tolerance) and the event's shape."""
+    if not signature:
+        raise WebhookRejectedError("Missing Stripe-Signature header.")
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        raise WebhookNotConfiguredError("Set STRIPE_WEBHOOK_SECRET to receive Stripe webhooks.")
     try:
-        with transaction.atomic():
-            return StripeCustomer.objects.create(user=user, stripe_customer_id=stripe_customer_id)
-    except IntegrityError:
-        return StripeCustomer.objects.get(stripe_customer_id=stripe_customer_id)
-
-
-def _user_from_reference(reference: Any) -> Any:
-    if reference in (None, ""):
-        return None
+        body = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WebhookRejectedError("The body is not UTF-8.") from exc
+    if "\x00" in body or "\\u0000" in body:
+        # Stripe never sends NUL characters, and PostgreSQL's jsonb cannot store them.
+        raise WebhookRejectedError("The body contains a NUL character.")
     try:
-        return get_user_model().objects.filter(pk=int(reference)).first()
-    except (TypeError, ValueError):
-        return None
+        stripe.WebhookSignature.verify_header(
+            body, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE
+        )
+    except stripe.SignatureVerificationError as exc:
+        raise WebhookRejectedError(f"Invalid signature: {exc.user_message or exc}") from exc
+    except Exception as exc:  # a malformed header must never become a 500
+        raise WebhookRejectedError("Malformed Stripe-Signature header.") from exc
+    try:
+        event = json.loads(body, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise WebhookRejectedError("The body is not valid JSON.") from exc
+    _check_shape(event)
+    # Stripe always sends both; a hand-made event (a test, a replay tool) may not. Its id is
+    # then derived from the signed body, so a duplicate delivery is still recognised.
+    if event.get("id") is None:
+        event["id"] = "evt_body_" + hashlib.sha256(payload).hexdigest()[:40]
+    if event.get("created") is None:
+        event["created"] = int(time.time())
+    return event
 
 
-def _resolve_customer(obj: dict[str, Any]) -> tuple[StripeCustomer, bool]:
-    """The StripeCustomer of an object and whether this call linked it (metadata), or defer."""
-    customer_id = object_id(obj.get("customer"))
-    customer = StripeCustomer.objects.filter(stripe_customer_id=customer_id).first()
-    if customer is not None:
-        return customer, False
-    user = _user_from_reference((obj.get("metadata") or {}).get("user_id"))
-    if user is not None and customer_id:
-        return link_customer(user=user, stripe_customer_id=customer_id), True
-    raise DeferEventError(f"Stripe customer {customer_id or '?'} is not linked to a user yet.")
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
 
-def handle_checkout_completed(event: dict[str, Any]) -> Outcome:
-    session = event["data"]["object"]
-    if session.get("mode") != "subscription":
-        return Outcome(Status.IGNORED, "Not a subscription checkout.")
-    customer_id = object_id(session.get("customer"))
-    reference = session.get("client_reference_id") or (session.get("metadata") or {}).get("user_id")
-    user = _user_from_reference(reference)
-    if user is None or not customer_id:
-        logger.warning("Checkout session %s has no known user", session.get("id"))
-        return Outcome(Status.IGNORED, "No user or customer on the session.")
-    link_customer(user=user, stripe_customer_id=customer_id)
-    return Outcome(
-        detail=f"Linked {customer_id} to user {user.pk}.", linked_customer_id=customer_id
-    )
-
-
-# --- subscriptions ----------------------------------------------------------------------------
-
-
-def subscription_fields(obj: dict[str, Any]) -> dict[str, Any]:
-    """Model fields from a Stripe subscription, periods read from its items (API ≥ 2025-03-31)."""
-    items = ((obj.get("items") or {}).get("data")) or []
-    item = items[0] if items else {}
-    price = item.get("price") or {}
-    price_id = object_id(price)
-    plan = get_plan_by_price_id(price_id)
-    if plan is not None:
-        plan_name = plan.name
-    elif isinstance(price, dict):
-        plan_name = price.get("nickname") or price_id
-    else:
-        plan_name = price_id
-
-    def period(key: str) -> datetime | None:
-        # Current API: on the item. Older API versions: on the subscription.
-        return to_datetime(item.get(key) if item.get(key) is not None else obj.get(key))
-
-    return {
-        "status": str(obj.get("status") or ""),
-        "price_id": price_id,
-        "plan_name": plan_name[:100],
-        "quantity": int(item.get("quantity") or 1),
-        "current_period_start": period("current_period_start"),
-        "current_period_end": period("current_period_end"),
-        "cancel_at_period_end": bool(obj.get("cancel_at_period_end")),
-        "cancel_at": to_datetime(obj.get("cancel_at")),
-        "canceled_at": to_datetime(obj.get("canceled_at")),
-        "ended_at": to_datetime(obj.get("ended_at")),
-        "trial_end": to_datetime(obj.get("trial_end")),
-    }
-
-
-def _same_second_rank(event_type: str) -> int:
-    return EVENT_RANK.get(event_type, 1)
-
-
-def _is_stale(row: Subscription, event: dict[str, Any], new_status: str) -> str:
-    """Why this event must not overwrite the row ('' if it may). `_update_if_newer` is the same
-    rule as a WHERE clause; a test holds the two to each other."""
-    if row.status in TERMINAL_STATUSES and new_status not in TERMINAL_STATUSES:
-        return f"subscription is already {row.status}"
-    if row.last_event_at is None:
-        return ""
-    event_at = to_datetime(event["created"])
-    assert event_at is not None
-    if event_at < row.last_event_at:
-        return "a newer event was already applied"
-    if event_at == row.last_event_at and _same_second_rank(event["type"]) < _same_second_rank(
-        row.last_event_type
+def _check_shape(event: Any) -> None:
+    if not isinstance(event, dict):
+        raise WebhookRejectedError("The event must be a JSON object.")
+    if event.get("object", "event") != "event":
+        raise WebhookRejectedError("The body is not a Stripe event.")
+    event_id, event_type = event.get("id"), event.get("type")
+    if event_id is not None and (not isinstance(event_id, str) or not 0 < len(event_id) <= 255):
+        raise WebhookRejectedError("The event has no valid id.")
+    if not isinstance(event_type, str) or not event_type or len(event_type) > 100:
+        raise WebhookRejectedError("The event has no valid type.")
+    created = event.get("created")
+    if created is not None and (
+        not isinstance(created, int)
+        or isinstance(created, bool)
+        or not 0 < created <= MAX_TIMESTAMP
     ):
-        return "a later lifecycle event of the same second was already applied"
+        raise WebhookRejectedError("The event has no valid created timestamp.")
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise WebhookRejectedError("The event has no data.object.")
+    validator = OBJECT_VALIDATORS.get(event_type)
+    if validator is not None:
+        problem = validator(data["object"])
+        if problem:
+            raise WebhookRejectedError(f"Malformed {event_type} object: {problem}.")
+
+
+# --- shapes of the objects the handlers read (Stripe never sends anything else) ----------------
+
+
+def _bad_string(obj: dict[str, Any], key: str, *, required: bool = False, size: int = 255) -> str:
+    value = obj.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value or len(value) > size:
+        return f"{key} must be a string of at most {size} characters"
     return ""
 
 
-def _update_if_newer(
-    subscription_id: str, customer_id: str, event: dict[str, Any], fields: dict[str, Any]
-) -> bool:
-    """One UPDATE for the usual case: the row exists, belongs to this customer and the event is
-    not stale (`_is_stale` as a WHERE clause, which the database checks on the row it locks, so
-    a concurrent newer update is never overwritten). False when any of that does not hold: the
-    caller then looks closer.
-
-    Hand-written SQL because this runs for nearly every event and the ORM's query building
-    costs more CPU than the statement itself (bench/results.md at the template root).
-    """
-    rank = _same_second_rank(event["type"])
-    if rank >= 1:  # unranked types count as 1: only higher-ranked known types beat them
-        same_second_op, same_second_types = "NOT IN", [t for t, r in EVENT_RANK.items() if r > rank]
-    else:
-        same_second_op, same_second_types = "IN", [t for t, r in EVENT_RANK.items() if r <= rank]
-    guarded = fields["status"] not in TERMINAL_STATUSES
-    values = {**fields, "updated_at": timezone.now()}
-    sql = _update_sql(
-        connection.vendor, tuple(values), same_second_op, len(same_second_types), guarded
-    )
-    event_at = _prep("last_event_at", fields["last_event_at"])
-    params = [_prep(name, value) for name, value in values.items()]
-    params += [subscription_id, customer_id, event_at, event_at, *same_second_types]
-    if guarded:
-        params += TERMINAL_STATUSES
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount == 1
+def _bad_reference(obj: dict[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if isinstance(value, dict):
+        return _bad_string(value, "id", required=True)
+    return _bad_string(obj, key)
 
 
-@functools.cache
-def _update_sql(
-    vendor: str, names: tuple[str, ...], same_second_op: str, types: int, guarded: bool
-) -> str:
-    q = connection.ops.quote_name
-    column = {name: q(Subscription._meta.get_field(name).column) for name in names}
-    last_at, last_type = q("last_event_at"), q("last_event_type")
-    same_second = f"{last_at} = %s"
-    if types:  # `x NOT IN ()` is not SQL: no types to exclude means no condition
-        same_second += f" AND {last_type} {same_second_op} ({_marks(types)})"
-    sql = (
-        f"UPDATE {q(Subscription._meta.db_table)} "
-        f"SET {', '.join(f'{column[name]} = %s' for name in names)} "
-        f"WHERE {q('stripe_subscription_id')} = %s "
-        f"AND {q('customer_id')} = (SELECT {q('id')} FROM {q(StripeCustomer._meta.db_table)} "
-        f"WHERE {q('stripe_customer_id')} = %s) "
-        f"AND ({last_at} IS NULL OR {last_at} < %s OR ({same_second}))"
-    )
-    if guarded:  # a canceled subscription stays canceled
-        sql += f" AND {q('status')} NOT IN ({_marks(len(TERMINAL_STATUSES))})"
-    return sql
+def _bad_timestamp(obj: dict[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TIMESTAMP:
+        return f"{key} must be a Unix timestamp"
+    return ""
 
 
-def _marks(count: int) -> str:
-    return ", ".join(["%s"] * count)
+def _bad_metadata(obj: dict[str, Any]) -> str:
+    metadata = obj.get("metadata")
+    if metadata is None:
+        return ""
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        return "metadata must map strings to strings"
+    return ""
 
 
-def _prep(name: str, value: Any) -> Any:
-    return Subscription._meta.get_field(name).get_db_prep_save(value, connection)
+def _subscription_problem(obj: dict[str, Any]) -> str:
+    checks = [
+        _bad_string(obj, "id", required=True),
+        _bad_reference(obj, "customer"),
+        _bad_string(obj, "status", required=True, size=20),
+        _bad_metadata(obj),
+        *(_bad_timestamp(obj, key) for key in SUBSCRIPTION_TIMESTAMPS),
+    ]
+    if not isinstance(obj.get("cancel_at_period_end", False), bool):
+        checks.append("cancel_at_period_end must be a boolean")
+    items = obj.get("items", {"data": []})
+    if not isinstance(items, dict) or not isinstance(items.get("data"), list):
+        return "items.data must be a list"
+    for item in items["data"]:
+        if not isinstance(item, dict):
+            return "items.data must hold objects"
+        price = item.get("price")
+        quantity = item.get("quantity")
+        checks += [
+            _bad_reference(item, "price"),
+            *(_bad_timestamp(item, key) for key in ("current_period_start", "current_period_end")),
+        ]
+        if quantity is not None and (
+            not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 <= quantity < 2**31
+        ):
+            checks.append("items.data.quantity must be a non-negative integer")
+        if isinstance(price, dict) and price.get("nickname") is not None:
+            checks.append(_bad_string(price, "nickname"))
+    return next((problem for problem in checks if problem), "")
 
 
-def handle_subscription_event(event: dict[str, Any]) -> Outcome:
-    obj = event["data"]["object"]
-    subscription_id = object_id(obj.get("id"))
-    if not subscription_id.startswith("sub_"):
-        raise ValueError(f"Event {event['id']} carries no subscription id.")
-    fields = subscription_fields(obj)
-    fields.update(last_event_at=to_datetime(event["created"]), last_event_type=event["type"])
-    customer_id = object_id(obj.get("customer"))
-    if customer_id and _update_if_newer(subscription_id, customer_id, event, fields):
-        return Outcome(detail=f"Updated {subscription_id} ({fields['status']}).")
-
-    # A new subscription, a stale event, or a customer not linked (to this row) yet.
-    row = (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("customer")
-        .filter(stripe_subscription_id=subscription_id)
-        .first()
-    )
-    linked = False
-    if row is not None and row.customer.stripe_customer_id == customer_id:
-        customer = row.customer
-    else:
-        customer, linked = _resolve_customer(obj)
-    linked_customer_id = customer.stripe_customer_id if linked else ""
-    if row is None:
-        try:
-            with transaction.atomic():
-                Subscription.objects.create(
-                    customer=customer, stripe_subscription_id=subscription_id, **fields
-                )
-            return Outcome(
-                detail=f"Created {subscription_id} ({fields['status']}).",
-                linked_customer_id=linked_customer_id,
-            )
-        except IntegrityError:
-            # Created concurrently by another delivery: fall through to the ordered update.
-            row = (
-                Subscription.objects.select_for_update()
-                .filter(stripe_subscription_id=subscription_id)
-                .first()
-            )
-            if row is None:
-                raise
-    stale = _is_stale(row, event, fields["status"])
-    if stale:
-        return Outcome(detail=f"Skipped: {stale}.", linked_customer_id=linked_customer_id)
-    for name, value in fields.items():
-        setattr(row, name, value)
-    row.customer = customer
-    row.save()
-    return Outcome(
-        detail=f"Updated {subscription_id} ({row.status}).", linked_customer_id=linked_customer_id
-    )
+def _invoice_problem(obj: dict[str, Any]) -> str:
+    checks = [
+        _bad_string(obj, "id"),
+        _bad_reference(obj, "customer"),
+        _bad_string(obj, "customer_email", size=254),
+        _bad_string(obj, "currency", size=3),
+        _bad_string(obj, "hosted_invoice_url", size=2000),
+        _bad_reference(obj, "subscription"),
+    ]
+    amount = obj.get("amount_due")
+    if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)):
+        checks.append("amount_due must be an integer")
+    parent = obj.get("parent")
+    if parent is not None:
+        details = parent.get("subscription_details") if isinstance(parent, dict) else []
+        if details is not None and not isinstance(details, dict):
+            checks.append("parent.subscription_details must be an object")
+        elif details:
+            checks.append(_bad_reference(details, "subscription"))
+    return next((problem for problem in checks if problem), "")
 
 
-# --- invoices ---------------------------------------------------------------------------------
+def _checkout_problem(obj: dict[str, Any]) -> str:
+    checks = [
+        _bad_string(obj, "id"),
+        _bad_string(obj, "mode"),
+        _bad_reference(obj, "customer"),
+        _bad_string(obj, "client_reference_id", size=200),
+        _bad_metadata(obj),
+    ]
+    return next((problem for problem in checks if problem), "")
 
 
-def handle_payment_succeeded(event: dict[str, Any]) -> Outcome:
-    invoice = event["data"]["object"]
-    subscription_id = invoice_subscription_id(invoice)
-    logger.info("Invoice %s paid (subscription %s)", invoice.get("id"), subscription_id or "-")
-    return Outcome(detail=f"Invoice paid for {subscription_id or 'no subscription'}.")
-
-
-def handle_payment_failed(event: dict[str, Any]) -> Outcome:
-    invoice = event["data"]["object"]
-    email = invoice.get("customer_email") or ""
-    if not email:
-        customer = (
-            StripeCustomer.objects.select_related("user")
-            .filter(stripe_customer_id=object_id(invoice.get("customer")))
-            .first()
-        )
-        if customer is None:
-            raise DeferEventError("No email on the invoice and its customer is not linked yet.")
-        email = customer.user.email
-    fix_url = invoice.get("hosted_invoice_url") or (
-        settings.SITE_URL.rstrip("/") + reverse("billing:customer_portal")
-    )
-    context = {
-        "project_name": settings.PROJECT_NAME,
-        "amount_due": (invoice.get("amount_due") or 0) / 100,
-        "currency": str(invoice.get("currency") or settings.BILLING_CURRENCY).upper(),
-        "fix_url": fix_url,
-        "invoice_id": invoice.get("id", ""),
-    }
-    send_mail(
-        subject=f"Payment failed for your {settings.PROJECT_NAME} subscription",
-        message=render_to_string("emails/payment_failed.txt", context),
-        from_email=settings.BILLING_FROM_EMAIL,
-        recipient_list=[email],
-    )
-    return Outcome(detail=f"Payment-failed email sent to {email}.")
-
-
-HANDLERS: dict[str, Handler] = {
-    "checkout.session.completed": handle_checkout_completed,
-    "customer.subscription.created": handle_subscription_event,
-    "customer.subscription.updated": handle_subscription_event,
-    "customer.subscription.deleted": handle_subscription_event,
-    "invoice.payment_succeeded": handle_payment_succeeded,
-    "invoice.payment_failed": handle_payment_failed,
+SUBSCRIPTION_TIMESTAMPS = (
+    "current_period_start",
+    "current_period_end",
+    "cancel_at",
+    "canceled_at",
+    "ended_at",
+    "trial_end",
+)
+OBJECT_VALIDATORS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "customer.subscription.created": _subscription_problem,
+    "customer.subscription.updated": _subscription_problem,
+    "customer.subscription.deleted": _subscription_problem,
+    "invoice.payment_succeeded": _invoice_problem,
+    "invoice.payment_failed": _invoice_problem,
+    "checkout.session.completed": _checkout_problem,
 }
+
+
+def _customer_of(obj: dict[str, Any]) -> str:
+    if obj.get("object") == "customer":
+        return object_id(obj.get("id"))
+    return object_id(obj.get("customer"))[:255]
+
+
+def _new_row(event: dict[str, Any]) -> WebhookEvent:
+    return WebhookEvent(
+        stripe_event_id=event["id"],
+        type=event["type"],
+        api_version=str(event.get("api_version") or "")[:50],
+        livemode=bool(event.get("livemode", False)),
+        created=to_datetime(event["created"]),
+        stripe_customer_id=_customer_of(event["data"]["object"]),
+        payload=event,
+    )
+
+
+def _record_outcome(lock: Callable[[], WebhookEvent], status: str, error: str) -> WebhookEvent:
+    """Keep the event with what went wrong, in a transaction of its own."""
+    with transaction.atomic():
+        row = lock()
+        if row.status not in DONE_STATUSES:  # unless another delivery applied it meanwhile
+            row.status, row.last_error = status, error
+            row.attempts += 1
+            row.save(update_fields=["status", "last_error", "attempts"])
+    return row
+
+
+class _StoredBeforeError(Exception):
+    """A delivery of this event was stored earlier: the locking path decides what to do."""
+
+
+Step = Callable[[], tuple[WebhookEvent, Any]]
+
+
+def _lock_then_apply(lock: Callable[[], WebhookEvent]) -> Step:
+    """Lock the stored event first: for every handler, and for events seen before."""
+
+    def step() -> tuple[WebhookEvent, Any]:
+        row = lock()
+        if row.status in DONE_STATUSES:
+            logger.info("Stripe event %s was already applied", row.stripe_event_id)
+            return row, None
+        outcome = apply_event(row.payload)
+        row.status, row.last_error = outcome.status, outcome.detail
+        row.attempts += 1
+        row.processed_at = timezone.now()
+        row.save(update_fields=["status", "last_error", "attempts", "processed_at"])
+        return row, outcome
+
+    return step
+
+
+def _apply_then_store(event: dict[str, Any]) -> Step:
+    """Apply first, then insert the event already processed: two statements fewer.
+
+    Only for handlers whose writes a concurrent delivery of the same event may repeat (see
+    `webhook_handlers.REPEATABLE_TYPES`). The insert is the claim: if a delivery stored the event
+    before, it fails on the unique event id, everything this one wrote is rolled back, and the
+    locking path runs instead.
+    """
+
+    def step() -> tuple[WebhookEvent, Any]:
+        outcome = apply_event(event)
+        row = _new_row(event)
+        row.status, row.last_error = outcome.status, outcome.detail
+        row.attempts = 1
+        row.processed_at = timezone.now()
+        try:
+            insert_row(row)
+        except IntegrityError as exc:
+            raise _StoredBeforeError from exc
+        return row, outcome
+
+    return step
+
+
+def _apply(step: Step, lock: Callable[[], WebhookEvent]) -> WebhookEvent:
+    """Apply an event and record the result, in one transaction.
+
+    The handler runs in the same transaction as the event's new status, so both commit
+    together. If it fails, everything it wrote is rolled back and the failure is recorded on
+    the event (found or inserted by `lock`) in a second transaction: nothing is half-written,
+    nothing is lost.
+    """
+    try:
+        with transaction.atomic():
+            row, outcome = step()
+    except DeferEventError as exc:
+        row = _record_outcome(lock, Status.DEFERRED, str(exc))
+        logger.info("Deferred Stripe event %s: %s", row.stripe_event_id, exc)
+        return row
+    except _StoredBeforeError:
+        raise
+    except Exception as exc:
+        logger.exception("Failed to apply a Stripe event")
+        row = _record_outcome(lock, Status.FAILED, f"{type(exc).__name__}: {exc}")
+        raise EventProcessingError(row) from exc
+    if outcome is not None and outcome.linked_customer_id:
+        replay_deferred(stripe_customer_id=outcome.linked_customer_id)
+    return row
+
+
+def process_event(row: WebhookEvent) -> WebhookEvent:
+    """Apply a stored event exactly once. Raises EventProcessingError if applying failed."""
+
+    def lock() -> WebhookEvent:
+        return WebhookEvent.objects.select_for_update().get(pk=row.pk)
+
+    return _apply(_lock_then_apply(lock), lock)
+
+
+def handle_webhook(*, payload: bytes, signature: str | None) -> WebhookEvent:
+    """The whole webhook pipeline for one delivery.
+
+    The locking path inserts the raw event unless a delivery of the same id already stored it
+    (INSERT ... ON CONFLICT DO NOTHING), then locks it, so concurrent deliveries of one event
+    queue up behind each other and only the first applies it. Events whose handler may safely
+    run twice take a shorter path first (`_apply_then_store`).
+    """
+    event = verify_and_parse(payload=payload, signature=signature)
+
+    def lock() -> WebhookEvent:
+        WebhookEvent.objects.bulk_create([_new_row(event)], ignore_conflicts=True)
+        return WebhookEvent.objects.select_for_update().get(stripe_event_id=event["id"])
+
+    if is_repeatable(event["type"]):
+        try:
+            return _apply(_apply_then_store(event), lock)
+        except _StoredBeforeError:
+            pass  # a redelivery: it may still need applying (failed, deferred) or be done
+    return _apply(_lock_then_apply(lock), lock)
+
+
+def replay_deferred(*, stripe_customer_id: str) -> list[WebhookEvent]:
+    """Apply, oldest first, the events that waited for this customer to be linked."""
+    pending = WebhookEvent.objects.filter(
+        stripe_customer_id=stripe_customer_id, status=Status.DEFERRED
+    ).order_by("created", "pk")
+    return retry_events(pending)
+
+
+def retry_events(rows: Any) -> list[WebhookEvent]:
+    """Re-apply failed or deferred events; a failure is recorded and the next one still runs."""
+    done: list[WebhookEvent] = []
+    for row in rows:
+        try:
+            done.append(process_event(row))
+        except EventProcessingError as exc:
+            done.append(exc.event)
+    return done

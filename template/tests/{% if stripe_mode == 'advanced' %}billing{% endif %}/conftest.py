@@ -18,12 +18,13 @@ import stripe
 from django.conf import settings as django_settings
 from django.test import Client
 
+from apps.billing.models import PlanConfiguration
 from fakestripe import Delivery, FakeStripe
 
 from . import factories
 
 WEBHOOK_URL = "/djstripe/webhook/"
-WEBHOOK_SECRET = "whsec_keeladvancedsuitesecret000000"
+WEBHOOK_SECRET = "whsec_testadvancedsuitesecret000000"
 
 
 @pytest.fixture(autouse=True)
@@ -111,10 +112,25 @@ def make_active_subscription(user: Any) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def spec_templates(settings: Any) -> None:
-    """Make the spec's template snippets (tests/billing/templates/) renderable by name."""
+def example_templates(settings: Any) -> None:
+    """Make the documented template snippets (tests/billing/templates/) renderable by name."""
     from pathlib import Path
 
     engine = {**settings.TEMPLATES[0]}
     engine["DIRS"] = [*engine["DIRS"], Path(__file__).parent / "templates"]
     settings.TEMPLATES = [engine]
+
+
+@pytest.fixture
+def subscribe(user: Any) -> Callable[..., Any]:
+    """`subscribe(plan_slug, status=...)`: a subscription of `user` to that plan (the same
+    fixture exists in basic mode, for the tests both modes share). Enterprise has priority
+    support and no analytics; Pro the reverse."""
+
+    def make(plan: str = "pro", *, status: str = "active") -> Any:
+        features = {"priority_support": True} if plan == "enterprise" else None
+        config = PlanConfiguration.objects.filter(slug=plan).first()
+        config = config or factories.plan(plan, features=features)
+        return factories.subscription(user=user, plan=config, status=status)
+
+    return make

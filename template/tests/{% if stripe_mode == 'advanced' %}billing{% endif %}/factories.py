@@ -14,7 +14,7 @@ from djstripe.models import Customer, Price, Product
 
 from apps.billing.models import PlanConfiguration, Subscription
 from apps.billing.plans import sync_plans, sync_products_and_prices
-from apps.billing.webhooks import sync_subscription_metadata
+from apps.billing.services import sync_subscription_metadata
 
 _ids = itertools.count(1)
 DAY = 86400

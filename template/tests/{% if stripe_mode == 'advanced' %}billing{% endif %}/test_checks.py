@@ -16,7 +16,7 @@ def test_the_test_settings_pass():
 
 
 @pytest.mark.parametrize(
-    "key", ["sk_test_fake", "pk_test_keeltestsuitekey000000000000", "sk_test_a_b"]
+    "key", ["sk_test_fake", "pk_test_othertestsuitekey000000000000", "sk_test_a_b"]
 )
 def test_a_malformed_secret_key_is_an_error(settings, key):
     settings.STRIPE_SECRET_KEY = key
@@ -24,7 +24,7 @@ def test_a_malformed_secret_key_is_an_error(settings, key):
 
 
 def test_a_malformed_public_key_is_an_error(settings):
-    settings.STRIPE_PUBLIC_KEY = "sk_test_keeltestsuitekey000000000000"
+    settings.STRIPE_PUBLIC_KEY = "sk_test_othertestsuitekey000000000000"
     assert ids(check_stripe_settings()) == ["billing.E002"]
 
 

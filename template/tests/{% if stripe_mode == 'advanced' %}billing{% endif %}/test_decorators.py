@@ -1,6 +1,8 @@
-"""Feature gating: the spec's decorators on the spec's example views."""
+"""Feature gating and usage limits: the decorators on the documented example views."""
 
 from __future__ import annotations
+
+import inspect
 
 import pytest
 from django.contrib.messages import get_messages
@@ -9,7 +11,7 @@ from apps.billing import decorators
 from apps.billing.models import UsageCounter, UsageRecord
 from apps.billing.usage import current_usage
 
-from . import factories, spec_views
+from . import example_views, factories, usage_example_views
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.billing.urls")]
 JSON = {"HTTP_ACCEPT": "application/json"}
@@ -29,15 +31,15 @@ def enterprise(user):
 
 
 def test_anonymous_users_go_to_login(client):
-    response = client.get("/spec/premium/")
+    response = client.get("/examples/premium/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
-    assert client.get("/spec/premium/", **JSON).status_code == 401
+    assert client.get("/examples/premium/", **JSON).status_code == 401
 
 
 def test_no_subscription_redirects_to_pricing_with_a_message(client, user):
     client.force_login(user)
-    response = client.get("/spec/premium/")
+    response = client.get("/examples/premium/")
     assert response.status_code == 302
     assert response["Location"] == "/billing/pricing/"
     assert "needs an active subscription" in str(list(get_messages(response.wsgi_request))[0])
@@ -45,30 +47,30 @@ def test_no_subscription_redirects_to_pricing_with_a_message(client, user):
 
 def test_no_subscription_gets_a_json_error_for_api_clients(client, user):
     client.force_login(user)
-    response = client.get("/spec/premium/", **JSON)
+    response = client.get("/examples/premium/", **JSON)
     assert response.status_code == 403
     assert response.json()["error"] == "subscription_required"
 
 
 def test_subscribers_pass(client, user, pro):
     client.force_login(user)
-    assert client.get("/spec/premium/").content == b"premium"
-    assert client.get("/spec/pro/").content == b"pro"
-    assert client.get("/spec/pro-or-enterprise/").status_code == 200
-    assert client.get("/spec/analytics/").content == b"analytics"
+    assert client.get("/examples/premium/").content == b"premium"
+    assert client.get("/examples/pro/").content == b"pro"
+    assert client.get("/examples/pro-or-enterprise/").status_code == 200
+    assert client.get("/examples/analytics/").content == b"analytics"
 
 
 def test_plan_required_refuses_other_plans(client, user, enterprise):
     client.force_login(user)
-    assert client.get("/spec/pro/").status_code == 302
-    response = client.get("/spec/pro/", **JSON)
+    assert client.get("/examples/pro/").status_code == 302
+    response = client.get("/examples/pro/", **JSON)
     assert response.status_code == 403 and response.json()["error"] == "plan_required"
-    assert client.get("/spec/pro-or-enterprise/").status_code == 200
+    assert client.get("/examples/pro-or-enterprise/").status_code == 200
 
 
 def test_feature_required_reads_the_subscription_features(client, user, enterprise):
     client.force_login(user)
-    response = client.get("/spec/analytics/", **JSON)
+    response = client.get("/examples/analytics/", **JSON)
     assert response.status_code == 403
     assert response.json() == {
         "error": "feature_required",
@@ -79,14 +81,14 @@ def test_feature_required_reads_the_subscription_features(client, user, enterpri
     metadata = enterprise.billing_metadata
     metadata.features = {**metadata.features, "advanced_analytics": True}
     metadata.save()
-    assert client.get("/spec/analytics/").status_code == 200
+    assert client.get("/examples/analytics/").status_code == 200
 
 
 def test_canceled_subscriptions_are_denied(client, user, pro):
     pro.stripe_data = {**pro.stripe_data, "status": "canceled"}
     pro.save()
     client.force_login(user)
-    assert client.get("/spec/premium/", **JSON).status_code == 403
+    assert client.get("/examples/premium/", **JSON).status_code == 403
 
 
 def test_usage_limit_allows_then_answers_429(client, user, pro):
@@ -134,46 +136,46 @@ def test_usage_limit_defaults_to_the_plan_limit(client, user, pro):
 def test_usage_limit_needs_a_subscription(client, user):
     client.force_login(user)
     assert client.get("/api/three/").status_code == 403  # /api/ paths are answered in JSON
-    assert client.get("/spec/limited/").status_code == 302  # people go to the pricing page
+    assert client.get("/examples/limited/").status_code == 302  # people go to the pricing page
 
 
-def test_the_spec_usage_limit_example(client, user, pro):
+def test_the_documented_usage_limit_example(client, user, pro):
     client.force_login(user)
-    response = client.get("/spec/limited/")
+    response = client.get("/examples/limited/")
     assert response.json() == {"data": "response"}
     assert current_usage(pro, "api_calls") == 1  # "Usage tracked automatically"
 
 
-def test_the_spec_api_endpoint_example(client, user, pro):
+def test_the_documented_api_endpoint_example(client, user, pro):
     client.force_login(user)
-    assert client.get("/spec/api/").json() == {"data": "response"}
+    assert client.get("/examples/api/").json() == {"data": "response"}
     assert current_usage(pro, "api_calls") == 1
     UsageCounter.objects.filter(subscription_id=pro.id).update(count=10000)
-    response = client.get("/spec/api/")
+    response = client.get("/examples/api/")
     assert response.status_code == 429
     assert response.json() == {"error": "API limit exceeded"}
 
 
-def test_the_spec_dashboard_example(client, user, pro, spec_templates):
+def test_the_documented_dashboard_example(client, user, pro, example_templates):
     client.force_login(user)
-    page = client.get("/spec/dashboard/").content.decode()
+    page = client.get("/examples/dashboard/").content.decode()
     assert "Plan: Pro" in page
     assert "advanced_analytics" in page and "api_calls: 10000" in page
     assert "Status: active" in page
     assert "0 / 10000" in page
 
 
-def test_the_spec_dashboard_without_subscription(client, user, spec_templates):
+def test_the_documented_dashboard_without_subscription(client, user, example_templates):
     client.force_login(user)
-    assert "No subscription" in client.get("/spec/dashboard/").content.decode()
+    assert "No subscription" in client.get("/examples/dashboard/").content.decode()
 
 
 def test_decorators_keep_the_view_signature():
     for view in (
-        spec_views.premium_feature,
-        spec_views.pro_only_feature,
-        spec_views.analytics_view,
-        spec_views.limited_api_endpoint,
+        example_views.premium_feature,
+        example_views.pro_only_feature,
+        example_views.analytics_view,
+        usage_example_views.limited_api_endpoint,
     ):
         assert view.__wrapped__.__name__ == view.__name__
         assert view.__doc__
@@ -182,8 +184,6 @@ def test_decorators_keep_the_view_signature():
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: decorators.plan_required([]),
-        lambda: decorators.feature_required(""),
         lambda: decorators.usage_limit("api_calls", period="week"),
         lambda: decorators.usage_limit("api_calls", limit=-1),
         lambda: decorators.usage_limit("api_calls", quantity=0),
@@ -192,3 +192,21 @@ def test_decorators_keep_the_view_signature():
 def test_bad_decorator_arguments_fail_at_import_time(make):
     with pytest.raises(ValueError):
         make()
+
+
+def test_usage_limit_on_an_async_view(client, user, pro):
+    client.force_login(user)
+    assert inspect.iscoroutinefunction(usage_example_views.async_three_calls)
+    assert usage_example_views.async_three_calls.__name__ == "async_three_calls"
+    assert client.get("/api/async-three/?fail=1").status_code == 400
+    with pytest.raises(RuntimeError):
+        client.get("/api/async-three/?crash=1")
+    statuses = [client.get("/api/async-three/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert current_usage(pro, "api_calls") == 3
+    assert UsageRecord.objects.filter(subscription_id=pro.id).count() == 3
+
+
+def test_usage_limit_on_an_async_view_needs_a_subscription(client, user):
+    client.force_login(user)
+    assert client.get("/api/async-three/").status_code == 403

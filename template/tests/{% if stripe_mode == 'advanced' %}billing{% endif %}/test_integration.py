@@ -47,7 +47,7 @@ def subscriber(client, user, stripe_fake, catalog):
 @pytest.mark.django_db
 class TestStripeIntegration:
     def test_full_subscription_flow(self, client, user, stripe_fake, catalog):
-        """Test complete subscription flow (the spec's, with the offline Stripe)."""
+        """Test complete subscription flow (as documented, with the offline Stripe)."""
         client.force_login(user)
 
         # 1. Visit pricing page
@@ -78,9 +78,9 @@ def test_checkout_syncs_the_subscription_and_opens_the_gates(client, user, subsc
     assert metadata.usage_limits == catalog["pro"].limits
     assert Event.objects.filter(type="checkout.session.completed").exists()
     assert user.has_active_subscription
-    assert client.get("/spec/premium/").status_code == 200
-    assert client.get("/spec/pro/").status_code == 200
-    assert client.get("/spec/analytics/").status_code == 200
+    assert client.get("/examples/premium/").status_code == 200
+    assert client.get("/examples/pro/").status_code == 200
+    assert client.get("/examples/analytics/").status_code == 200
     page = client.get("/billing/success/").content.decode()
     assert "Your <strong>Pro</strong> subscription is active" in page
     assert mail.outbox == []
@@ -139,7 +139,7 @@ def test_a_failed_renewal_emails_once_and_closes_the_gates(client, user, subscri
     assert invoice["hosted_invoice_url"] in email.body
     assert PaymentFailedNotice.objects.get().sent_at is not None
     assert get_active_subscription(user) is None  # past_due
-    assert client.get("/spec/premium/", **JSON).status_code == 403
+    assert client.get("/examples/premium/", **JSON).status_code == 403
 
     # Stripe's next retry fails too: a new event, a new email.
     stripe_fake.advance(days=3)
@@ -161,7 +161,7 @@ def test_canceling_in_the_portal_revokes_access(client, user, subscriber, stripe
     assert Event.objects.filter(type="customer.subscription.deleted").exists()
     assert get_active_subscription(user) is None
     assert not user.has_active_subscription
-    assert client.get("/spec/premium/").status_code == 302
+    assert client.get("/examples/premium/").status_code == 302
     assert client.get("/api/three/").status_code == 403
 
 
@@ -169,7 +169,7 @@ def test_immediate_cancellation_revokes_access(client, user, subscriber, stripe_
     stripe.Subscription.cancel(subscriber.id, api_key=stripe_fake.api_key)
     stripe_fake.deliver()
     assert get_active_subscription(user) is None
-    assert client.get("/spec/pro/", **JSON).status_code == 403
+    assert client.get("/examples/pro/", **JSON).status_code == 403
 
 
 @pytest.mark.parametrize("order", ["reverse", "shuffle"])

@@ -1,4 +1,4 @@
-"""The spec's models, as written in the spec where today's dj-stripe allows it."""
+"""The documented models, as documented where today's dj-stripe allows it."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from . import factories
 pytestmark = pytest.mark.django_db
 
 
-def test_plan_configuration_as_in_the_spec(stripe_fake):
-    """The spec's `PlanConfiguration.objects.create(...)`, with a product and price synced
+def test_plan_configuration_as_documented(stripe_fake):
+    """The documented `PlanConfiguration.objects.create(...)`, with a product and price synced
     from (the offline) Stripe."""
     product = stripe.Product.create(name="Pro Plan", api_key=stripe_fake.api_key)
     stripe_price = stripe.Price.create(
@@ -80,10 +80,10 @@ def test_subscription_reads_periods_and_plan_from_its_items(user):
     assert subscription.current_period_end.timestamp() == start + 30 * factories.DAY
     assert subscription.is_valid()
     assert subscription.is_active
-    assert subscription.plan.product.name == "Pro"  # the spec's subscription.plan.product
+    assert subscription.plan.product.name == "Pro"  # the documented subscription.plan.product
     assert subscription.plan_configuration == plan
     assert subscription.plan_name == "Pro"
-    # The spec's dashboard lookup works as written.
+    # The documented dashboard lookup works as written.
     assert PlanConfiguration.objects.get(stripe_product=subscription.plan.product) == plan
 
 
@@ -108,7 +108,7 @@ def test_subscription_metadata_is_reached_from_the_subscription(user):
     assert not [m for m in run_checks() if m.id.startswith("fields.")]
 
 
-def test_subscription_metadata_created_by_subscription_id_as_in_the_spec(user):
+def test_subscription_metadata_created_by_subscription_id_as_documented(user):
     subscription = factories.subscription(user=user)
     SubscriptionMetadata.objects.filter(subscription=subscription).delete()
     SubscriptionMetadata.objects.create(subscription_id=subscription.id)  # "sub_..."

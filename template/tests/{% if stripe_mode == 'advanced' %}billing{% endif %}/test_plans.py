@@ -24,7 +24,7 @@ def run(*args):
 
 
 def test_djstripe_sync_models_product_price(stripe_fake):
-    """The spec's `python manage.py djstripe_sync_models Product Price`."""
+    """The documented `python manage.py djstripe_sync_models Product Price`."""
     product = stripe.Product.create(name="Pro", api_key=stripe_fake.api_key)
     price = stripe.Price.create(
         product=product.id,

@@ -1,4 +1,5 @@
-"""{% load billing_tags %}: the spec's pricing, subscription-status and usage-meter templates."""
+"""{% load billing_tags %}: the documented pricing, subscription-status and usage-meter
+templates."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def test_get_usage_without_subscription(user):
     assert usage_of(AnonymousUser()) == "0|0|100|True|True"
 
 
-def test_the_spec_usage_meter_template(user, spec_templates):
+def test_the_documented_usage_meter_template(user, example_templates):
     subscription = factories.subscription(user=user)
     UsageCounter.objects.create(
         subscription_id=subscription.id,
@@ -77,17 +78,19 @@ def test_the_spec_usage_meter_template(user, spec_templates):
         period_start=subscription.billing_metadata.usage_period_start,
         count=8500,
     )
-    page = render("billing/spec_usage_meter.html", user)
+    page = render("billing/examples/usage_meter.html", user)
     assert "8500 / 10000" in page
     assert 'style="width: 85%"' in page
     assert "Approaching limit" in page
     assert "Limit exceeded" not in page
 
 
-def test_the_spec_subscription_status_template(user, spec_templates):
-    assert "have an active subscription" in render("billing/spec_subscription_status.html", user)
+def test_the_documented_subscription_status_template(user, example_templates):
+    assert "have an active subscription" in render(
+        "billing/examples/subscription_status.html", user
+    )
     subscription = factories.subscription(user=user, plan=factories.plan("pro", name="Pro"))
-    page = render("billing/spec_subscription_status.html", user, subscription=subscription)
+    page = render("billing/examples/subscription_status.html", user, subscription=subscription)
     assert "Plan: Pro" in page
     assert "Status: active" in page
     renews = subscription.current_period_end.strftime("%B %-d, %Y")
@@ -95,11 +98,11 @@ def test_the_spec_subscription_status_template(user, spec_templates):
     assert 'href="/billing/portal/"' in page
 
 
-def test_the_spec_pricing_template(user, spec_templates):
+def test_the_documented_pricing_template(user, example_templates):
     factories.plan("pro", name="Pro", amount=2900, is_popular=True)
     factories.plan("enterprise", name="Enterprise", amount=9950, limits={"api_calls": 100000})
     plans = PlanConfiguration.objects.select_related("stripe_price")
-    page = render("billing/spec_pricing.html", user, plans=plans)
+    page = render("billing/examples/pricing.html", user, plans=plans)
     assert "$29/mo" in page and "$99.5/mo" in page
     assert 'class="plan popular"' in page
     assert "✓ Advanced_Analytics" in page

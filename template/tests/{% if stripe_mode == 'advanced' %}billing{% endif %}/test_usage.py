@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.billing import usage
+from apps.billing import selectors, usage
 from apps.billing.models import UsageCounter, UsageRecord
 from apps.billing.utils import check_usage_limit, record_usage
 
@@ -24,8 +24,8 @@ def subscription(user):
     return factories.subscription(user=user)
 
 
-def test_the_spec_api_endpoint_pattern(subscription):
-    """check_usage_limit before the work, record_usage after it (the spec's api_endpoint)."""
+def test_the_documented_api_endpoint_pattern(subscription):
+    """check_usage_limit before the work, record_usage after it (the documented api_endpoint)."""
     can_use, remaining = check_usage_limit(subscription, metric="api_calls", limit=10000)
     assert (can_use, remaining) == (True, 10000)
     record_usage(subscription, metric="api_calls", quantity=1)
@@ -110,7 +110,7 @@ def test_a_reserved_use_is_recorded_on_commit_and_forgotten_on_release(subscript
 def test_a_gated_use_costs_one_statement_on_postgresql(subscription):
     first = usage.reserve(subscription=subscription, metric="api_calls", quantity=1, limit=None)
     usage.commit(first, subscription=subscription)  # the first use creates the counter
-    usage.plan_of(subscription)  # loaded with the subscription by get_active_subscription
+    selectors.plan_of(subscription)  # loaded with the subscription by get_active_subscription
     with CaptureQueriesContext(connection) as captured:
         consumption = usage.reserve(
             subscription=subscription, metric="api_calls", quantity=1, limit=10

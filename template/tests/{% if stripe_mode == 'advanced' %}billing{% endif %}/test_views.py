@@ -7,6 +7,7 @@ import stripe
 from django.contrib.messages import get_messages
 from djstripe.models import Customer
 
+from apps.billing.errors import NoStripeCustomerError
 from apps.billing.utils import create_checkout_session, get_customer_portal_url
 
 from . import factories
@@ -75,7 +76,7 @@ def test_checkout_refuses_a_price_of_stripe_that_is_not_configured(
     assert not stripe_calls_made(stripe_fake)
 
 
-@pytest.mark.parametrize("key", ["", "sk_test_tooshort", "pk_test_keeltestsuitekey000000000000"])
+@pytest.mark.parametrize("key", ["", "sk_test_tooshort", "pk_test_othertestsuitekey000000000000"])
 def test_checkout_without_a_usable_key_explains_it(
     client, user, settings, stripe_fake, catalog, key
 ):
@@ -106,7 +107,7 @@ def test_checkout_redirects_to_stripe_and_links_the_customer(client, user, strip
     ] == str(user.pk)
 
 
-def test_create_checkout_session_as_in_the_spec(rf, user, stripe_fake, catalog, settings):
+def test_create_checkout_session_as_documented(rf, user, stripe_fake, catalog, settings):
     settings.BILLING_TRIAL_PERIOD_DAYS = 14
     request = rf.post("/billing/checkout/", {"price_id": catalog["pro"].stripe_price_id})
     request.user = user
@@ -193,12 +194,28 @@ def test_portal_redirects_to_stripe(client, user, stripe_fake, catalog):
 
 
 def test_get_customer_portal_url_takes_the_user(rf, user, stripe_fake, catalog):
-    """The spec's customer_portal view: get_customer_portal_url(request.user, return_url)."""
+    """The documented customer_portal view: get_customer_portal_url(request.user, return_url)."""
     create_checkout_session(
         user, catalog["pro"].stripe_price_id, "https://a.example", "https://b.example"
     )
     portal_url = get_customer_portal_url(user, "https://app.example/billing/subscription/")
     assert portal_url.startswith(stripe_fake.url)
+
+
+def test_get_customer_portal_url_takes_a_customer_id(user, stripe_fake, catalog):
+    """Basic mode's documented call, get_customer_portal_url(customer_id, return_url), works
+    here too."""
+    create_checkout_session(
+        user, catalog["pro"].stripe_price_id, "https://a.example", "https://b.example"
+    )
+    customer_id = Customer.objects.get(subscriber=user).id
+    portal_url = get_customer_portal_url(customer_id, "https://app.example/billing/subscription/")
+    assert portal_url.startswith(stripe_fake.url)
+
+
+def test_get_customer_portal_url_without_a_customer_raises(user):
+    with pytest.raises(NoStripeCustomerError):
+        get_customer_portal_url(user, "https://app.example/billing/subscription/")
 
 
 def test_portal_without_a_key_explains_it(client, user, settings):

@@ -80,7 +80,7 @@ def test_signed_events_of_unknown_types_never_crash(stripe_fake, event_type, obj
         "object": "event",
         "api_version": "2026-05-27.dahlia",
         "created": int(time.time()),
-        "type": f"keel_fuzz.{event_type}",
+        "type": f"fuzz.{event_type}",
         "livemode": False,
         "data": {"object": {**obj, "description": text}},
     }

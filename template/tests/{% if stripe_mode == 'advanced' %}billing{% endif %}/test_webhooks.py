@@ -13,8 +13,8 @@ from django.urls import reverse
 from djstripe.models import Event, WebhookEndpoint, WebhookEventTrigger
 
 from apps.billing.models import PaymentFailedNotice, SubscriptionMetadata
-from apps.billing.services import ENV_ENDPOINT_ID
-from apps.billing.webhooks import invoice_subscription_id
+from apps.billing.stripe_objects import invoice_subscription_id
+from apps.billing.webhooks import ENV_ENDPOINT_ID
 from tests.db_faults import refusing_inserts
 from tests.stripe_events import sign
 
@@ -50,8 +50,8 @@ def test_the_webhook_url_is_the_documented_one():
     assert reverse("djstripe_webhook") == "/djstripe/webhook/"
 
 
-def test_the_spec_webhook_test_with_a_real_signature(stripe_fake, catalog, user):
-    """The spec's "Webhook Tests (Advanced Mode)": a real signature replaces its patch of
+def test_the_documented_webhook_test_with_a_real_signature(stripe_fake, catalog, user):
+    """The documented "Webhook Tests (Advanced Mode)": a real signature replaces its patch of
     stripe.Webhook.construct_event, and the event is a real one (dj-stripe re-fetches it)."""
     client = Client()
     factories.stripe_subscription(user=user, plan=catalog["pro"])

@@ -36,7 +36,7 @@ def billing_plans(settings: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def customer(user: Any) -> StripeCustomer:
-    return StripeCustomer.objects.create(user=user, stripe_customer_id="cus_Rkeelcustomer001")
+    return StripeCustomer.objects.create(user=user, stripe_customer_id="cus_Rtestcustomer001")
 
 
 @pytest.fixture
@@ -51,6 +51,20 @@ def make_subscription(customer: StripeCustomer) -> Any:
             price_id=price_id,
             plan_name="Pro",
             **extra,
+        )
+
+    return make
+
+
+@pytest.fixture
+def subscribe(make_subscription: Any) -> Any:
+    """`subscribe(plan_slug, status=...)`: a subscription of `user` to that plan of TEST_PLANS
+    (the same fixture exists in advanced mode, for the tests both modes share)."""
+
+    def make(plan: str = "pro", *, status: str = "active") -> Subscription:
+        price_id = next(p["price_id"] for p in TEST_PLANS if p["slug"] == plan)
+        return make_subscription(
+            status=status, price_id=price_id, stripe_subscription_id=f"sub_{plan}_{status}"
         )
 
     return make

@@ -1,4 +1,4 @@
-"""The spec's integration test: pricing → checkout → webhooks → active subscription."""
+"""The documented integration test: pricing → checkout → webhooks → active subscription."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class TestStripeIntegration:
         # 2. Create checkout session (Stripe's API is not reachable from tests: the call is
         #    answered here with the session Stripe would return)
         with patch("stripe.checkout.Session.create") as create:
-            create.return_value = MagicMock(url="https://checkout.stripe.com/c/pay/cs_test_keel")
+            create.return_value = MagicMock(url="https://checkout.stripe.com/c/pay/cs_test_test")
             response = client.post("/billing/checkout/", {"price_id": "price_test_123"})
         assert response.status_code == 302  # Redirect to Stripe
         metadata = create.call_args.kwargs["subscription_data"]["metadata"]

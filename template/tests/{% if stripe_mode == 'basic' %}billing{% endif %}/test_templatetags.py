@@ -23,7 +23,7 @@ def test_divide(value, divisor, expected):
 
 
 @pytest.mark.django_db
-def test_the_spec_pricing_template_renders_basic_plans(rf, user):
+def test_the_documented_pricing_template_renders_basic_plans(rf, user):
     from apps.billing.plans import get_plans
 
     template = Template(

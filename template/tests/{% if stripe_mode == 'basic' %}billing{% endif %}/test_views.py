@@ -107,7 +107,7 @@ def test_portal_redirects_to_stripe(client, user, customer):
         response = client.post(reverse("billing:customer_portal"))
     assert response.status_code == 302
     assert response["Location"] == "https://billing.stripe.com/p/session/test_1"
-    assert create.call_args.kwargs["customer"] == "cus_Rkeelcustomer001"
+    assert create.call_args.kwargs["customer"] == "cus_Rtestcustomer001"
     assert create.call_args.kwargs["return_url"] == "http://testserver/billing/subscription/"
 
 
@@ -132,8 +132,8 @@ def test_success_page_does_not_grant_access_by_itself(client, user):
     assert "being confirmed" in response.content.decode()
 
 
-def test_the_spec_pricing_view_with_plain_dict_plans_renders(rf, user):
-    # The spec's "Basic Mode Example Flow" pricing view, as written.
+def test_the_documented_pricing_view_with_plain_dict_plans_renders(rf, user):
+    # The documented "Basic Mode Example Flow" pricing view, as written.
     from django.shortcuts import render
 
     def pricing(request):

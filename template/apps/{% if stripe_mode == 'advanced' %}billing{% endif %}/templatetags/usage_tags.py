@@ -1,6 +1,6 @@
 """The get_usage template tag of advanced mode, available in every template.
 
-config/settings/base.py lists this module in TEMPLATES "builtins", so the spec's templates work
+config/settings/base.py lists this module in TEMPLATES "builtins", so the documented templates work
 as written: `{% load billing_tags %}` (the shared `divide` filter) and then
 `{% get_usage user 'api_calls' as api_usage %}`. (A second library named `billing_tags` would
 shadow the shared one, which Django reports as templates.W003.)

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from apps.billing.models import WebhookEvent
-from apps.billing.services import retry_events
+from apps.billing.webhooks import retry_events
 
 
 class Command(BaseCommand):

@@ -4,12 +4,13 @@ from unittest.mock import MagicMock, patch
 
 import pytest
 
+from apps.billing.errors import NoStripeCustomerError
 from apps.billing.models import StripeCustomer
 from apps.billing.stripe_api import StripeNotConfiguredError
-from apps.billing.utils import create_checkout_session, get_active_subscription
+from apps.billing.utils import create_checkout_session, get_customer_portal_url
 
 
-# The spec's unit test, as written.
+# The documented unit test, as written.
 @pytest.mark.django_db
 def test_create_checkout_session(user):
     """Test creating a checkout session."""
@@ -64,7 +65,7 @@ def test_checkout_reuses_the_linked_customer_and_applies_the_trial(user, custome
             cancel_url="https://e.x/c",
         )
     params = mock_create.call_args.kwargs
-    assert params["customer"] == "cus_Rkeelcustomer001"
+    assert params["customer"] == "cus_Rtestcustomer001"
     assert "customer_email" not in params
     assert params["subscription_data"]["trial_period_days"] == 14
 
@@ -82,18 +83,23 @@ def test_checkout_without_a_secret_key_raises_a_clear_error(user, settings):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("status", "active"),
-    [("active", True), ("trialing", True), ("past_due", False), ("canceled", False)],
-)
-def test_active_subscription_counts_active_and_trialing(user, make_subscription, status, active):
-    subscription = make_subscription(status=status)
-    assert (get_active_subscription(user) == subscription) is active
-    assert user.has_active_subscription is active
+@pytest.mark.parametrize("by", ["user", "customer id"])
+def test_portal_url_for_a_user_or_a_customer_id(user, customer, by):
+    user.refresh_from_db()
+    target = user if by == "user" else customer.stripe_customer_id
+    with patch("stripe.billing_portal.Session.create") as create:
+        create.return_value = MagicMock(url="https://billing.stripe.com/p/session/x")
+        url = get_customer_portal_url(target, "https://e.x/back")
+    assert url == "https://billing.stripe.com/p/session/x"
+    assert create.call_args.kwargs["customer"] == customer.stripe_customer_id
+    assert create.call_args.kwargs["return_url"] == "https://e.x/back"
 
 
 @pytest.mark.django_db
-def test_anonymous_users_have_no_subscription():
-    from django.contrib.auth.models import AnonymousUser
-
-    assert get_active_subscription(AnonymousUser()) is None
+def test_portal_url_for_a_user_without_a_customer_raises(user):
+    with (
+        patch("stripe.billing_portal.Session.create") as create,
+        pytest.raises(NoStripeCustomerError),
+    ):
+        get_customer_portal_url(user, "https://e.x/back")
+    create.assert_not_called()

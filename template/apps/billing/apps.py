@@ -9,9 +9,9 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing"
 
     def ready(self) -> None:
-        # After dj-stripe's ready() (djstripe comes first in INSTALLED_APPS): the receivers in
-        # `webhooks` run after dj-stripe has synced each event's object.
-        from . import checks, webhooks  # noqa: F401  (registers system checks and receivers)
+        # In advanced mode `apps.billing` comes after djstripe in INSTALLED_APPS, so the
+        # receivers in `webhook_handlers` run after dj-stripe has synced each event's object.
+        from . import checks, webhook_handlers  # noqa: F401  (registers checks and receivers)
         from .stripe_api import configure_stripe_module
 
         configure_stripe_module()

@@ -1,4 +1,5 @@
-"""The spec's example views, as written in it, wired to URLs for the tests (see urls.py)."""
+"""The documented usage and dashboard examples, as a project writes them, wired to URLs for
+the tests (see urls.py; the gating examples are in example_views.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from apps.billing.decorators import (
-    feature_required,
-    plan_required,
-    subscription_required,
-    usage_limit,
-)
+from apps.billing.decorators import usage_limit
 from apps.billing.models import PlanConfiguration
 from apps.billing.utils import check_usage_limit, get_active_subscription, record_usage
 
@@ -41,7 +37,7 @@ def dashboard_view(request):
         # No subscription
         context = {"subscription": None}
 
-    return render(request, "billing/spec_dashboard.html", context)
+    return render(request, "billing/examples/dashboard.html", context)
 
 
 # --- "Track Usage" ----------------------------------------------------------------------------
@@ -65,31 +61,7 @@ def api_endpoint(request):
     return JsonResponse(result)
 
 
-# --- "Feature Gating with Stripe" -------------------------------------------------------------
-
-
-@subscription_required
-def premium_feature(request):
-    """Requires active subscription."""
-    return HttpResponse("premium")
-
-
-@plan_required("pro")
-def pro_only_feature(request):
-    """Only for Pro subscribers."""
-    return HttpResponse("pro")
-
-
-@plan_required(["pro", "enterprise"])
-def premium_plans_feature(request):
-    """For Pro or Enterprise subscribers."""
-    return HttpResponse("pro or enterprise")
-
-
-@feature_required("advanced_analytics")
-def analytics_view(request):
-    """Requires subscription with analytics feature."""
-    return HttpResponse("analytics")
+# --- "Usage limits" ------------------------------------------------------------------------
 
 
 @usage_limit("api_calls", limit=10000, period="month")
@@ -115,4 +87,13 @@ def plan_limited(request: HttpRequest) -> HttpResponse:
 
 @usage_limit("api_calls", limit=10)
 def ten_calls(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"ok": True})
+
+
+@usage_limit("api_calls", limit=3)
+async def async_three_calls(request: HttpRequest) -> HttpResponse:
+    if request.GET.get("fail"):
+        return JsonResponse({"error": "bad request"}, status=400)
+    if request.GET.get("crash"):
+        raise RuntimeError("view crashed")
     return JsonResponse({"ok": True})
