@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -157,10 +158,16 @@ def test_env_example_documents_every_stripe_variable(rendered):
 
 def test_answers_reach_the_settings(rendered):
     name, project = rendered
-    base = (project / "config" / "settings" / "base.py").read_text()
     answers = SUPPORTED[name]
-    assert f"default={answers.get('trial_period_days', 0)})" in base
-    assert f'default="{answers.get("currency", "usd")}"' in base
+    # The settings read the answers from config/project.toml (base.py is plain Python).
+    project_toml = tomllib.loads((project / "config" / "project.toml").read_text())
+    assert project_toml == {
+        "name": answers.get("project_name", "My SaaS"),
+        "domain": answers.get("domain_name", "example.com"),
+        "from_email": answers.get("author_email", "dev@example.com"),
+        "currency": answers.get("currency", "usd"),
+        "trial_period_days": answers.get("trial_period_days", 0),
+    }
     readme = (project / "README.md").read_text()
     assert readme.startswith(f"# {answers.get('project_name', 'My SaaS')}")
     assert "make run" in readme and "make test" in readme
