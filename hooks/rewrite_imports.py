@@ -171,11 +171,13 @@ def _rewrite_from(
         return module
 
     groups: dict[str, list[str]] = {written: []}
+    changed = False
     for alias in node.names:
         if alias.name == "*":
             target = moved(absolute, moves)
             if target is not None:
                 groups.setdefault(spell(target), []).append("*")
+                changed = True
             else:
                 groups[written].append("*")
                 if any(key.startswith(absolute + ".") for key in moves):
@@ -191,10 +193,11 @@ def _rewrite_from(
         # Keep the name the code uses: a renamed name is imported `as` its old name.
         asname = alias.asname or (alias.name if name != alias.name else None)
         groups.setdefault(spell(module), []).append(_alias(name, asname))
+        changed = True
+    if not changed:
+        return None
     if not groups[written]:
         del groups[written]
-    if list(groups) == [written]:
-        return None
     if len(groups) == 1 and next(iter(groups.values())) == [
         _alias(a.name, a.asname) for a in node.names
     ]:
@@ -231,7 +234,8 @@ def rewrite_project(root: Path, moves: Mapping[str, str]) -> tuple[int, int]:
         try:
             new, result = rewrite_source(source, moves, package_of(relative))
         except (SyntaxError, UnicodeDecodeError, ValueError) as error:
-            if any(old.encode() in source for old in moves):
+            # Worth a word only if it may import something that moved (module or name).
+            if any(old.rpartition(".")[0].encode() in source for old in moves):
                 print(f"{relative}: not rewritten, it does not parse ({error}); check it by hand")
             continue
         for line, old, statements in result.changes:

@@ -242,6 +242,49 @@ def test_an_update_refuses_to_change_the_stripe_mode(tmp_path):
     assert not git(project, "status", "--porcelain")
     assert recorded(project)["_commit"] == "v1.0.0"
 
-    # Keeping the mode, the same update goes through.
-    update(project, "v1.1.0", data={"stripe_mode": "basic"})
-    assert recorded(project)["_commit"] == "v1.1.0"
+
+def test_the_update_prompt_offers_only_the_project_mode(tmp_path, monkeypatch):
+    keel = Keel(tmp_path / "keel")
+    keel.release("v1.0.0")
+    project = generate(keel, tmp_path / "project", "v1.0.0")
+    keel.edit(CSS, lambda text: text + "/* Keel 1.1.0 */\n")
+    keel.release("v1.1.0")
+    before = snapshot(project)
+
+    class Asked(Exception):
+        """Stops the update once the mode was asked."""
+
+    disabled: dict[str, str] = {}
+
+    def prompt(questions, answers):  # stands in for the interactive prompt
+        (question,) = questions
+        if question["name"] != "stripe_mode":
+            return answers  # the recorded answer, as a user pressing Enter
+        disabled.update({choice.value: choice.disabled for choice in question["choices"]})
+        raise Asked
+
+    monkeypatch.setattr("copier._main.unsafe_prompt", prompt)
+    with pytest.raises(Asked):
+        run_update(project, vcs_ref="v1.1.0", unsafe=True, overwrite=True, quiet=True)
+
+    assert disabled == {
+        "basic": "",
+        "advanced": "this project uses basic mode; switching needs a new project "
+        "(docs/updating.md)",
+    }
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("user_defaults", [{}, {"stripe_mode": "advanced"}], ids=["none", "own"])
+def test_a_new_project_may_choose_either_mode(tmp_path, monkeypatch, user_defaults):
+    disabled: dict[str, str] = {}
+
+    def prompt(questions, answers):
+        (question,) = questions
+        if question["name"] == "stripe_mode":
+            disabled.update({choice.value: choice.disabled for choice in question["choices"]})
+        return answers
+
+    monkeypatch.setattr("copier._main.unsafe_prompt", prompt)
+    run_copy(str(ROOT), tmp_path, user_defaults=user_defaults, unsafe=True, quiet=True)
+    assert disabled == {"basic": "", "advanced": ""}
