@@ -40,7 +40,17 @@ def test_every_question_has_help_and_a_default():
 
 @pytest.mark.parametrize(
     ("name", "slug"),
-    [("My SaaS", "my_saas"), ("123 Go!", "p_123_go"), ("Ünïcode App", "n_code_app")],
+    [
+        ("My SaaS", "my_saas"),
+        ("123 Go!", "p_123_go"),
+        ("123 Go", "p_123_go"),
+        ("Ünïcode App", "unicode_app"),
+        ("Café Crème", "cafe_creme"),
+        ("Łódź Straße Ærø", "lodz_strasse_aero"),
+        ("İstanbul", "istanbul"),
+        ("日本", "project"),
+        ("  --  ", "project"),
+    ],
 )
 def test_the_slug_is_derived_from_the_name(name, slug, tmp_path):
     import yaml
