@@ -59,6 +59,9 @@ MOVES: dict[str, dict[str, str]] = {
             f"{BILLING}.views", f"{BILLING}.webhook_views", "webhook", "StripeWebhookView"
         ),
         **_same_names(f"{BILLING}.webhooks", f"{BILLING}.models", "EVENT_RANK"),
+        # Code both modes share: the customer portal and the deployment checks.
+        **_same_names(f"{BILLING}.services", f"{BILLING}.portal", "get_customer_portal_url"),
+        **_same_names(f"{BILLING}.checks", f"{BILLING}.deploy_checks", "check_stripe_deploy"),
         **_same_names(
             f"{BILLING}.webhooks",
             f"{BILLING}.webhook_handlers",

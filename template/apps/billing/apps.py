@@ -11,7 +11,7 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         # In advanced mode `apps.billing` comes after djstripe in INSTALLED_APPS, so the
         # receivers in `webhook_handlers` run after dj-stripe has synced each event's object.
-        from . import checks, webhook_handlers  # noqa: F401  (registers checks and receivers)
+        from . import checks, deploy_checks, webhook_handlers  # noqa: F401  (registers them)
         from .stripe_api import configure_stripe_module
 
         configure_stripe_module()

@@ -15,9 +15,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .errors import NoStripeCustomerError, StripeNotConfiguredError
+from .portal import get_customer_portal_url
 from .selectors import get_active_subscription, get_plan_by_price_id, get_plans
 from .selectors import subscription_history as get_subscription_history
-from .services import create_checkout_session, get_customer_portal_url
+from .services import create_checkout_session
 from .stripe_api import is_configured
 
 logger = logging.getLogger(__name__)

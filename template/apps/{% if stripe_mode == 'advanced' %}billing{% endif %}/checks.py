@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, register
 
 from .stripe_api import PUBLIC_KEY_PATTERN, SECRET_KEY_PATTERN
 
@@ -47,23 +47,8 @@ def check_stripe_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckM
 
 
 @register(Tags.security, deploy=True)
-def check_stripe_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_offline_stripe_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    if not settings.STRIPE_SECRET_KEY:
-        messages.append(
-            Warning(
-                "STRIPE_SECRET_KEY is not set: checkout and the customer portal will not work.",
-                id="billing.W001",
-            )
-        )
-    if not settings.DJSTRIPE_WEBHOOK_SECRET:
-        messages.append(
-            Warning(
-                "DJSTRIPE_WEBHOOK_SECRET is not set: /djstripe/webhook/ refuses webhooks (503).",
-                hint="Copy the signing secret (whsec_...) of your webhook endpoint.",
-                id="billing.W002",
-            )
-        )
     if settings.STRIPE_API_BASE:
         messages.append(
             Error(

@@ -47,6 +47,12 @@ def get_customer(user: AbstractBaseUser | AnonymousUser) -> Customer | None:
     )
 
 
+def stripe_customer_id_of(user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """The id (cus_...) of the user's Stripe customer, if they have one."""
+    customer = get_customer(user)
+    return customer.id if customer is not None else None
+
+
 def subscription_history(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Subscription]:
     """All of the user's subscriptions, newest first."""
     return Subscription.objects.filter(customer__subscriber=user, livemode=livemode()).order_by(

@@ -13,9 +13,7 @@ from django.utils import timezone
 from djstripe.models import Customer, Price
 from djstripe.models import Subscription as StripeSubscription
 
-from .errors import NoStripeCustomerError
 from .models import PlanConfiguration, SubscriptionMetadata, subscription_period
-from .selectors import get_customer
 from .stripe_api import livemode, request_options, secret_key
 
 if TYPE_CHECKING:
@@ -92,26 +90,6 @@ def create_checkout_session(
         subscription_data=subscription_data,
         **options,
     )
-
-
-def get_customer_portal_url(customer: AbstractBaseUser | str, return_url: str) -> str:
-    """A one-time URL of Stripe's Customer Portal.
-
-    `customer` is a user (their dj-stripe Customer is used) or a Stripe customer id
-    (`cus_...`). Raises `NoStripeCustomerError` for a user who never started a checkout.
-    """
-    options = request_options()
-    if isinstance(customer, str):
-        customer_id = customer
-    else:
-        stripe_customer = get_customer(customer)
-        if stripe_customer is None:
-            raise NoStripeCustomerError("This user has no Stripe customer yet.")
-        customer_id = stripe_customer.id
-    session = stripe.billing_portal.Session.create(
-        customer=customer_id, return_url=return_url, **options
-    )
-    return str(session.url)
 
 
 # --- entitlements ---------------------------------------------------------------------------

@@ -29,6 +29,10 @@ __all__ = [
 ]
 
 
+#: The setting that holds the signing secret of the webhook endpoint (/djstripe/webhook/).
+WEBHOOK_SECRET_SETTING = "DJSTRIPE_WEBHOOK_SECRET"
+
+
 def secret_key() -> str:
     """The secret key in use; raises StripeNotConfiguredError if it is missing or malformed."""
     key = settings.STRIPE_SECRET_KEY

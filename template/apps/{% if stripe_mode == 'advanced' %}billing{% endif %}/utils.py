@@ -10,8 +10,9 @@ Re-exports of `services` (writes), `selectors` (reads) and `usage` (usage counti
 
 from __future__ import annotations
 
+from .portal import get_customer_portal_url
 from .selectors import get_active_subscription
-from .services import create_checkout_session, get_customer_portal_url
+from .services import create_checkout_session
 from .usage import check_usage_limit, record_usage
 
 __all__ = [

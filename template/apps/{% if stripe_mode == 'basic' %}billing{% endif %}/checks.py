@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 
 from .plans import get_plans
@@ -36,27 +36,6 @@ def check_stripe_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckM
         get_plans()
     except ImproperlyConfigured as exc:
         messages.append(Error(str(exc), hint="Fix the BILLING_PLANS setting.", id="billing.E003"))
-    return messages
-
-
-@register(Tags.security, deploy=True)
-def check_stripe_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    messages: list[CheckMessage] = []
-    if not settings.STRIPE_SECRET_KEY:
-        messages.append(
-            Warning(
-                "STRIPE_SECRET_KEY is not set: checkout and the customer portal will not work.",
-                id="billing.W001",
-            )
-        )
-    if not settings.STRIPE_WEBHOOK_SECRET:
-        messages.append(
-            Warning(
-                "STRIPE_WEBHOOK_SECRET is not set: Stripe webhooks will be refused (503).",
-                hint="Copy the signing secret (whsec_...) of your webhook endpoint.",
-                id="billing.W002",
-            )
-        )
     return messages
 
 

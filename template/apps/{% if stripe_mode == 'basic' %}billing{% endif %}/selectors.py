@@ -20,6 +20,7 @@ __all__ = [
     "get_plan_by_price_id",
     "get_plans",
     "plan_slug_of",
+    "stripe_customer_id_of",
     "subscription_history",
 ]
 
@@ -40,6 +41,12 @@ def get_customer(user: AbstractBaseUser | AnonymousUser) -> StripeCustomer | Non
     if not user.is_authenticated:
         return None
     return getattr(user, "stripe_customer", None)  # None when the reverse row is missing
+
+
+def stripe_customer_id_of(user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """The id (cus_...) of the user's Stripe customer, if they have one."""
+    customer = get_customer(user)
+    return customer.stripe_customer_id if customer is not None else None
 
 
 def subscription_history(user: AbstractBaseUser | AnonymousUser) -> Any:

@@ -10,7 +10,6 @@ import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from .errors import NoStripeCustomerError
 from .models import StripeCustomer
 from .selectors import get_customer
 from .stripe_api import request_options
@@ -54,25 +53,6 @@ def create_checkout_session(
     else:
         params["customer_email"] = user.email  # type: ignore[attr-defined]
     return stripe.checkout.Session.create(**params, **request_options())
-
-
-def get_customer_portal_url(customer: AbstractBaseUser | str, return_url: str) -> str:
-    """A one-time URL of Stripe's Customer Portal.
-
-    `customer` is a user (their linked Stripe customer is used) or a Stripe customer id
-    (`cus_...`). Raises `NoStripeCustomerError` for a user who never completed a checkout.
-    """
-    if isinstance(customer, str):
-        customer_id = customer
-    else:
-        stripe_customer = get_customer(customer)
-        if stripe_customer is None:
-            raise NoStripeCustomerError("This user has no Stripe customer yet.")
-        customer_id = stripe_customer.stripe_customer_id
-    session = stripe.billing_portal.Session.create(
-        customer=customer_id, return_url=return_url, **request_options()
-    )
-    return session.url
 
 
 def link_customer(*, user: Any, stripe_customer_id: str) -> StripeCustomer:

@@ -17,6 +17,10 @@ __all__ = [
 ]
 
 
+#: The setting that holds the signing secret of the webhook endpoint (/billing/webhook/).
+WEBHOOK_SECRET_SETTING = "STRIPE_WEBHOOK_SECRET"
+
+
 def is_configured() -> bool:
     return bool(settings.STRIPE_SECRET_KEY)
 
