@@ -1,4 +1,4 @@
-"""The template repository's own Python (tests, hooks, benchmarks) stays ruff-clean."""
+"""The template repository's own Python (tests, hooks, benchmarks, fakestripe) stays ruff-clean."""
 
 from __future__ import annotations
 
@@ -7,5 +7,5 @@ from .test_generated import RUFF
 
 
 def test_repository_code_is_ruff_clean():
-    run([RUFF, "check", "--no-cache", "tests", "hooks", "bench"], ROOT)
-    run([RUFF, "format", "--check", "--no-cache", "tests", "hooks", "bench"], ROOT)
+    run([RUFF, "check", "--no-cache", "tests", "hooks", "bench", "fakestripe"], ROOT)
+    run([RUFF, "format", "--check", "--no-cache", "tests", "hooks", "bench", "fakestripe"], ROOT)
