@@ -7,14 +7,58 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import _catalog as C
-from . import _meters as M
-from . import _params as P
-from . import _sessions as S
-from . import _subs as U
+from ._catalog import (
+    attach_pm,
+    create_customer,
+    create_pm,
+    create_price,
+    create_product,
+    delete_customer,
+    delete_product,
+    detach_pm,
+    resolve_pm,
+    update_customer,
+    update_pm,
+    update_price,
+    update_product,
+)
 from ._engine import INDEXES, KINDS, State, public
 from ._errors import StripeError, invalid, missing_param, no_such
+from ._meters import (
+    create_meter,
+    create_meter_event,
+    event_summaries,
+    set_meter_status,
+    update_meter,
+)
+from ._params import (
+    Params,
+    apply_metadata,
+    bool_param,
+    check_params,
+    choice_param,
+    created_filter,
+    decimal_param,
+    dict_param,
+    int_param,
+    list_param,
+    metadata_param,
+    new_metadata,
+    str_param,
+)
+from ._sessions import create_checkout_session, create_portal_session, expire_session, line_items_of
 from ._store import Obj, new_id
+from ._subs import (
+    cancel_api,
+    create_item,
+    create_subscription,
+    delete_item,
+    mark_uncollectible,
+    pay_invoice_api,
+    update_item,
+    update_subscription,
+    void_invoice,
+)
 from ._webhooks import new_secret
 
 if TYPE_CHECKING:
@@ -25,7 +69,7 @@ if TYPE_CHECKING:
 class Ctx:
     state: State
     fake: FakeStripe
-    params: P.Params
+    params: Params
     expand: list[str] = field(default_factory=list)
 
 
@@ -67,8 +111,8 @@ def match(method: str, path: str) -> tuple[Route, tuple[str, ...]] | None:
 LIST_KEYS = {"limit", "starting_after", "ending_before", "created"}
 
 
-def _limit(p: P.Params) -> int:
-    limit = P.i(p, "limit")
+def _limit(p: Params) -> int:
+    limit = int_param(p, "limit")
     if limit is None:
         return 10
     if not 1 <= limit <= 100:
@@ -108,7 +152,7 @@ def list_of(
     """Generic Stripe list endpoint over one collection."""
     st, p = ctx.state, ctx.params
     indexed = indexed or {}
-    P.check(p, set(allowed) | LIST_KEYS | set(indexed))
+    check_params(p, set(allowed) | LIST_KEYS | set(indexed))
     limit = _limit(p)
     coll = st.colls[kind]
     preds: list[Callable[[Obj], bool]] = [] if pred is None else [pred]
@@ -122,7 +166,7 @@ def list_of(
             cand = coll.candidates(fieldname, value)
         else:
             preds.append(_indexed_is(INDEXES[kind][fieldname], value))
-    bounds = P.created_filter(p)
+    bounds = created_filter(p)
     if bounds is not None:
         lo, hi = bounds
         preds.append(
@@ -135,7 +179,12 @@ def list_of(
             return all(f(o) for f in preds)
 
     data, more = coll.page(
-        cand, combined, limit, P.s(p, "starting_after"), P.s(p, "ending_before"), KINDS[kind]
+        cand,
+        combined,
+        limit,
+        str_param(p, "starting_after"),
+        str_param(p, "ending_before"),
+        KINDS[kind],
     )
     return {"object": "list", "data": [public(o) for o in data], "has_more": more, "url": url}
 
@@ -148,8 +197,8 @@ _QUERY_CLAUSE = re.compile(
 def search(ctx: Ctx, kind: str, url: str, fields: set[str]) -> Obj:
     """Stripe's search query language (subset): ``a:'x' AND metadata['k']:'v'``."""
     p = ctx.params
-    P.check(p, {"query", "limit", "page"})
-    query = P.s(p, "query", required=True)
+    check_params(p, {"query", "limit", "page"})
+    query = str_param(p, "query", required=True)
     assert query is not None
     joiner = " OR " if " OR " in query else " AND "
     clauses = []
@@ -183,7 +232,7 @@ def search(ctx: Ctx, kind: str, url: str, fields: set[str]) -> Obj:
 
     limit = _limit(p)
     after = None
-    page = P.s(p, "page")
+    page = str_param(p, "page")
     if page is not None:
         try:
             after = base64.urlsafe_b64decode(page.encode()).decode()
@@ -234,7 +283,7 @@ def get_account_by_id(ctx: Ctx, acct: str) -> Obj:
 
 @route("POST", "/v1/customers")
 def customers_create(ctx: Ctx) -> Obj:
-    return C.create_customer(ctx.state, ctx.params)
+    return create_customer(ctx.state, ctx.params)
 
 
 @route("GET", "/v1/customers")
@@ -266,12 +315,12 @@ def customers_get(ctx: Ctx, cus_id: str) -> Obj:
 
 @route("POST", "/v1/customers/{id}")
 def customers_update(ctx: Ctx, cus_id: str) -> Obj:
-    return C.update_customer(ctx.state, _customer(ctx, cus_id), ctx.params)
+    return update_customer(ctx.state, _customer(ctx, cus_id), ctx.params)
 
 
 @route("DELETE", "/v1/customers/{id}")
 def customers_delete(ctx: Ctx, cus_id: str) -> Obj:
-    return C.delete_customer(ctx.state, _customer(ctx, cus_id))
+    return delete_customer(ctx.state, _customer(ctx, cus_id))
 
 
 @route("GET", "/v1/customers/{id}/payment_methods")
@@ -297,7 +346,7 @@ def customers_pm(ctx: Ctx, cus_id: str, pm_id: str) -> Obj:
     return pm
 
 
-def _pm_type(p: P.Params) -> Callable[[Obj], bool] | None:
+def _pm_type(p: Params) -> Callable[[Obj], bool] | None:
     ptype = p.get("type")
     if not ptype:
         return None
@@ -309,7 +358,7 @@ def _pm_type(p: P.Params) -> Callable[[Obj], bool] | None:
 
 @route("POST", "/v1/payment_methods")
 def pms_create(ctx: Ctx) -> Obj:
-    return C.create_pm(ctx.state, ctx.params)
+    return create_pm(ctx.state, ctx.params)
 
 
 @route("GET", "/v1/payment_methods")
@@ -333,22 +382,22 @@ def pms_get(ctx: Ctx, pm_id: str) -> Obj:
 
 @route("POST", "/v1/payment_methods/{id}")
 def pms_update(ctx: Ctx, pm_id: str) -> Obj:
-    return C.update_pm(ctx.state, ctx.state.get("payment_method", pm_id), ctx.params)
+    return update_pm(ctx.state, ctx.state.get("payment_method", pm_id), ctx.params)
 
 
 @route("POST", "/v1/payment_methods/{id}/attach")
 def pms_attach(ctx: Ctx, pm_id: str) -> Obj:
-    P.check(ctx.params, {"customer"}, {"customer_account"})
-    cus_id = P.s(ctx.params, "customer", required=True)
+    check_params(ctx.params, {"customer"}, {"customer_account"})
+    cus_id = str_param(ctx.params, "customer", required=True)
     cus = ctx.state.get("customer", cus_id, "customer")
-    pm = C.resolve_pm(ctx.state, pm_id, "payment_method", create=True)
-    return C.attach_pm(ctx.state, pm, cus)
+    pm = resolve_pm(ctx.state, pm_id, "payment_method", create=True)
+    return attach_pm(ctx.state, pm, cus)
 
 
 @route("POST", "/v1/payment_methods/{id}/detach")
 def pms_detach(ctx: Ctx, pm_id: str) -> Obj:
-    P.check(ctx.params, set())
-    return C.detach_pm(ctx.state, ctx.state.get("payment_method", pm_id))
+    check_params(ctx.params, set())
+    return detach_pm(ctx.state, ctx.state.get("payment_method", pm_id))
 
 
 # ------------------------------------------------------------------------------ products
@@ -356,12 +405,12 @@ def pms_detach(ctx: Ctx, pm_id: str) -> Obj:
 
 @route("POST", "/v1/products")
 def products_create(ctx: Ctx) -> Obj:
-    return C.create_product(ctx.state, ctx.params)
+    return create_product(ctx.state, ctx.params)
 
 
 @route("GET", "/v1/products")
 def products_list(ctx: Ctx) -> Obj:
-    ids = P.lst(ctx.params, "ids")
+    ids = list_param(ctx.params, "ids")
     pred = None if ids is None else (lambda o: o["id"] in ids)
     return list_of(
         ctx,
@@ -394,12 +443,12 @@ def products_features(ctx: Ctx, pid: str) -> Obj:
 
 @route("POST", "/v1/products/{id}")
 def products_update(ctx: Ctx, pid: str) -> Obj:
-    return C.update_product(ctx.state, ctx.state.get("product", pid), ctx.params)
+    return update_product(ctx.state, ctx.state.get("product", pid), ctx.params)
 
 
 @route("DELETE", "/v1/products/{id}")
 def products_delete(ctx: Ctx, pid: str) -> Obj:
-    return C.delete_product(ctx.state, ctx.state.get("product", pid))
+    return delete_product(ctx.state, ctx.state.get("product", pid))
 
 
 # -------------------------------------------------------------------------------- prices
@@ -407,20 +456,20 @@ def products_delete(ctx: Ctx, pid: str) -> Obj:
 
 @route("POST", "/v1/prices")
 def prices_create(ctx: Ctx) -> Obj:
-    return C.create_price(ctx.state, ctx.params)
+    return create_price(ctx.state, ctx.params)
 
 
 @route("GET", "/v1/prices")
 def prices_list(ctx: Ctx) -> Obj:
     p = ctx.params
     preds: list[Callable[[Obj], bool]] = []
-    keys = P.lst(p, "lookup_keys")
+    keys = list_param(p, "lookup_keys")
     if keys is not None:
         preds.append(lambda o: o["lookup_key"] in keys)
     for key in ("currency", "type"):
         if p.get(key):
             preds.append(_field_is(key, p[key]))
-    rec = P.d(p, "recurring")
+    rec = dict_param(p, "recurring")
     if rec:
         for k in ("interval", "usage_type", "meter"):
             if rec.get(k):
@@ -455,7 +504,7 @@ def prices_get(ctx: Ctx, pid: str) -> Obj:
 
 @route("POST", "/v1/prices/{id}")
 def prices_update(ctx: Ctx, pid: str) -> Obj:
-    return C.update_price(ctx.state, ctx.state.get("price", pid), ctx.params)
+    return update_price(ctx.state, ctx.state.get("price", pid), ctx.params)
 
 
 # ------------------------------------------------------------------------- subscriptions
@@ -463,13 +512,13 @@ def prices_update(ctx: Ctx, pid: str) -> Obj:
 
 @route("POST", "/v1/subscriptions")
 def subs_create(ctx: Ctx) -> Obj:
-    return U.create_subscription(ctx.state, ctx.params)
+    return create_subscription(ctx.state, ctx.params)
 
 
 @route("GET", "/v1/subscriptions")
 def subs_list(ctx: Ctx) -> Obj:
     p = ctx.params
-    status = P.one_of(
+    status = choice_param(
         p,
         "status",
         (
@@ -526,22 +575,22 @@ def subs_get(ctx: Ctx, sid: str) -> Obj:
 
 @route("POST", "/v1/subscriptions/{id}")
 def subs_update(ctx: Ctx, sid: str) -> Obj:
-    return U.update_subscription(ctx.state, ctx.state.get("subscription", sid), ctx.params)
+    return update_subscription(ctx.state, ctx.state.get("subscription", sid), ctx.params)
 
 
 @route("DELETE", "/v1/subscriptions/{id}")
 def subs_cancel(ctx: Ctx, sid: str) -> Obj:
-    return U.cancel_api(ctx.state, ctx.state.get("subscription", sid), ctx.params)
+    return cancel_api(ctx.state, ctx.state.get("subscription", sid), ctx.params)
 
 
 @route("POST", "/v1/subscription_items")
 def items_create(ctx: Ctx) -> Obj:
-    return U.create_item(ctx.state, ctx.params)
+    return create_item(ctx.state, ctx.params)
 
 
 @route("GET", "/v1/subscription_items")
 def items_list(ctx: Ctx) -> Obj:
-    sub_id = P.s(ctx.params, "subscription", required=True)
+    sub_id = str_param(ctx.params, "subscription", required=True)
     ctx.state.get("subscription", sub_id, "subscription")
     return list_of(
         ctx, "subscription_item", "/v1/subscription_items", set(), {"subscription": "subscription"}
@@ -555,12 +604,12 @@ def items_get(ctx: Ctx, si: str) -> Obj:
 
 @route("POST", "/v1/subscription_items/{id}")
 def items_update(ctx: Ctx, si: str) -> Obj:
-    return U.update_item(ctx.state, ctx.state.get("subscription_item", si), ctx.params)
+    return update_item(ctx.state, ctx.state.get("subscription_item", si), ctx.params)
 
 
 @route("DELETE", "/v1/subscription_items/{id}")
 def items_delete(ctx: Ctx, si: str) -> Obj:
-    return U.delete_item(ctx.state, ctx.state.get("subscription_item", si), ctx.params)
+    return delete_item(ctx.state, ctx.state.get("subscription_item", si), ctx.params)
 
 
 # ------------------------------------------------------------------------------ invoices
@@ -569,7 +618,7 @@ def items_delete(ctx: Ctx, si: str) -> Obj:
 @route("GET", "/v1/invoices")
 def invoices_list(ctx: Ctx) -> Obj:
     p = ctx.params
-    status = P.one_of(p, "status", ("draft", "open", "paid", "uncollectible", "void"))
+    status = choice_param(p, "status", ("draft", "open", "paid", "uncollectible", "void"))
     preds: list[Callable[[Obj], bool]] = []
     if status:
         preds.append(lambda o: o["status"] == status)
@@ -602,35 +651,35 @@ def invoices_get(ctx: Ctx, iid: str) -> Obj:
 @route("POST", "/v1/invoices/{id}")
 def invoices_update(ctx: Ctx, iid: str) -> Obj:
     inv = ctx.state.get("invoice", iid)
-    P.check(ctx.params, {"metadata", "description", "footer"})
+    check_params(ctx.params, {"metadata", "description", "footer"})
     before = ctx.state.snapshot(inv)
-    P.apply_metadata(inv["metadata"], P.metadata(ctx.params))
+    apply_metadata(inv["metadata"], metadata_param(ctx.params))
     for key in ("description", "footer"):
         if key in ctx.params:
-            inv[key] = P.s(ctx.params, key)
+            inv[key] = str_param(ctx.params, key)
     ctx.state.emit_update("invoice.updated", inv, before)
     return inv
 
 
 @route("POST", "/v1/invoices/{id}/pay")
 def invoices_pay(ctx: Ctx, iid: str) -> Obj:
-    return U.pay_invoice_api(ctx.state, ctx.state.get("invoice", iid), ctx.params)
+    return pay_invoice_api(ctx.state, ctx.state.get("invoice", iid), ctx.params)
 
 
 @route("POST", "/v1/invoices/{id}/void")
 def invoices_void(ctx: Ctx, iid: str) -> Obj:
-    return U.void_invoice(ctx.state, ctx.state.get("invoice", iid))
+    return void_invoice(ctx.state, ctx.state.get("invoice", iid))
 
 
 @route("POST", "/v1/invoices/{id}/mark_uncollectible")
 def invoices_uncollectible(ctx: Ctx, iid: str) -> Obj:
-    return U.mark_uncollectible(ctx.state, ctx.state.get("invoice", iid))
+    return mark_uncollectible(ctx.state, ctx.state.get("invoice", iid))
 
 
 @route("GET", "/v1/invoices/{id}/lines")
 def invoices_lines(ctx: Ctx, iid: str) -> Obj:
     inv = ctx.state.get("invoice", iid)
-    P.check(ctx.params, LIST_KEYS)
+    check_params(ctx.params, LIST_KEYS)
     lines: list[Obj] = inv["lines"]["data"]
     return _page_list(ctx, lines, f"/v1/invoices/{iid}/lines")
 
@@ -640,7 +689,7 @@ def _page_list(ctx: Ctx, items: list[Obj], url: str) -> Obj:
     p = ctx.params
     limit = _limit(p)
     ids = [x["id"] for x in items]
-    after, before = P.s(p, "starting_after"), P.s(p, "ending_before")
+    after, before = str_param(p, "starting_after"), str_param(p, "ending_before")
     if after is not None:
         if after not in ids:
             raise invalid(f"Invalid starting_after id: {after}", "starting_after")
@@ -661,13 +710,13 @@ def _page_list(ctx: Ctx, items: list[Obj], url: str) -> Obj:
 
 @route("POST", "/v1/checkout/sessions")
 def checkout_create(ctx: Ctx) -> Obj:
-    return S.create_checkout_session(ctx.state, ctx.params)
+    return create_checkout_session(ctx.state, ctx.params)
 
 
 @route("GET", "/v1/checkout/sessions")
 def checkout_list(ctx: Ctx) -> Obj:
     p = ctx.params
-    status = P.one_of(p, "status", ("open", "complete", "expired"))
+    status = choice_param(p, "status", ("open", "complete", "expired"))
     pred = (lambda o: o["status"] == status) if status else None
     return list_of(
         ctx,
@@ -686,22 +735,22 @@ def checkout_get(ctx: Ctx, cs: str) -> Obj:
 
 @route("POST", "/v1/checkout/sessions/{id}/expire")
 def checkout_expire(ctx: Ctx, cs: str) -> Obj:
-    P.check(ctx.params, set())
-    return S.expire_session(ctx.state, ctx.state.get("checkout.session", cs))
+    check_params(ctx.params, set())
+    return expire_session(ctx.state, ctx.state.get("checkout.session", cs))
 
 
 @route("GET", "/v1/checkout/sessions/{id}/line_items")
 def checkout_line_items(ctx: Ctx, cs: str) -> Obj:
     session = ctx.state.get("checkout.session", cs)
-    P.check(ctx.params, LIST_KEYS)
+    check_params(ctx.params, LIST_KEYS)
     return _page_list(
-        ctx, S.line_items_of(ctx.state, session), f"/v1/checkout/sessions/{cs}/line_items"
+        ctx, line_items_of(ctx.state, session), f"/v1/checkout/sessions/{cs}/line_items"
     )
 
 
 @route("POST", "/v1/billing_portal/sessions")
 def portal_create(ctx: Ctx) -> Obj:
-    return S.create_portal_session(ctx.state, ctx.params)
+    return create_portal_session(ctx.state, ctx.params)
 
 
 # -------------------------------------------------------------------------------- meters
@@ -709,12 +758,12 @@ def portal_create(ctx: Ctx) -> Obj:
 
 @route("POST", "/v1/billing/meters")
 def meters_create(ctx: Ctx) -> Obj:
-    return M.create_meter(ctx.state, ctx.params)
+    return create_meter(ctx.state, ctx.params)
 
 
 @route("GET", "/v1/billing/meters")
 def meters_list(ctx: Ctx) -> Obj:
-    status = P.one_of(ctx.params, "status", ("active", "inactive"))
+    status = choice_param(ctx.params, "status", ("active", "inactive"))
     pred = (lambda o: o["status"] == status) if status else None
     return list_of(ctx, "billing.meter", "/v1/billing/meters", {"status"}, None, pred)
 
@@ -726,23 +775,23 @@ def meters_get(ctx: Ctx, mid: str) -> Obj:
 
 @route("POST", "/v1/billing/meters/{id}")
 def meters_update(ctx: Ctx, mid: str) -> Obj:
-    return M.update_meter(ctx.state, ctx.state.get("billing.meter", mid), ctx.params)
+    return update_meter(ctx.state, ctx.state.get("billing.meter", mid), ctx.params)
 
 
 @route("POST", "/v1/billing/meters/{id}/deactivate")
 def meters_deactivate(ctx: Ctx, mid: str) -> Obj:
-    return M.set_meter_status(ctx.state, ctx.state.get("billing.meter", mid), False)
+    return set_meter_status(ctx.state, ctx.state.get("billing.meter", mid), False)
 
 
 @route("POST", "/v1/billing/meters/{id}/reactivate")
 def meters_reactivate(ctx: Ctx, mid: str) -> Obj:
-    return M.set_meter_status(ctx.state, ctx.state.get("billing.meter", mid), True)
+    return set_meter_status(ctx.state, ctx.state.get("billing.meter", mid), True)
 
 
 @route("GET", "/v1/billing/meters/{id}/event_summaries")
 def meters_summaries(ctx: Ctx, mid: str) -> Obj:
     meter = ctx.state.get("billing.meter", mid)
-    data, more = M.event_summaries(ctx.state, meter, ctx.params)
+    data, more = event_summaries(ctx.state, meter, ctx.params)
     return {
         "object": "list",
         "data": data,
@@ -753,7 +802,7 @@ def meters_summaries(ctx: Ctx, mid: str) -> Obj:
 
 @route("POST", "/v1/billing/meter_events")
 def meter_events_create(ctx: Ctx) -> Obj:
-    return M.create_meter_event(ctx.state, ctx.params)
+    return create_meter_event(ctx.state, ctx.params)
 
 
 # ------------------------------------------------------------------ webhook endpoints
@@ -767,8 +816,8 @@ def endpoints_create(ctx: Ctx) -> Obj:
 _EVENT_NAME = re.compile(r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$")
 
 
-def _enabled_events(p: P.Params) -> list[str]:
-    events = P.lst(p, "enabled_events")
+def _enabled_events(p: Params) -> list[str]:
+    events = list_param(p, "enabled_events")
     if not events:
         raise missing_param("enabled_events")
     for n, name in enumerate(events):
@@ -777,17 +826,17 @@ def _enabled_events(p: P.Params) -> list[str]:
     return [str(e) for e in events]
 
 
-def _url(p: P.Params) -> str:
-    url = P.s(p, "url", required=True)
+def _url(p: Params) -> str:
+    url = str_param(p, "url", required=True)
     assert url is not None
     if not url.startswith(("http://", "https://")):
         raise invalid("Invalid URL: URL must be publicly accessible.", "url", "url_invalid")
     return url
 
 
-def create_endpoint(st: State, p: P.Params, secret: str | None = None) -> Obj:
-    P.check(p, {"url", "enabled_events", "description", "metadata", "api_version", "connect"})
-    if P.b(p, "connect"):
+def create_endpoint(st: State, p: Params, secret: str | None = None) -> Obj:
+    check_params(p, {"url", "enabled_events", "description", "metadata", "api_version", "connect"})
+    if bool_param(p, "connect"):
         raise StripeError(
             400,
             "fakestripe does not implement Connect webhook endpoints.",
@@ -797,13 +846,13 @@ def create_endpoint(st: State, p: P.Params, secret: str | None = None) -> Obj:
     ep: Obj = {
         "id": new_id("we"),
         "object": "webhook_endpoint",
-        "api_version": P.s(p, "api_version"),
+        "api_version": str_param(p, "api_version"),
         "application": None,
         "created": st.now(),
-        "description": P.s(p, "description"),
+        "description": str_param(p, "description"),
         "enabled_events": _enabled_events(p),
         "livemode": False,
-        "metadata": P.new_metadata(P.metadata(p)),
+        "metadata": new_metadata(metadata_param(p)),
         "status": "enabled",
         "url": _url(p),
     }
@@ -828,16 +877,16 @@ def endpoints_get(ctx: Ctx, wid: str) -> Obj:
 def endpoints_update(ctx: Ctx, wid: str) -> Obj:
     st, p = ctx.state, ctx.params
     ep = st.get("webhook_endpoint", wid)
-    P.check(p, {"url", "enabled_events", "description", "metadata", "disabled"})
+    check_params(p, {"url", "enabled_events", "description", "metadata", "disabled"})
     if "url" in p:
         ep["url"] = _url(p)
     if "enabled_events" in p:
         ep["enabled_events"] = _enabled_events(p)
     if "description" in p:
-        ep["description"] = P.s(p, "description")
+        ep["description"] = str_param(p, "description")
     if "disabled" in p:
-        ep["status"] = "disabled" if P.b(p, "disabled") else "enabled"
-    P.apply_metadata(ep["metadata"], P.metadata(p))
+        ep["status"] = "disabled" if bool_param(p, "disabled") else "enabled"
+    apply_metadata(ep["metadata"], metadata_param(p))
     return ep
 
 
@@ -855,8 +904,8 @@ def endpoints_delete(ctx: Ctx, wid: str) -> Obj:
 @route("GET", "/v1/events")
 def events_list(ctx: Ctx) -> Obj:
     p = ctx.params
-    etype = P.s(p, "type")
-    types = P.lst(p, "types")
+    etype = str_param(p, "type")
+    types = list_param(p, "types")
     if etype and types:
         raise invalid("You may only specify one of these parameters: type, types.", "types")
     pred: Callable[[Obj], bool] | None = None
@@ -895,9 +944,9 @@ def fake_stats(ctx: Ctx) -> Obj:
 @route("POST", "/_fake/advance")
 def fake_advance(ctx: Ctx) -> Obj:
     p = ctx.params
-    P.check(p, {"seconds", "minutes", "hours", "days"})
-    total = (P.i(p, "seconds") or 0) + 60 * (P.i(p, "minutes") or 0)
-    total += 3600 * (P.i(p, "hours") or 0) + 86400 * (P.i(p, "days") or 0)
+    check_params(p, {"seconds", "minutes", "hours", "days"})
+    total = (int_param(p, "seconds") or 0) + 60 * (int_param(p, "minutes") or 0)
+    total += 3600 * (int_param(p, "hours") or 0) + 86400 * (int_param(p, "days") or 0)
     if total < 0:
         raise invalid("The fake clock only moves forward.", "seconds")
     return {"object": "fake_clock", "now": ctx.state.advance(total)}
@@ -911,24 +960,24 @@ def fake_hold(ctx: Ctx) -> Obj:
 
 @route("POST", "/_fake/release", locked=False)
 def fake_release(ctx: Ctx) -> Obj:
-    P.check(ctx.params, {"order", "seed"})
-    order = P.one_of(ctx.params, "order", ("reverse", "shuffle", "none"))
-    n = ctx.fake.release(order=order, seed=P.i(ctx.params, "seed"))
+    check_params(ctx.params, {"order", "seed"})
+    order = choice_param(ctx.params, "order", ("reverse", "shuffle", "none"))
+    n = ctx.fake.release(order=order, seed=int_param(ctx.params, "seed"))
     return {"object": "fake_webhooks", "released": n}
 
 
 @route("POST", "/_fake/reorder", locked=False)
 def fake_reorder(ctx: Ctx) -> Obj:
-    P.check(ctx.params, {"mode", "seed"})
-    mode = P.one_of(ctx.params, "mode", ("reverse", "shuffle", "none"))
-    ctx.fake.reorder(mode, seed=P.i(ctx.params, "seed"))
+    check_params(ctx.params, {"mode", "seed"})
+    mode = choice_param(ctx.params, "mode", ("reverse", "shuffle", "none"))
+    ctx.fake.reorder(mode, seed=int_param(ctx.params, "seed"))
     return {"object": "fake_webhooks", "reorder": mode}
 
 
 @route("POST", "/_fake/duplicate_next", locked=False)
 def fake_duplicate(ctx: Ctx) -> Obj:
-    P.check(ctx.params, {"n"})
-    n = P.i(ctx.params, "n", minimum=0)
+    check_params(ctx.params, {"n"})
+    n = int_param(ctx.params, "n", minimum=0)
     ctx.fake.duplicate_next(1 if n is None else n)
     return {"object": "fake_webhooks", "duplicate_next": 1 if n is None else n}
 
@@ -946,8 +995,8 @@ def fake_pending(ctx: Ctx) -> Obj:
 
 @route("POST", "/_fake/wait_idle", locked=False)
 def fake_wait_idle(ctx: Ctx) -> Obj:
-    P.check(ctx.params, {"timeout"})
-    timeout = float(P.dec(ctx.params, "timeout") or 5)
+    check_params(ctx.params, {"timeout"})
+    timeout = float(decimal_param(ctx.params, "timeout") or 5)
     return {"object": "fake_webhooks", "idle": ctx.fake.wait_idle(timeout)}
 
 

@@ -5,10 +5,24 @@ import re
 import string
 from datetime import UTC, datetime
 
-from . import _params as P
 from ._cards import TestCard, lookup_number, shortcut_card
 from ._engine import State
 from ._errors import StripeError, invalid, missing_param
+from ._params import (
+    Params,
+    apply_metadata,
+    bool_param,
+    check_params,
+    choice_param,
+    decimal_param,
+    dict_param,
+    int_param,
+    list_param,
+    metadata_param,
+    new_metadata,
+    str_param,
+    unknown_param,
+)
 from ._store import Obj, new_id, rand_str
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -17,8 +31,8 @@ INTERVALS = ("day", "week", "month", "year")
 _ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
 
 
-def _address(p: P.Params, key: str) -> Obj | None:
-    raw = P.d(p, key)
+def _address(p: Params, key: str) -> Obj | None:
+    raw = dict_param(p, key)
     if raw is None:
         return None
     for k in raw:
@@ -27,8 +41,8 @@ def _address(p: P.Params, key: str) -> Obj | None:
     return {k: (raw.get(k) or None) for k in _ADDRESS_KEYS}
 
 
-def _email(p: P.Params, key: str = "email") -> str | None:
-    email = P.s(p, key)
+def _email(p: Params, key: str = "email") -> str | None:
+    email = str_param(p, key)
     if email is not None and not _EMAIL.match(email):
         raise invalid(f"Invalid email address: {email}", key, "email_invalid")
     return email
@@ -61,24 +75,24 @@ CUSTOMER_UPDATE = (CUSTOMER_CREATE - {"payment_method"}) | {"default_source"}
 CUSTOMER_UNSUPPORTED = {"source", "tax_id_data", "test_clock", "default_source"}
 
 
-def create_customer(st: State, p: P.Params) -> Obj:
-    P.check(p, CUSTOMER_CREATE, CUSTOMER_UNSUPPORTED)
+def create_customer(st: State, p: Params) -> Obj:
+    check_params(p, CUSTOMER_CREATE, CUSTOMER_UNSUPPORTED)
     cus: Obj = {
         "id": new_id("cus", 14),
         "object": "customer",
         "address": _address(p, "address"),
-        "balance": P.i(p, "balance") or 0,
-        "business_name": P.s(p, "business_name"),
+        "balance": int_param(p, "balance") or 0,
+        "business_name": str_param(p, "business_name"),
         "created": st.now(),
         "currency": None,
         "customer_account": None,
         "default_source": None,
         "delinquent": False,
-        "description": P.s(p, "description"),
+        "description": str_param(p, "description"),
         "discount": None,
         "email": _email(p),
-        "individual_name": P.s(p, "individual_name"),
-        "invoice_prefix": P.s(p, "invoice_prefix")
+        "individual_name": str_param(p, "individual_name"),
+        "invoice_prefix": str_param(p, "invoice_prefix")
         or rand_str(8, string.ascii_uppercase + string.digits),
         "invoice_settings": {
             "custom_fields": None,
@@ -87,18 +101,18 @@ def create_customer(st: State, p: P.Params) -> Obj:
             "rendering_options": None,
         },
         "livemode": False,
-        "metadata": P.new_metadata(P.metadata(p)),
-        "name": P.s(p, "name"),
-        "next_invoice_sequence": P.i(p, "next_invoice_sequence", minimum=1) or 1,
-        "phone": P.s(p, "phone"),
-        "preferred_locales": tuple(P.lst(p, "preferred_locales") or ()),
+        "metadata": new_metadata(metadata_param(p)),
+        "name": str_param(p, "name"),
+        "next_invoice_sequence": int_param(p, "next_invoice_sequence", minimum=1) or 1,
+        "phone": str_param(p, "phone"),
+        "preferred_locales": tuple(list_param(p, "preferred_locales") or ()),
         "shipping": None,
-        "tax_exempt": P.one_of(p, "tax_exempt", ("none", "exempt", "reverse")) or "none",
+        "tax_exempt": choice_param(p, "tax_exempt", ("none", "exempt", "reverse")) or "none",
         "test_clock": None,
     }
-    settings = P.d(p, "invoice_settings") or {}
-    default_pm_param = P.s(settings, "default_payment_method")
-    pm_param = P.s(p, "payment_method")
+    settings = dict_param(p, "invoice_settings") or {}
+    default_pm_param = str_param(settings, "default_payment_method")
+    pm_param = str_param(p, "payment_method")
     # Validate everything before creating anything.
     pm: Obj | None = None
     if pm_param is not None:
@@ -121,28 +135,28 @@ def create_customer(st: State, p: P.Params) -> Obj:
     return cus
 
 
-def update_customer(st: State, cus: Obj, p: P.Params) -> Obj:
-    P.check(p, CUSTOMER_UPDATE, CUSTOMER_UNSUPPORTED)
+def update_customer(st: State, cus: Obj, p: Params) -> Obj:
+    check_params(p, CUSTOMER_UPDATE, CUSTOMER_UNSUPPORTED)
     before = st.snapshot(cus)
     for key in ("description", "name", "phone", "business_name", "individual_name"):
         if key in p:
-            cus[key] = P.s(p, key)
+            cus[key] = str_param(p, key)
     if "email" in p:
         cus["email"] = _email(p)
     if "address" in p:
         cus["address"] = _address(p, "address")
     if "balance" in p:
-        cus["balance"] = P.i(p, "balance") or 0
+        cus["balance"] = int_param(p, "balance") or 0
     if "invoice_prefix" in p:
-        cus["invoice_prefix"] = P.s(p, "invoice_prefix") or cus["invoice_prefix"]
+        cus["invoice_prefix"] = str_param(p, "invoice_prefix") or cus["invoice_prefix"]
     if "preferred_locales" in p:
-        cus["preferred_locales"] = tuple(P.lst(p, "preferred_locales") or ())
+        cus["preferred_locales"] = tuple(list_param(p, "preferred_locales") or ())
     if "tax_exempt" in p:
-        cus["tax_exempt"] = P.one_of(p, "tax_exempt", ("none", "exempt", "reverse")) or "none"
-    P.apply_metadata(cus["metadata"], P.metadata(p))
-    settings = P.d(p, "invoice_settings")
+        cus["tax_exempt"] = choice_param(p, "tax_exempt", ("none", "exempt", "reverse")) or "none"
+    apply_metadata(cus["metadata"], metadata_param(p))
+    settings = dict_param(p, "invoice_settings")
     if settings is not None and "default_payment_method" in settings:
-        pm_id = P.s(settings, "default_payment_method")
+        pm_id = str_param(settings, "default_payment_method")
         if pm_id is not None:
             pm = resolve_pm(st, pm_id, "invoice_settings[default_payment_method]", create=True)
             if pm.get("customer") is None and shortcut_card(pm_id) is not None:
@@ -313,24 +327,24 @@ def detach_pm(st: State, pm: Obj) -> Obj:
 
 
 def _int_field(raw: Obj, key: str, param: str) -> int | None:
-    return P.i(raw, key, param=param)
+    return int_param(raw, key, param=param)
 
 
-def create_pm(st: State, p: P.Params) -> Obj:
-    P.check(p, PM_CREATE)
-    if P.s(p, "payment_method") is not None:
+def create_pm(st: State, p: Params) -> Obj:
+    check_params(p, PM_CREATE)
+    if str_param(p, "payment_method") is not None:
         raise StripeError(
             400,
             "fakestripe does not implement cloning payment methods (Connect).",
             param="payment_method",
             code="parameter_unknown",
         )
-    ptype = P.s(p, "type", required=True)
+    ptype = str_param(p, "type", required=True)
     if ptype != "card":
         raise invalid(
             f"fakestripe only supports `type=card` payment methods, not `{ptype}`.", "type"
         )
-    raw = P.d(p, "card")
+    raw = dict_param(p, "card")
     if raw is None:
         raise missing_param("card")
     if "token" in raw:
@@ -347,11 +361,13 @@ def create_pm(st: State, p: P.Params) -> Obj:
         if exp_y is None:
             raise missing_param("card[exp_year]")
         validate_expiry(st, exp_m, exp_y)
-    pm = make_card_pm(st, card, exp_m, exp_y, P.d(p, "billing_details"), "cvc" in raw)
-    P.apply_metadata(pm["metadata"], P.metadata(p))
+    pm = make_card_pm(st, card, exp_m, exp_y, dict_param(p, "billing_details"), "cvc" in raw)
+    apply_metadata(pm["metadata"], metadata_param(p))
     if "allow_redisplay" in p:
-        pm["allow_redisplay"] = P.one_of(p, "allow_redisplay", ("always", "limited", "unspecified"))
-    cus_id = P.s(p, "customer")
+        pm["allow_redisplay"] = choice_param(
+            p, "allow_redisplay", ("always", "limited", "unspecified")
+        )
+    cus_id = str_param(p, "customer")
     if cus_id is not None:
         attach_pm(st, pm, st.get("customer", cus_id, "customer"))
     return pm
@@ -379,22 +395,24 @@ def validate_expiry(st: State, month: int, year: int) -> None:
         )
 
 
-def update_pm(st: State, pm: Obj, p: P.Params) -> Obj:
-    P.check(p, PM_UPDATE)
+def update_pm(st: State, pm: Obj, p: Params) -> Obj:
+    check_params(p, PM_UPDATE)
     before = st.snapshot(pm)
-    P.apply_metadata(pm["metadata"], P.metadata(p))
+    apply_metadata(pm["metadata"], metadata_param(p))
     if "billing_details" in p:
         merged = dict(pm["billing_details"])
-        merged.update({k: v for k, v in (P.d(p, "billing_details") or {}).items()})
+        merged.update({k: v for k, v in (dict_param(p, "billing_details") or {}).items()})
         pm["billing_details"] = _billing_details(merged)
-    card = P.d(p, "card")
+    card = dict_param(p, "card")
     if card:
-        month = P.i(card, "exp_month", param="card[exp_month]") or pm["card"]["exp_month"]
-        year = P.i(card, "exp_year", param="card[exp_year]") or pm["card"]["exp_year"]
+        month = int_param(card, "exp_month", param="card[exp_month]") or pm["card"]["exp_month"]
+        year = int_param(card, "exp_year", param="card[exp_year]") or pm["card"]["exp_year"]
         validate_expiry(st, month, year)
         pm["card"]["exp_month"], pm["card"]["exp_year"] = month, year
     if "allow_redisplay" in p:
-        pm["allow_redisplay"] = P.one_of(p, "allow_redisplay", ("always", "limited", "unspecified"))
+        pm["allow_redisplay"] = choice_param(
+            p, "allow_redisplay", ("always", "limited", "unspecified")
+        )
     st.emit_update("payment_method.updated", pm, before)
     return pm
 
@@ -421,43 +439,43 @@ PRODUCT_CREATE = {
 PRODUCT_UPDATE = (PRODUCT_CREATE - {"id", "default_price_data", "type"}) | {"default_price"}
 
 
-def _features(p: P.Params) -> list[Obj] | None:
-    raw = P.lst(p, "marketing_features")
+def _features(p: Params) -> list[Obj] | None:
+    raw = list_param(p, "marketing_features")
     if raw is None:
         return [] if p.get("marketing_features") == "" else None
     return [{"name": f.get("name") if isinstance(f, dict) else None} for f in raw]
 
 
-def create_product(st: State, p: P.Params) -> Obj:
-    P.check(p, PRODUCT_CREATE)
-    name = P.s(p, "name", required=True)
-    pid = P.s(p, "id") or new_id("prod", 14)
+def create_product(st: State, p: Params) -> Obj:
+    check_params(p, PRODUCT_CREATE)
+    name = str_param(p, "name", required=True)
+    pid = str_param(p, "id") or new_id("prod", 14)
     if pid in st.objects or pid in st.deleted:
         raise invalid("Product already exists.", "id", "resource_already_exists")
     now = st.now()
-    active = P.b(p, "active")
+    active = bool_param(p, "active")
     prod: Obj = {
         "id": pid,
         "object": "product",
         "active": True if active is None else active,
         "created": now,
         "default_price": None,
-        "description": P.s(p, "description"),
-        "images": tuple(P.lst(p, "images") or ()),
+        "description": str_param(p, "description"),
+        "images": tuple(list_param(p, "images") or ()),
         "livemode": False,
         "marketing_features": tuple(_features(p) or ()),
-        "metadata": P.new_metadata(P.metadata(p)),
+        "metadata": new_metadata(metadata_param(p)),
         "name": name,
         "package_dimensions": None,
-        "shippable": P.b(p, "shippable"),
-        "statement_descriptor": P.s(p, "statement_descriptor"),
-        "tax_code": P.s(p, "tax_code"),
-        "type": P.one_of(p, "type", ("service", "good")) or "service",
-        "unit_label": P.s(p, "unit_label"),
+        "shippable": bool_param(p, "shippable"),
+        "statement_descriptor": str_param(p, "statement_descriptor"),
+        "tax_code": str_param(p, "tax_code"),
+        "type": choice_param(p, "type", ("service", "good")) or "service",
+        "unit_label": str_param(p, "unit_label"),
         "updated": now,
-        "url": P.s(p, "url"),
+        "url": str_param(p, "url"),
     }
-    dpd = P.d(p, "default_price_data")
+    dpd = dict_param(p, "default_price_data")
     st.add(prod)
     st.emit("product.created", prod)
     if dpd is not None:
@@ -470,30 +488,30 @@ def create_product(st: State, p: P.Params) -> Obj:
     return prod
 
 
-def update_product(st: State, prod: Obj, p: P.Params) -> Obj:
-    P.check(p, PRODUCT_UPDATE)
+def update_product(st: State, prod: Obj, p: Params) -> Obj:
+    check_params(p, PRODUCT_UPDATE)
     before = st.snapshot(prod)
     if "name" in p:
-        prod["name"] = P.s(p, "name", required=True)
+        prod["name"] = str_param(p, "name", required=True)
     for key in ("description", "statement_descriptor", "tax_code", "unit_label", "url"):
         if key in p:
-            prod[key] = P.s(p, key)
+            prod[key] = str_param(p, key)
     if "active" in p:
-        prod["active"] = bool(P.b(p, "active"))
+        prod["active"] = bool(bool_param(p, "active"))
     if "shippable" in p:
-        prod["shippable"] = P.b(p, "shippable")
+        prod["shippable"] = bool_param(p, "shippable")
     if "images" in p:
-        prod["images"] = tuple(P.lst(p, "images") or ())
+        prod["images"] = tuple(list_param(p, "images") or ())
     if "marketing_features" in p:
         prod["marketing_features"] = tuple(_features(p) or ())
     if "default_price" in p:
-        price_id = P.s(p, "default_price")
+        price_id = str_param(p, "default_price")
         if price_id is not None:
             price = st.get("price", price_id, "default_price")
             if price["product"] != prod["id"]:
                 raise invalid("The default price must belong to this product.", "default_price")
         prod["default_price"] = price_id
-    P.apply_metadata(prod["metadata"], P.metadata(p))
+    apply_metadata(prod["metadata"], metadata_param(p))
     if diff_keys(before, prod):
         prod["updated"] = st.now()
     st.save(prod)
@@ -608,21 +626,21 @@ def _take_lookup_key(st: State, key: str, transfer: bool, param: str) -> None:
         st.emit_update("price.updated", other, before)
 
 
-def create_price(st: State, p: P.Params, param_prefix: str = "") -> Obj:
+def create_price(st: State, p: Params, param_prefix: str = "") -> Obj:
     def name(key: str) -> str:
         return f"{param_prefix}[{key}]" if param_prefix else key
 
     if not param_prefix:
-        P.check(p, PRICE_CREATE, PRICE_UNSUPPORTED)
-    currency = P.s(p, "currency", required=True, param=name("currency"))
+        check_params(p, PRICE_CREATE, PRICE_UNSUPPORTED)
+    currency = str_param(p, "currency", required=True, param=name("currency"))
     assert currency is not None
     currency = currency.lower()
     if not _CURRENCY.match(currency):
         raise invalid(f"Invalid currency: {currency}.", name("currency"))
-    unit_amount = P.i(p, "unit_amount", param=name("unit_amount"), minimum=0)
-    unit_dec = P.dec(p, "unit_amount_decimal", param=name("unit_amount_decimal"))
-    product_id = P.s(p, "product", param=name("product"))
-    product_data = P.d(p, "product_data")
+    unit_amount = int_param(p, "unit_amount", param=name("unit_amount"), minimum=0)
+    unit_dec = decimal_param(p, "unit_amount_decimal", param=name("unit_amount_decimal"))
+    product_id = str_param(p, "product", param=name("product"))
+    product_data = dict_param(p, "product_data")
     if product_id is None and product_data is None:
         raise missing_param(name("product"))
     if product_id is not None and product_data is not None:
@@ -631,7 +649,7 @@ def create_price(st: State, p: P.Params, param_prefix: str = "") -> Obj:
         )
     if product_id is not None:
         st.get("product", product_id, name("product"))
-    billing_scheme = P.one_of(p, "billing_scheme", ("per_unit", "tiered"))
+    billing_scheme = choice_param(p, "billing_scheme", ("per_unit", "tiered"))
     if billing_scheme == "tiered":
         raise StripeError(
             400,
@@ -652,25 +670,29 @@ def create_price(st: State, p: P.Params, param_prefix: str = "") -> Obj:
     else:
         unit_dec = str(unit_amount)
     recurring: Obj | None = None
-    rec_raw = P.d(p, "recurring")
+    rec_raw = dict_param(p, "recurring")
     if rec_raw is not None:
         for k in rec_raw:
             if k not in RECURRING_KEYS:
-                raise P.unknown_param(f"{name('recurring')}[{k}]")
-        interval = P.one_of(rec_raw, "interval", INTERVALS, param=f"{name('recurring')}[interval]")
+                raise unknown_param(f"{name('recurring')}[{k}]")
+        interval = choice_param(
+            rec_raw, "interval", INTERVALS, param=f"{name('recurring')}[interval]"
+        )
         if interval is None:
             raise missing_param(f"{name('recurring')}[interval]")
-        count = P.i(rec_raw, "interval_count", param="recurring[interval_count]", minimum=1) or 1
+        count = (
+            int_param(rec_raw, "interval_count", param="recurring[interval_count]", minimum=1) or 1
+        )
         max_count = {"day": 1095, "week": 156, "month": 36, "year": 3}[interval]
         if count > max_count:
             raise invalid(
                 "The maximum billing frequency is three years.", "recurring[interval_count]"
             )
         usage = (
-            P.one_of(rec_raw, "usage_type", ("licensed", "metered"), "recurring[usage_type]")
+            choice_param(rec_raw, "usage_type", ("licensed", "metered"), "recurring[usage_type]")
             or "licensed"
         )
-        meter_id = P.s(rec_raw, "meter", param="recurring[meter]")
+        meter_id = str_param(rec_raw, "meter", param="recurring[meter]")
         if usage == "metered":
             if meter_id is None:
                 raise invalid(
@@ -691,18 +713,18 @@ def create_price(st: State, p: P.Params, param_prefix: str = "") -> Obj:
             "interval": interval,
             "interval_count": count,
             "meter": meter_id,
-            "trial_period_days": P.i(rec_raw, "trial_period_days"),
+            "trial_period_days": int_param(rec_raw, "trial_period_days"),
             "usage_type": usage,
         }
-    lookup_key = P.s(p, "lookup_key")
+    lookup_key = str_param(p, "lookup_key")
     if lookup_key is not None:
-        _take_lookup_key(st, lookup_key, bool(P.b(p, "transfer_lookup_key")), "lookup_key")
+        _take_lookup_key(st, lookup_key, bool(bool_param(p, "transfer_lookup_key")), "lookup_key")
     if product_data is not None:
         pdata = dict(product_data)
         if not pdata.get("name"):
             raise missing_param("product_data[name]")
         product_id = create_product(st, pdata)["id"]
-    active = P.b(p, "active")
+    active = bool_param(p, "active")
     price: Obj = {
         "id": new_id("price"),
         "object": "price",
@@ -713,11 +735,11 @@ def create_price(st: State, p: P.Params, param_prefix: str = "") -> Obj:
         "custom_unit_amount": None,
         "livemode": False,
         "lookup_key": lookup_key,
-        "metadata": P.new_metadata(P.metadata(p)),
-        "nickname": P.s(p, "nickname"),
+        "metadata": new_metadata(metadata_param(p)),
+        "nickname": str_param(p, "nickname"),
         "product": product_id,
         "recurring": recurring,
-        "tax_behavior": P.one_of(p, "tax_behavior", ("exclusive", "inclusive", "unspecified"))
+        "tax_behavior": choice_param(p, "tax_behavior", ("exclusive", "inclusive", "unspecified"))
         or "unspecified",
         "tiers_mode": None,
         "transform_quantity": None,
@@ -731,23 +753,23 @@ def create_price(st: State, p: P.Params, param_prefix: str = "") -> Obj:
     return price
 
 
-def update_price(st: State, price: Obj, p: P.Params) -> Obj:
-    P.check(p, PRICE_UPDATE, {"currency_options"})
+def update_price(st: State, price: Obj, p: Params) -> Obj:
+    check_params(p, PRICE_UPDATE, {"currency_options"})
     before = st.snapshot(price)
     if "active" in p:
-        price["active"] = bool(P.b(p, "active"))
+        price["active"] = bool(bool_param(p, "active"))
     if "nickname" in p:
-        price["nickname"] = P.s(p, "nickname")
+        price["nickname"] = str_param(p, "nickname")
     if "tax_behavior" in p:
-        price["tax_behavior"] = P.one_of(
+        price["tax_behavior"] = choice_param(
             p, "tax_behavior", ("exclusive", "inclusive", "unspecified")
         )
     if "lookup_key" in p:
-        key = P.s(p, "lookup_key")
+        key = str_param(p, "lookup_key")
         if key is not None and key != price["lookup_key"]:
-            _take_lookup_key(st, key, bool(P.b(p, "transfer_lookup_key")), "lookup_key")
+            _take_lookup_key(st, key, bool(bool_param(p, "transfer_lookup_key")), "lookup_key")
         price["lookup_key"] = key
-    P.apply_metadata(price["metadata"], P.metadata(p))
+    apply_metadata(price["metadata"], metadata_param(p))
     st.save(price)
     _sync_plan(st, price)
     st.emit_update("price.updated", price, before)

@@ -6,11 +6,22 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from . import _sessions as S
 from ._cards import AUTH_FAILED_MESSAGE, HINTS, TestCard, lookup_number
 from ._catalog import price_label, product_name, validate_expiry
 from ._engine import State
 from ._errors import StripeError
+from ._sessions import (
+    checkout_preflight,
+    complete_checkout,
+    line_items_of,
+    needs_card,
+    pay_invoice_on_page,
+    portal_cancel,
+    portal_change_plan,
+    portal_renew,
+    portal_update_card,
+    success_redirect,
+)
 from ._store import Obj
 from ._subs import items_of
 from ._timeutil import fmt_date, fmt_money
@@ -141,7 +152,7 @@ def page_message(err: StripeError) -> str:
 def _summary(st: State, session: Obj) -> str:
     meta = st.meta_of(session["id"])
     rows = []
-    for li in S.line_items_of(st, session):
+    for li in line_items_of(st, session):
         price = li["price"]
         qty = li["quantity"]
         label = price_label(st, price)
@@ -151,7 +162,7 @@ def _summary(st: State, session: Obj) -> str:
             f"<tr><td>{esc(product_name(st, price))}<div class=muted>{esc(qty_txt)}"
             f"{esc(label)}</div></td><td class=r>{esc(amount)}</td></tr>"
         )
-    first = S.line_items_of(st, session)[0]["price"]
+    first = line_items_of(st, session)[0]["price"]
     interval = first["recurring"]["interval"]
     trial = meta["trial_days"] or (
         (meta["trial_end"] - session["created"]) // 86400 if meta["trial_end"] else 0
@@ -179,7 +190,7 @@ def checkout_page(st: State, cs_id: str, error: str | None = None, status: int =
         state = "complete" if session["status"] == "complete" else "expired"
         link = ""
         if state == "complete" and session["success_url"]:
-            link = f'<p><a href="{esc(S.success_redirect(session))}">Continue</a></p>'
+            link = f'<p><a href="{esc(success_redirect(session))}">Continue</a></p>'
         elif session["cancel_url"]:
             link = f'<p><a href="{esc(session["cancel_url"])}">Return to {esc(name)}</a></p>'
         msg = "Thanks for your order" if state == "complete" else "This checkout session expired"
@@ -198,7 +209,7 @@ def checkout_page(st: State, cs_id: str, error: str | None = None, status: int =
         f"<label for=email>Email</label><input id=email name=email type=email "
         f'value="{esc(email)}"{" readonly" if session["customer"] else ""}>'
     )
-    card_needed = S.needs_card(st, session)
+    card_needed = needs_card(st, session)
     fields = (
         card_fields()
         if card_needed
@@ -233,9 +244,9 @@ def checkout_submit(st: State, cs_id: str, form: dict[str, str]) -> Page:
     card: TestCard | None = None
     exp: tuple[int, int] | None = None
     try:
-        if S.needs_card(st, session) or form.get("card_number"):
+        if needs_card(st, session) or form.get("card_number"):
             card, exp = parse_card(st, form)
-        decision = S.checkout_preflight(st, session, card)
+        decision = checkout_preflight(st, session, card)
     except StripeError as err:
         return checkout_page(st, cs_id, page_message(err), 422)
     pending = {
@@ -254,7 +265,7 @@ def checkout_submit(st: State, cs_id: str, form: dict[str, str]) -> Page:
 def _finish_checkout(st: State, session: Obj, pending: Mapping[str, object]) -> Page:
     card = pending["card"]
     exp = pending["exp"]
-    S.complete_checkout(
+    complete_checkout(
         st,
         session,
         card if isinstance(card, TestCard) else None,
@@ -263,7 +274,7 @@ def _finish_checkout(st: State, session: Obj, pending: Mapping[str, object]) -> 
         exp if isinstance(exp, tuple) else None,
         pending["postal"] if isinstance(pending["postal"], str) else None,
     )
-    target = S.success_redirect(session)
+    target = success_redirect(session)
     if target is None:
         return checkout_page(st, session["id"])
     return redirect(target)
@@ -427,17 +438,17 @@ def portal_action(
     try:
         if action == "payment_method":
             card, exp = parse_card(st, form)
-            S.portal_update_card(st, session, card, exp, form.get("billing_name") or None)
+            portal_update_card(st, session, card, exp, form.get("billing_name") or None)
         elif sub_id is None:
             return not_found("Unknown portal action.")
         elif action == "cancel":
-            S.portal_cancel(st, session, sub_id)
+            portal_cancel(st, session, sub_id)
         elif action == "renew":
-            S.portal_renew(st, session, sub_id)
+            portal_renew(st, session, sub_id)
         elif action == "update":
             qty_raw = (form.get("quantity") or "").strip()
             qty = int(qty_raw) if qty_raw.isdigit() else None
-            S.portal_change_plan(st, session, sub_id, form.get("price", ""), qty)
+            portal_change_plan(st, session, sub_id, form.get("price", ""), qty)
         else:
             return not_found("Unknown portal action.")
     except StripeError as err:
@@ -501,7 +512,7 @@ def invoice_submit(st: State, in_id: str, form: dict[str, str]) -> Page:
     if card.auth != "none":
         st.meta_of(in_id)["pending_3ds"] = pending
         return three_ds_page(f"/i/{in_id}/3ds", inv["amount_remaining"], inv["currency"])
-    S.pay_invoice_on_page(st, inv, card, exp, form.get("billing_name") or None, False)
+    pay_invoice_on_page(st, inv, card, exp, form.get("billing_name") or None, False)
     return redirect(f"/i/{in_id}")
 
 
@@ -514,7 +525,7 @@ def invoice_3ds(st: State, in_id: str, form: dict[str, str]) -> Page:
         return invoice_page(st, in_id)
     if form.get("decision") != "complete":
         return invoice_page(st, in_id, AUTH_FAILED_MESSAGE, 422)
-    S.pay_invoice_on_page(st, inv, pending["card"], pending["exp"], pending["name"], True)
+    pay_invoice_on_page(st, inv, pending["card"], pending["exp"], pending["name"], True)
     return redirect(f"/i/{in_id}")
 
 

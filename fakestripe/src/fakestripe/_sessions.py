@@ -3,7 +3,6 @@ from __future__ import annotations
 # Checkout Sessions and Customer Portal sessions (API side and hosted-page actions).
 from typing import Any
 
-from . import _params as P
 from ._cards import TestCard
 from ._catalog import (
     attach_pm,
@@ -13,6 +12,19 @@ from ._catalog import (
 )
 from ._engine import State
 from ._errors import StripeError, invalid, missing_param
+from ._params import (
+    Params,
+    bool_param,
+    check_params,
+    choice_param,
+    dict_param,
+    int_param,
+    list_param,
+    metadata_param,
+    new_metadata,
+    str_param,
+    unknown_param,
+)
 from ._store import Obj, new_id, rand_str
 from ._subs import (
     attempt_payment,
@@ -89,9 +101,9 @@ SUB_DATA_KEYS = {
 }
 
 
-def create_checkout_session(st: State, p: P.Params) -> Obj:
-    P.check(p, CS_CREATE, CS_UNSUPPORTED)
-    mode = P.s(p, "mode", required=True)
+def create_checkout_session(st: State, p: Params) -> Obj:
+    check_params(p, CS_CREATE, CS_UNSUPPORTED)
+    mode = str_param(p, "mode", required=True)
     if mode != "subscription":
         raise StripeError(
             400,
@@ -99,7 +111,7 @@ def create_checkout_session(st: State, p: P.Params) -> Obj:
             param="mode",
             code="parameter_unknown",
         )
-    ui_mode = P.s(p, "ui_mode") or "hosted_page"
+    ui_mode = str_param(p, "ui_mode") or "hosted_page"
     if ui_mode not in ("hosted", "hosted_page"):
         raise StripeError(
             400,
@@ -107,15 +119,15 @@ def create_checkout_session(st: State, p: P.Params) -> Obj:
             param="ui_mode",
             code="parameter_unknown",
         )
-    customer = P.s(p, "customer")
-    email = P.s(p, "customer_email")
+    customer = str_param(p, "customer")
+    email = str_param(p, "customer_email")
     if customer is not None and email is not None:
         raise invalid(
             "You may only specify one of these parameters: customer, customer_email.",
             "customer_email",
         )
     cus = st.get("customer", customer, "customer") if customer else None
-    raw_items = P.lst(p, "line_items")
+    raw_items = list_param(p, "line_items")
     if not raw_items:
         raise invalid(
             "You must provide at least one recurring price in `subscription` mode when using "
@@ -134,8 +146,8 @@ def create_checkout_session(st: State, p: P.Params) -> Obj:
                 "tax_rates",
                 "dynamic_tax_rates",
             ):
-                raise P.unknown_param(f"line_items[{n}][{k}]")
-        price_id = P.s(raw, "price", param=f"line_items[{n}][price]")
+                raise unknown_param(f"line_items[{n}][{k}]")
+        price_id = str_param(raw, "price", param=f"line_items[{n}][price]")
         if price_id is None:
             raise missing_param(f"line_items[{n}][price]")
         price = st.get("price", price_id, f"line_items[{n}][price]")
@@ -146,7 +158,7 @@ def create_checkout_session(st: State, p: P.Params) -> Obj:
                 "fakestripe only implements recurring prices in subscription mode Checkout.",
                 f"line_items[{n}][price]",
             )
-        qty = P.i(raw, "quantity", param=f"line_items[{n}][quantity]", minimum=0)
+        qty = int_param(raw, "quantity", param=f"line_items[{n}][quantity]", minimum=0)
         if is_metered(price):
             if qty is not None:
                 raise invalid(
@@ -157,35 +169,37 @@ def create_checkout_session(st: State, p: P.Params) -> Obj:
         elif qty is None:
             raise missing_param(f"line_items[{n}][quantity]")
         items.append({"price": price, "quantity": qty})
-    sub_data = P.d(p, "subscription_data") or {}
+    sub_data = dict_param(p, "subscription_data") or {}
     for k in sub_data:
         if k not in SUB_DATA_KEYS:
-            raise P.unknown_param(f"subscription_data[{k}]")
-    trial_days = P.i(
+            raise unknown_param(f"subscription_data[{k}]")
+    trial_days = int_param(
         sub_data, "trial_period_days", param="subscription_data[trial_period_days]", minimum=1
     )
-    trial_end = P.i(sub_data, "trial_end", param="subscription_data[trial_end]")
+    trial_end = int_param(sub_data, "trial_end", param="subscription_data[trial_end]")
     now = st.now()
     if trial_end is not None and trial_end < now + 2 * DAY:
         raise invalid(
             "`subscription_data[trial_end]` must be at least 48 hours in the future.",
             "subscription_data[trial_end]",
         )
-    expires_at = P.i(p, "expires_at") or now + DAY
+    expires_at = int_param(p, "expires_at") or now + DAY
     if not now + 1800 <= expires_at <= now + DAY:
         raise invalid(
             "The `expires_at` timestamp must be between 30 minutes and 24 hours from now.",
             "expires_at",
         )
-    success_url = P.s(p, "success_url")
-    cancel_url = P.s(p, "cancel_url")
+    success_url = str_param(p, "success_url")
+    cancel_url = str_param(p, "cancel_url")
     for key, url in (("success_url", success_url), ("cancel_url", cancel_url)):
         if url is not None and not url.startswith(("http://", "https://")):
             raise invalid("Not a valid URL", key, "url_invalid")
-    client_ref = P.s(p, "client_reference_id")
+    client_ref = str_param(p, "client_reference_id")
     if client_ref is not None and len(client_ref) > 200:
         raise invalid("client_reference_id must be at most 200 characters.", "client_reference_id")
-    pm_collection = P.one_of(p, "payment_method_collection", ("always", "if_required")) or "always"
+    pm_collection = (
+        choice_param(p, "payment_method_collection", ("always", "if_required")) or "always"
+    )
     trialing = bool(trial_days or trial_end)
     subtotal = sum(item_amount(it["price"], it["quantity"]) for it in items)
     amount = 0 if trialing else subtotal
@@ -196,11 +210,11 @@ def create_checkout_session(st: State, p: P.Params) -> Obj:
         "object": "checkout.session",
         "adaptive_pricing": {"enabled": False},
         "after_expiration": None,
-        "allow_promotion_codes": P.b(p, "allow_promotion_codes"),
+        "allow_promotion_codes": bool_param(p, "allow_promotion_codes"),
         "amount_subtotal": amount,
         "amount_total": amount,
         "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
-        "billing_address_collection": P.s(p, "billing_address_collection"),
+        "billing_address_collection": str_param(p, "billing_address_collection"),
         "cancel_url": cancel_url,
         "client_reference_id": client_ref,
         "client_secret": None,
@@ -239,8 +253,8 @@ def create_checkout_session(st: State, p: P.Params) -> Obj:
         "invoice": None,
         "invoice_creation": None,
         "livemode": False,
-        "locale": P.s(p, "locale"),
-        "metadata": P.new_metadata(P.metadata(p)),
+        "locale": str_param(p, "locale"),
+        "metadata": new_metadata(metadata_param(p)),
         "mode": "subscription",
         "origin_context": None,
         "payment_intent": None,
@@ -258,7 +272,7 @@ def create_checkout_session(st: State, p: P.Params) -> Obj:
         "shipping_cost": None,
         "shipping_options": (),
         "status": "open",
-        "submit_type": P.s(p, "submit_type"),
+        "submit_type": str_param(p, "submit_type"),
         "subscription": None,
         "success_url": success_url,
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
@@ -367,7 +381,7 @@ def complete_checkout(
         email = email or session["customer_email"]
         if not email:
             raise invalid("Your email address is incomplete.", "email", "email_invalid")
-        params: P.Params = {"email": email}
+        params: Params = {"email": email}
         if name:
             params["name"] = name
         cus = create_customer(st, params)
@@ -385,7 +399,7 @@ def complete_checkout(
             st.meta_of(pm["id"])["authenticated"] = True
         attach_pm(st, pm, cus)
     sub_data = meta["sub_data"]
-    sub_params: P.Params = {
+    sub_params: Params = {
         "customer": cus["id"],
         "items": [
             {
@@ -460,27 +474,27 @@ def success_redirect(session: Obj) -> str | None:
 PORTAL_CREATE = {"configuration", "customer", "flow_data", "locale", "on_behalf_of", "return_url"}
 
 
-def create_portal_session(st: State, p: P.Params) -> Obj:
-    P.check(p, PORTAL_CREATE, {"customer_account"})
-    cus_id = P.s(p, "customer", required=True)
+def create_portal_session(st: State, p: Params) -> Obj:
+    check_params(p, PORTAL_CREATE, {"customer_account"})
+    cus_id = str_param(p, "customer", required=True)
     cus = st.get("customer", cus_id, "customer")
-    return_url = P.s(p, "return_url")
+    return_url = str_param(p, "return_url")
     if return_url is not None and not return_url.startswith(("http://", "https://")):
         raise invalid("Not a valid URL", "return_url", "url_invalid")
-    flow = _flow(st, cus, P.d(p, "flow_data"), return_url)
+    flow = _flow(st, cus, dict_param(p, "flow_data"), return_url)
     bps_id = new_id("bps")
     session: Obj = {
         "id": bps_id,
         "object": "billing_portal.session",
-        "configuration": P.s(p, "configuration")
+        "configuration": str_param(p, "configuration")
         or st.meta_of("__config__").setdefault("portal_configuration", new_id("bpc")),
         "created": st.now(),
         "customer": cus["id"],
         "customer_account": None,
         "flow": flow,
         "livemode": False,
-        "locale": P.s(p, "locale"),
-        "on_behalf_of": P.s(p, "on_behalf_of"),
+        "locale": str_param(p, "locale"),
+        "on_behalf_of": str_param(p, "on_behalf_of"),
         "return_url": return_url,
         "url": f"{st.base_url}/p/session/{bps_id}",
     }
@@ -490,7 +504,7 @@ def create_portal_session(st: State, p: P.Params) -> Obj:
 def _flow(st: State, cus: Obj, raw: Obj | None, return_url: str | None) -> Obj | None:
     if raw is None:
         return None
-    ftype = P.one_of(
+    ftype = choice_param(
         raw,
         "type",
         (
@@ -543,7 +557,7 @@ def _flow(st: State, cus: Obj, raw: Obj | None, return_url: str | None) -> Obj |
                     "price": it.get("price"),
                     "quantity": int(it["quantity"]) if it.get("quantity") else None,
                 }
-                for it in (P.lst(body, "items") or [])
+                for it in (list_param(body, "items") or [])
                 if isinstance(it, dict)
             ]
         flow[ftype] = entry

@@ -3,7 +3,6 @@ from __future__ import annotations
 # Subscriptions, subscription items, invoices, payments and the billing clock.
 from typing import Any
 
-from . import _params as P
 from ._cards import AUTH_REQUIRED, Decline
 from ._catalog import (
     attach_pm,
@@ -17,6 +16,20 @@ from ._catalog import (
 )
 from ._engine import State
 from ._errors import StripeError, invalid, missing_param
+from ._params import (
+    Params,
+    apply_metadata,
+    bool_param,
+    check_params,
+    choice_param,
+    dict_param,
+    int_param,
+    list_param,
+    metadata_param,
+    new_metadata,
+    str_param,
+    unknown_param,
+)
 from ._store import Obj, new_id, rand_str
 from ._timeutil import DAY, add_interval, day_of, fmt_date
 
@@ -529,8 +542,8 @@ def _after_payment(st: State, sub: Obj, inv: Obj, outcome: str) -> None:
     st.emit_update("customer.subscription.updated", sub, before)
 
 
-def pay_invoice_api(st: State, inv: Obj, p: P.Params) -> Obj:
-    P.check(
+def pay_invoice_api(st: State, inv: Obj, p: Params) -> Obj:
+    check_params(
         p, {"payment_method", "paid_out_of_band", "off_session", "forgive", "mandate"}, {"source"}
     )
     if inv["status"] == "paid":
@@ -541,14 +554,14 @@ def pay_invoice_api(st: State, inv: Obj, p: P.Params) -> Obj:
             None,
             "invoice_not_editable",
         )
-    if P.b(p, "paid_out_of_band"):
+    if bool_param(p, "paid_out_of_band"):
         _mark_paid(st, inv)
         sub = st.objects.get(inv["_sub"])
         if sub is not None:
             _after_payment(st, sub, inv, "paid")
         return inv
     pm: Obj | None = None
-    pm_id = P.s(p, "payment_method")
+    pm_id = str_param(p, "payment_method")
     cus = st.objects[inv["customer"]]
     if pm_id is not None:
         pm = resolve_pm(st, pm_id, "payment_method", create=True)
@@ -618,7 +631,7 @@ def _parse_item(st: State, raw: Any, idx: int, base: str = "items") -> tuple[Obj
         raise invalid("Invalid object", f"{base}[{idx}]")
     for k in raw:
         if k not in ITEM_KEYS:
-            raise P.unknown_param(f"{base}[{idx}][{k}]")
+            raise unknown_param(f"{base}[{idx}][{k}]")
     if raw.get("price_data"):
         raise StripeError(
             400,
@@ -626,12 +639,12 @@ def _parse_item(st: State, raw: Any, idx: int, base: str = "items") -> tuple[Obj
             param=f"{base}[{idx}][price_data]",
             code="parameter_unknown",
         )
-    price_id = P.s(raw, "price", param=f"{base}[{idx}][price]") or P.s(raw, "plan")
+    price_id = str_param(raw, "price", param=f"{base}[{idx}][price]") or str_param(raw, "plan")
     if price_id is None:
         raise missing_param(f"{base}[{idx}][price]")
     price = st.get("price", price_id, f"{base}[{idx}][price]")
     _check_price(price, f"{base}[{idx}][price]")
-    qty = P.i(raw, "quantity", param=f"{base}[{idx}][quantity]", minimum=0)
+    qty = int_param(raw, "quantity", param=f"{base}[{idx}][quantity]", minimum=0)
     if is_metered(price):
         if qty is not None:
             raise invalid(
@@ -641,7 +654,7 @@ def _parse_item(st: State, raw: Any, idx: int, base: str = "items") -> tuple[Obj
             )
     elif qty is None:
         qty = 1
-    return price, qty, P.new_metadata(P.metadata(raw))
+    return price, qty, new_metadata(metadata_param(raw))
 
 
 def _check_price(price: Obj, param: str) -> None:
@@ -697,11 +710,11 @@ def _pm_for_customer(st: State, cus: Obj, pm_id: str, param: str) -> Obj:
     return pm
 
 
-def _trial_settings(p: P.Params) -> Obj:
-    raw = P.d(p, "trial_settings") or {}
+def _trial_settings(p: Params) -> Obj:
+    raw = dict_param(p, "trial_settings") or {}
     found = raw.get("end_behavior")
     end: Obj = found if isinstance(found, dict) else {}
-    behavior = P.one_of(
+    behavior = choice_param(
         end,
         "missing_payment_method",
         ("cancel", "create_invoice", "pause"),
@@ -710,11 +723,11 @@ def _trial_settings(p: P.Params) -> Obj:
     return {"end_behavior": {"missing_payment_method": behavior or "create_invoice"}}
 
 
-def create_subscription(st: State, p: P.Params, from_checkout: bool = False) -> Obj:
-    P.check(p, SUB_CREATE, SUB_CREATE_UNSUPPORTED)
-    cus_id = P.s(p, "customer", required=True)
+def create_subscription(st: State, p: Params, from_checkout: bool = False) -> Obj:
+    check_params(p, SUB_CREATE, SUB_CREATE_UNSUPPORTED)
+    cus_id = str_param(p, "customer", required=True)
     cus = st.get("customer", cus_id, "customer")
-    raw_items = P.lst(p, "items")
+    raw_items = list_param(p, "items")
     if not raw_items:
         raise missing_param("items")
     parsed = [_parse_item(st, raw, n) for n, raw in enumerate(raw_items)]
@@ -729,11 +742,11 @@ def create_subscription(st: State, p: P.Params, from_checkout: bool = False) -> 
             )
         seen.add(price["id"])
     now = st.now()
-    trial_days = P.i(p, "trial_period_days", minimum=0)
-    trial_end_raw = P.s(p, "trial_end")
+    trial_days = int_param(p, "trial_period_days", minimum=0)
+    trial_end_raw = str_param(p, "trial_end")
     trial_end: int | None = None
     if trial_end_raw is not None and trial_end_raw != "now":
-        trial_end = P.i(p, "trial_end")
+        trial_end = int_param(p, "trial_end")
         assert trial_end is not None
         if trial_end <= now:
             raise invalid(
@@ -743,7 +756,7 @@ def create_subscription(st: State, p: P.Params, from_checkout: bool = False) -> 
         if trial_days > 730:
             raise invalid("Trial period days must be at most 730.", "trial_period_days")
         trial_end = now + trial_days * DAY
-    behavior = P.one_of(p, "payment_behavior", PAYMENT_BEHAVIOR) or "allow_incomplete"
+    behavior = choice_param(p, "payment_behavior", PAYMENT_BEHAVIOR) or "allow_incomplete"
     if behavior == "pending_if_incomplete":
         raise invalid(
             "You can only pass `payment_behavior=pending_if_incomplete` when updating a "
@@ -751,21 +764,21 @@ def create_subscription(st: State, p: P.Params, from_checkout: bool = False) -> 
             "payment_behavior",
         )
     collection = (
-        P.one_of(p, "collection_method", ("charge_automatically", "send_invoice"))
+        choice_param(p, "collection_method", ("charge_automatically", "send_invoice"))
         or "charge_automatically"
     )
-    days_until_due = P.i(p, "days_until_due", minimum=0)
+    days_until_due = int_param(p, "days_until_due", minimum=0)
     if collection == "send_invoice" and days_until_due is None:
         raise missing_param("days_until_due")
     pm: Obj | None = None
-    pm_id = P.s(p, "default_payment_method")
-    cancel_at = P.i(p, "cancel_at")
-    cancel_at_period_end = bool(P.b(p, "cancel_at_period_end"))
+    pm_id = str_param(p, "default_payment_method")
+    cancel_at = int_param(p, "cancel_at")
+    cancel_at_period_end = bool(bool_param(p, "cancel_at_period_end"))
     interval, count = _interval(prices[0])
     start = now
     end = trial_end if trial_end is not None else add_interval(now, interval, count)
     trial_settings = _trial_settings(p)
-    metadata = P.new_metadata(P.metadata(p))
+    metadata = new_metadata(metadata_param(p))
     sub_id = new_id("sub")
     # Predict the first payment to honour error_if_incomplete before creating anything.
     first_amount = sum(item_amount(pr, q) for pr, q, _ in parsed) if trial_end is None else 0
@@ -820,7 +833,7 @@ def create_subscription(st: State, p: P.Params, from_checkout: bool = False) -> 
         "default_payment_method": pm["id"] if pm else None,
         "default_source": None,
         "default_tax_rates": (),
-        "description": P.s(p, "description"),
+        "description": str_param(p, "description"),
         "discounts": (),
         "ended_at": None,
         "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
@@ -894,14 +907,14 @@ def create_subscription(st: State, p: P.Params, from_checkout: bool = False) -> 
     return sub
 
 
-def _billing_mode(p: P.Params, now: int) -> Obj:
+def _billing_mode(p: Params, now: int) -> Obj:
     """Today's API defaults new subscriptions to ``flexible`` billing mode."""
-    raw = P.d(p, "billing_mode") or {}
-    mode = P.one_of(raw, "type", ("classic", "flexible"), "billing_mode[type]") or "flexible"
+    raw = dict_param(p, "billing_mode") or {}
+    mode = choice_param(raw, "type", ("classic", "flexible"), "billing_mode[type]") or "flexible"
     if mode == "classic":
         return {"flexible": None, "type": "classic", "updated_at": None}
     flexible = raw.get("flexible") if isinstance(raw.get("flexible"), dict) else {}
-    discounts = P.one_of(
+    discounts = choice_param(
         flexible or {},
         "proration_discounts",
         ("included", "itemized"),
@@ -978,25 +991,25 @@ def cancel_subscription(
     return sub
 
 
-def cancel_api(st: State, sub: Obj, p: P.Params) -> Obj:
-    P.check(p, {"cancellation_details", "invoice_now", "prorate"})
-    details = P.d(p, "cancellation_details")
+def cancel_api(st: State, sub: Obj, p: Params) -> Obj:
+    check_params(p, {"cancellation_details", "invoice_now", "prorate"})
+    details = dict_param(p, "cancellation_details")
     return cancel_subscription(
         st,
         sub,
-        invoice_now=bool(P.b(p, "invoice_now")),
-        prorate=bool(P.b(p, "prorate")),
+        invoice_now=bool(bool_param(p, "invoice_now")),
+        prorate=bool(bool_param(p, "prorate")),
         details=details,
     )
 
 
-def update_subscription(st: State, sub: Obj, p: P.Params) -> Obj:
-    P.check(p, SUB_UPDATE, SUB_UPDATE_UNSUPPORTED)
+def update_subscription(st: State, sub: Obj, p: Params) -> Obj:
+    check_params(p, SUB_UPDATE, SUB_UPDATE_UNSUPPORTED)
     modify(st, sub, p)
     return sub
 
 
-def modify(st: State, sub: Obj, p: P.Params, item_base: str = "items") -> list[Obj]:
+def modify(st: State, sub: Obj, p: Params, item_base: str = "items") -> list[Obj]:
     """Apply a subscription update. Returns newly created items."""
     if sub["status"] in ("canceled", "incomplete_expired"):
         allowed = {"metadata", "cancellation_details", "expand"}
@@ -1006,8 +1019,8 @@ def modify(st: State, sub: Obj, p: P.Params, item_base: str = "items") -> list[O
             )
     cus = st.objects[sub["customer"]]
     now = st.now()
-    proration = P.one_of(p, "proration_behavior", PRORATION) or "create_prorations"
-    behavior = P.one_of(p, "payment_behavior", PAYMENT_BEHAVIOR) or "allow_incomplete"
+    proration = choice_param(p, "proration_behavior", PRORATION) or "create_prorations"
+    behavior = choice_param(p, "payment_behavior", PAYMENT_BEHAVIOR) or "allow_incomplete"
     if behavior == "pending_if_incomplete":
         raise StripeError(
             400,
@@ -1018,7 +1031,7 @@ def modify(st: State, sub: Obj, p: P.Params, item_base: str = "items") -> list[O
     items = items_of(sub)
     period_start = items[0]["current_period_start"]
     period_end = items[0]["current_period_end"]
-    pdate = P.i(p, "proration_date")
+    pdate = int_param(p, "proration_date")
     if pdate is None:
         pdate = now
     elif not period_start <= pdate <= period_end:
@@ -1028,28 +1041,30 @@ def modify(st: State, sub: Obj, p: P.Params, item_base: str = "items") -> list[O
     # ---- parse item operations
     by_id = {it["id"]: it for it in items}
     ops: list[tuple[str, Obj | None, Obj | None, int | None, Obj | None]] = []
-    raw_items = P.lst(p, item_base) or []
+    raw_items = list_param(p, item_base) or []
     for n, raw in enumerate(raw_items):
         if not isinstance(raw, dict):
             raise invalid("Invalid object", f"{item_base}[{n}]")
-        si_id = P.s(raw, "id", param=f"{item_base}[{n}][id]")
+        si_id = str_param(raw, "id", param=f"{item_base}[{n}][id]")
         if si_id is not None:
             item = by_id.get(si_id)
             if item is None:
                 raise invalid(f"Invalid subscription_item id: {si_id}", f"{item_base}[{n}][id]")
-            if P.b(raw, "deleted"):
+            if bool_param(raw, "deleted"):
                 ops.append(("delete", item, None, None, None))
                 continue
             for k in raw:
                 if k not in ITEM_KEYS:
-                    raise P.unknown_param(f"{item_base}[{n}][{k}]")
+                    raise unknown_param(f"{item_base}[{n}][{k}]")
             new_price = item["price"]
             if raw.get("price") or raw.get("plan"):
-                pid = P.s(raw, "price", param=f"{item_base}[{n}][price]") or P.s(raw, "plan")
+                pid = str_param(raw, "price", param=f"{item_base}[{n}][price]") or str_param(
+                    raw, "plan"
+                )
                 new_price = st.get("price", pid, f"{item_base}[{n}][price]")
                 if new_price["id"] != item["price"]["id"]:
                     _check_price(new_price, f"{item_base}[{n}][price]")
-            qty = P.i(raw, "quantity", param=f"{item_base}[{n}][quantity]", minimum=0)
+            qty = int_param(raw, "quantity", param=f"{item_base}[{n}][quantity]", minimum=0)
             if is_metered(new_price):
                 if qty is not None:
                     raise invalid(
@@ -1058,7 +1073,7 @@ def modify(st: State, sub: Obj, p: P.Params, item_base: str = "items") -> list[O
                     )
             elif qty is None:
                 qty = item["quantity"] if not is_metered(item["price"]) else 1
-            md = P.metadata(raw)
+            md = metadata_param(raw)
             ops.append(("update", item, new_price, qty, md))
         else:
             price, qty, md = _parse_item(st, raw, n, item_base)
@@ -1087,11 +1102,11 @@ def modify(st: State, sub: Obj, p: P.Params, item_base: str = "items") -> list[O
             raise invalid("Cannot add multiple subscription items with the same price.", item_base)
     old_interval = _interval(items[0]["price"])
     new_interval = _interval(final_prices[0]) if ops else old_interval
-    anchor = P.one_of(p, "billing_cycle_anchor", ("now", "unchanged"))
-    trial_end_raw = P.s(p, "trial_end")
+    anchor = choice_param(p, "billing_cycle_anchor", ("now", "unchanged"))
+    trial_end_raw = str_param(p, "trial_end")
     trial_end_new: int | None = None
     if trial_end_raw is not None and trial_end_raw != "now":
-        trial_end_new = P.i(p, "trial_end")
+        trial_end_new = int_param(p, "trial_end")
         assert trial_end_new is not None
         if trial_end_new <= now:
             raise invalid("Invalid timestamp: must be in the future.", "trial_end")
@@ -1101,7 +1116,7 @@ def modify(st: State, sub: Obj, p: P.Params, item_base: str = "items") -> list[O
     reset = reset or end_trial_now
     billable = sub["status"] in ("active", "past_due", "unpaid")
     pm: Obj | None = None
-    pm_param = P.s(p, "default_payment_method")
+    pm_param = str_param(p, "default_payment_method")
     if pm_param is not None:
         pm = _pm_for_customer(st, cus, pm_param, "default_payment_method")
     # ---- predict payment for error_if_incomplete
@@ -1131,13 +1146,13 @@ def modify(st: State, sub: Obj, p: P.Params, item_base: str = "items") -> list[O
             target["price"] = op_price
             target["plan"] = plan_of(st, op_price)
             target["quantity"] = op_qty
-            P.apply_metadata(target["metadata"], op_md)
+            apply_metadata(target["metadata"], op_md)
             if changed and billable and not reset and proration != "none":
                 new_specs += proration_pair(st, sub, old, target, pdate, period_start, period_end)
             st.save(target)
         elif op == "add" and op_price is not None:
             target = _new_item(
-                st, sub["id"], op_price, op_qty, P.new_metadata(op_md), period_start, period_end
+                st, sub["id"], op_price, op_qty, new_metadata(op_md), period_start, period_end
             )
             items.append(target)
             created.append(target)
@@ -1145,26 +1160,26 @@ def modify(st: State, sub: Obj, p: P.Params, item_base: str = "items") -> list[O
                 new_specs += proration_pair(st, sub, None, target, pdate, period_start, period_end)
     # ---- simple fields
     if "metadata" in p:
-        P.apply_metadata(sub["metadata"], P.metadata(p))
+        apply_metadata(sub["metadata"], metadata_param(p))
     if "description" in p:
-        sub["description"] = P.s(p, "description")
+        sub["description"] = str_param(p, "description")
     if pm_param is not None and pm is not None:
         sub["default_payment_method"] = pm["id"]
     elif "default_payment_method" in p:
         sub["default_payment_method"] = None
     if "collection_method" in p:
-        sub["collection_method"] = P.one_of(
+        sub["collection_method"] = choice_param(
             p, "collection_method", ("charge_automatically", "send_invoice")
         )
     if "days_until_due" in p:
-        sub["days_until_due"] = P.i(p, "days_until_due")
+        sub["days_until_due"] = int_param(p, "days_until_due")
     if "trial_settings" in p:
         sub["trial_settings"] = _trial_settings(p)
-    details = P.d(p, "cancellation_details")
+    details = dict_param(p, "cancellation_details")
     if "cancel_at_period_end" in p:
-        _set_cancel_at_period_end(st, sub, bool(P.b(p, "cancel_at_period_end")), details)
+        _set_cancel_at_period_end(st, sub, bool(bool_param(p, "cancel_at_period_end")), details)
     elif "cancel_at" in p:
-        cancel_at = P.i(p, "cancel_at")
+        cancel_at = int_param(p, "cancel_at")
         if cancel_at is None:
             _set_cancel_at_period_end(st, sub, False, None)
         else:
@@ -1255,34 +1270,34 @@ ITEM_UNSUPPORTED = {"billing_thresholds", "discounts", "price_data"}
 _SUB_OPTS = ("proration_behavior", "proration_date", "payment_behavior")
 
 
-def create_item(st: State, p: P.Params) -> Obj:
-    P.check(p, ITEM_CREATE, ITEM_UNSUPPORTED)
-    sub_id = P.s(p, "subscription", required=True)
+def create_item(st: State, p: Params) -> Obj:
+    check_params(p, ITEM_CREATE, ITEM_UNSUPPORTED)
+    sub_id = str_param(p, "subscription", required=True)
     sub = st.get("subscription", sub_id, "subscription")
     item = {k: p[k] for k in ("price", "plan", "quantity", "metadata") if k in p}
     if "price" not in item and "plan" not in item:
         raise missing_param("price")
-    params: P.Params = {k: p[k] for k in _SUB_OPTS if k in p}
+    params: Params = {k: p[k] for k in _SUB_OPTS if k in p}
     params["items"] = [item]
     created = modify(st, sub, params)
     return created[0]
 
 
-def update_item(st: State, item: Obj, p: P.Params) -> Obj:
-    P.check(p, ITEM_UPDATE, ITEM_UNSUPPORTED)
+def update_item(st: State, item: Obj, p: Params) -> Obj:
+    check_params(p, ITEM_UPDATE, ITEM_UNSUPPORTED)
     sub = st.objects[item["subscription"]]
     change: Obj = {"id": item["id"]}
     change.update({k: p[k] for k in ("price", "plan", "quantity", "metadata") if k in p})
-    params: P.Params = {k: p[k] for k in _SUB_OPTS if k in p}
+    params: Params = {k: p[k] for k in _SUB_OPTS if k in p}
     params["items"] = [change]
     modify(st, sub, params)
     return item
 
 
-def delete_item(st: State, item: Obj, p: P.Params) -> Obj:
-    P.check(p, {"proration_behavior", "proration_date", "payment_behavior", "clear_usage"})
+def delete_item(st: State, item: Obj, p: Params) -> Obj:
+    check_params(p, {"proration_behavior", "proration_date", "payment_behavior", "clear_usage"})
     sub = st.objects[item["subscription"]]
-    params: P.Params = {k: p[k] for k in _SUB_OPTS if k in p}
+    params: Params = {k: p[k] for k in _SUB_OPTS if k in p}
     params["items"] = [{"id": item["id"], "deleted": "true"}]
     modify(st, sub, params)
     return {"id": item["id"], "object": "subscription_item", "deleted": True}

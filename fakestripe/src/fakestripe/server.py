@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from . import _api, _pages, _sessions, _subs
-from . import _params as P
 from ._engine import API_VERSION, RequestContext, State, public
 from ._errors import StripeError
 from ._form import decode
+from ._params import Params, expand_param
 from ._store import Obj, rand_str
 from ._webhooks import Callback, Delivery, Dispatcher
 
@@ -374,7 +374,7 @@ class FakeStripe:
         return ep["id"], ep["secret"]
 
     def _create_endpoint(self, url: str, events: tuple[str, ...], secret: str | None) -> Obj:
-        params: P.Params = {"url": url, "enabled_events": list(events)}
+        params: Params = {"url": url, "enabled_events": list(events)}
         return _api.create_endpoint(self.state, params, secret)
 
     def add_listener(
@@ -658,7 +658,7 @@ class FakeStripe:
                     "https://stripe.com/docs or we can help at https://support.stripe.com/.",
                 )
             route, groups = found_route
-            expand = P.expand(params)
+            expand = expand_param(params)
             params.pop("expand", None)
             ctx = _api.Ctx(self.state, self, params, expand)
             if route.locked:
