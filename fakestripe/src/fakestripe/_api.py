@@ -7,23 +7,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._catalog import (
-    attach_pm,
-    create_customer,
-    create_pm,
-    create_price,
-    create_product,
-    delete_customer,
-    delete_product,
-    detach_pm,
-    resolve_pm,
-    update_customer,
-    update_pm,
-    update_price,
-    update_product,
-)
+from ._catalog import create_price, create_product, delete_product, update_price, update_product
+from ._customers import create_customer, update_customer
 from ._engine import INDEXES, KINDS, State, public
 from ._errors import StripeError, invalid, missing_param, no_such
+from ._invoices import mark_uncollectible, pay_invoice_api, void_invoice
 from ._meters import (
     create_meter,
     create_meter_event,
@@ -46,19 +34,12 @@ from ._params import (
     new_metadata,
     str_param,
 )
+from ._payment_methods import attach_pm, create_pm, detach_pm, resolve_pm, update_pm
 from ._sessions import create_checkout_session, create_portal_session, expire_session, line_items_of
 from ._store import Obj, new_id
-from ._subs import (
-    cancel_api,
-    create_item,
-    create_subscription,
-    delete_item,
-    mark_uncollectible,
-    pay_invoice_api,
-    update_item,
-    update_subscription,
-    void_invoice,
-)
+from ._subscription_cancel import cancel_api, delete_customer
+from ._subscription_create import create_subscription
+from ._subscription_update import create_item, delete_item, update_item, update_subscription
 from ._webhooks import new_secret
 
 if TYPE_CHECKING:

@@ -7,9 +7,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ._cards import AUTH_FAILED_MESSAGE, HINTS, TestCard, lookup_number
-from ._catalog import price_label, product_name, validate_expiry
+from ._catalog import price_label, product_name
 from ._engine import State
 from ._errors import StripeError
+from ._invoice_lines import items_of
+from ._payment_methods import validate_expiry
 from ._sessions import (
     checkout_preflight,
     complete_checkout,
@@ -23,7 +25,6 @@ from ._sessions import (
     success_redirect,
 )
 from ._store import Obj
-from ._subs import items_of
 from ._timeutil import fmt_date, fmt_money
 
 

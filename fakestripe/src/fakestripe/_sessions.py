@@ -4,14 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from ._cards import TestCard
-from ._catalog import (
-    attach_pm,
-    create_customer,
-    make_card_pm,
-    product_name,
-)
+from ._catalog import product_name
+from ._customers import create_customer
 from ._engine import State
 from ._errors import StripeError, invalid, missing_param
+from ._invoice_lines import is_metered, item_amount
+from ._invoices import attempt_payment
 from ._params import (
     Params,
     bool_param,
@@ -25,14 +23,11 @@ from ._params import (
     str_param,
     unknown_param,
 )
+from ._payment_methods import attach_pm, make_card_pm
 from ._store import Obj, new_id, rand_str
-from ._subs import (
-    attempt_payment,
-    create_subscription,
-    is_metered,
-    item_amount,
-    modify,
-)
+from ._subscription_cancel import cancel_subscription
+from ._subscription_create import create_subscription
+from ._subscription_update import modify
 from ._timeutil import DAY
 
 CS_CREATE = {
@@ -572,8 +567,6 @@ def _portal_sub(st: State, session: Obj, sub_id: str) -> Obj:
 
 
 def portal_cancel(st: State, session: Obj, sub_id: str, immediately: bool = False) -> None:
-    from ._subs import cancel_subscription
-
     sub = _portal_sub(st, session, sub_id)
     if immediately:
         cancel_subscription(st, sub)

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from . import _api, _pages, _sessions, _subs
+from . import _api, _pages, _sessions, _subscription_clock
 from ._engine import API_VERSION, RequestContext, State, public
 from ._errors import StripeError
 from ._form import decode
@@ -207,7 +207,7 @@ class FakeStripe:
             retry_base, max_attempts, webhook_timeout, on_delivered=self._on_delivered
         )
         self.state = State(self.dispatcher)
-        _subs.register(self.state)
+        _subscription_clock.register(self.state)
         _sessions.register(self.state)
         self._retry_days = tuple(retry_days)
         self.state.meta_of("__config__")["retry_days"] = self._retry_days
@@ -498,14 +498,14 @@ class FakeStripe:
         """
         from . import _catalog, _meters
 
-        spec: Mapping[str, Any] = {"products": data} if isinstance(data, list) else data
+        seed_data: Mapping[str, Any] = {"products": data} if isinstance(data, list) else data
         created: dict[str, str] = {}
         with self.state.lock:
             st = self.state
-            for meter in spec.get("meters", []):
+            for meter in seed_data.get("meters", []):
                 obj = _meters.create_meter(st, _as_params(meter))
                 created[obj["event_name"]] = obj["id"]
-            for product in spec.get("products", []):
+            for product in seed_data.get("products", []):
                 prod_params = {k: v for k, v in product.items() if k != "prices"}
                 prod = _catalog.create_product(st, _as_params(prod_params))
                 created[prod["id"]] = prod["id"]
@@ -519,7 +519,7 @@ class FakeStripe:
                         pp["recurring"] = rec
                     obj = _catalog.create_price(st, _as_params(pp))
                     created[obj["lookup_key"] or obj["id"]] = obj["id"]
-            for ep in spec.get("webhook_endpoints", []):
+            for ep in seed_data.get("webhook_endpoints", []):
                 events = tuple(ep.get("enabled_events", ["*"]))
                 obj = self._create_endpoint(ep["url"], events, ep.get("secret"))
                 created[ep["url"]] = obj["id"]
