@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 # The route modules register their routes in ``_routing.ROUTES`` when imported.
-from . import _pages, _routes_billing, _routes_catalog, _routes_customers, _routes_webhooks  # noqa: F401
+from . import _routes_billing, _routes_catalog, _routes_customers, _routes_webhooks  # noqa: F401
 from ._engine import API_VERSION, RequestContext, State
 from ._errors import StripeError
 from ._form import decode
+from ._html import Page, layout, not_found
 from ._http import IdempotencyStore, Response
+from ._pages import PAGE_ROUTES
 from ._params import expand_param
 from ._routing import Controls, Ctx, match
 from ._store import rand_str
@@ -56,8 +58,8 @@ class Requests:
 
     def _handle_page(self, method: str, path: str, body: bytes) -> Response:
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        page: _pages.Page | None = None
-        for m, rx, fn in _pages.PAGE_ROUTES:
+        page: Page | None = None
+        for m, rx, fn in PAGE_ROUTES:
             if m != method:
                 continue
             found = rx.match(path)
@@ -68,10 +70,10 @@ class Requests:
                         page = fn(self.state, form, *found.groups())
                     except Exception:
                         traceback.print_exc(file=sys.stderr)
-                        page = _pages.layout("Error", "<p>Internal error</p>", 500)
+                        page = layout("Error", "<p>Internal error</p>", 500)
                 break
         if page is None:
-            page = _pages.not_found(f"No page at {path}")
+            page = not_found(f"No page at {path}")
         headers = {"Content-Type": page.content_type, "Cache-Control": "no-store"}
         headers.update(page.headers)
         return Response(page.status, headers, page.body)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ._checkout import create_checkout_session, expire_session, line_items_of
 from ._errors import StripeError, invalid
 from ._invoices import mark_uncollectible, pay_invoice_api, void_invoice
 from ._params import (
@@ -11,8 +12,8 @@ from ._params import (
     metadata_param,
     str_param,
 )
+from ._portal import create_portal_session
 from ._routing import LIST_KEYS, Ctx, list_limit, list_of, route, search
-from ._sessions import create_checkout_session, create_portal_session, expire_session, line_items_of
 from ._store import Obj
 from ._subscription_cancel import cancel_api
 from ._subscription_create import create_subscription

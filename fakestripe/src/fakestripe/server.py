@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
-from . import _seed, _sessions, _subscription_clock
+from . import _checkout, _seed, _subscription_clock
 from ._browser import HostedPages, PageResult
 from ._controls import ClockControls, WebhookControls
 from ._engine import State, public
@@ -63,7 +63,7 @@ class FakeStripe(WebhookControls, ClockControls, HostedPages):
         )
         self.state = State(self.dispatcher)
         _subscription_clock.register(self.state)
-        _sessions.register(self.state)
+        _checkout.register(self.state)
         self._retry_days = tuple(retry_days)
         self.state.meta_of("__config__")["retry_days"] = self._retry_days
         self._seed = seed
