@@ -11,8 +11,102 @@ from ._params import (
     str_param,
 )
 from ._payment_methods import attach_pm, not_attached, resolve_pm
-from ._store import Obj, new_id, rand_str
+from ._store import Obj, new_id, rand_str, stripe_object
 from ._timeutil import DAY
+
+#: Invoice fields the fake never sets (no tax, Connect, shipping, quotes or revisions).
+INVOICE_NULLS = (
+    "account_tax_ids application automatically_finalizes_at custom_fields customer_account "
+    "customer_shipping default_payment_method default_source description due_date effective_at "
+    "ending_balance footer from_invoice hosted_invoice_url invoice_pdf last_finalization_error "
+    "latest_revision next_payment_attempt number on_behalf_of receipt_number rendering "
+    "shipping_cost shipping_details statement_descriptor test_clock webhooks_delivered_at"
+)
+INVOICE_EMPTY_LISTS = (
+    "customer_tax_ids default_tax_rates discounts total_discount_amounts "
+    "total_pretax_credit_amounts total_taxes"
+)
+
+
+def invoice_object(
+    st: State,
+    sub: Obj,
+    cus: Obj,
+    inv_id: str,
+    lines: list[Obj],
+    reason: str,
+    period: tuple[int, int],
+) -> Obj:
+    """A draft invoice of ``sub`` with its ``lines`` (invoice line objects)."""
+    period_start, period_end = period
+    total = sum(line["amount"] for line in lines)
+    amount_due = max(0, total + cus["balance"])
+    fields: Obj = {
+        "account_country": "US",
+        "account_name": st.account["business_profile"]["name"],
+        "amount_due": amount_due,
+        "amount_overpaid": 0,
+        "amount_paid": 0,
+        "amount_remaining": amount_due,
+        "amount_shipping": 0,
+        "attempt_count": 0,
+        "attempted": False,
+        "auto_advance": True,
+        "automatic_tax": {
+            "disabled_reason": None,
+            "enabled": False,
+            "liability": None,
+            "provider": None,
+            "status": None,
+        },
+        "billing_reason": reason,
+        "collection_method": sub["collection_method"],
+        "created": st.now(),
+        "currency": sub["currency"],
+        "customer": cus["id"],
+        "customer_address": cus["address"],
+        "customer_email": cus["email"],
+        "customer_name": cus["name"],
+        "customer_phone": cus["phone"],
+        "customer_tax_exempt": cus["tax_exempt"],
+        "issuer": {"type": "self"},
+        "lines": {
+            "object": "list",
+            "data": lines,
+            "has_more": False,
+            "url": f"/v1/invoices/{inv_id}/lines",
+        },
+        "livemode": False,
+        "metadata": {},
+        "parent": {
+            "quote_details": None,
+            "subscription_details": {"metadata": dict(sub["metadata"]), "subscription": sub["id"]},
+            "type": "subscription_details",
+        },
+        "payment_settings": {
+            "default_mandate": None,
+            "payment_method_options": None,
+            "payment_method_types": None,
+        },
+        "period_end": period_end,
+        "period_start": period_start,
+        "post_payment_credit_notes_amount": 0,
+        "pre_payment_credit_notes_amount": 0,
+        "starting_balance": cus["balance"],
+        "status": "draft",
+        "status_transitions": {
+            "finalized_at": None,
+            "marked_uncollectible_at": None,
+            "paid_at": None,
+            "voided_at": None,
+        },
+        "subtotal": total,
+        "subtotal_excluding_tax": total,
+        "total": total,
+        "total_excluding_tax": total,
+    }
+    private = {"_sub": sub["id"]}
+    return stripe_object(inv_id, "invoice", fields, INVOICE_NULLS, INVOICE_EMPTY_LISTS, private)
 
 
 def bill(
@@ -30,114 +124,7 @@ def bill(
     now = st.now()
     inv_id = inv_id or new_id("in")
     lines = [invoice_line_object(st, inv_id, sub, s) for s in specs]
-    total = sum(line["amount"] for line in lines)
-    start_balance = cus["balance"]
-    net = total + start_balance
-    amount_due = max(0, net)
-    inv: Obj = {
-        "id": inv_id,
-        "object": "invoice",
-        "account_country": "US",
-        "account_name": st.account["business_profile"]["name"],
-        "account_tax_ids": None,
-        "amount_due": amount_due,
-        "amount_overpaid": 0,
-        "amount_paid": 0,
-        "amount_remaining": amount_due,
-        "amount_shipping": 0,
-        "application": None,
-        "attempt_count": 0,
-        "attempted": False,
-        "auto_advance": True,
-        "automatic_tax": {
-            "disabled_reason": None,
-            "enabled": False,
-            "liability": None,
-            "provider": None,
-            "status": None,
-        },
-        "automatically_finalizes_at": None,
-        "billing_reason": reason,
-        "collection_method": sub["collection_method"],
-        "created": now,
-        "currency": sub["currency"],
-        "custom_fields": None,
-        "customer": cus["id"],
-        "customer_account": None,
-        "customer_address": cus["address"],
-        "customer_email": cus["email"],
-        "customer_name": cus["name"],
-        "customer_phone": cus["phone"],
-        "customer_shipping": None,
-        "customer_tax_exempt": cus["tax_exempt"],
-        "customer_tax_ids": (),
-        "default_payment_method": None,
-        "default_source": None,
-        "default_tax_rates": (),
-        "description": None,
-        "discounts": (),
-        "due_date": None,
-        "effective_at": None,
-        "ending_balance": None,
-        "footer": None,
-        "from_invoice": None,
-        "hosted_invoice_url": None,
-        "invoice_pdf": None,
-        "issuer": {"type": "self"},
-        "last_finalization_error": None,
-        "latest_revision": None,
-        "lines": {
-            "object": "list",
-            "data": lines,
-            "has_more": False,
-            "url": f"/v1/invoices/{inv_id}/lines",
-        },
-        "livemode": False,
-        "metadata": {},
-        "next_payment_attempt": None,
-        "number": None,
-        "on_behalf_of": None,
-        "parent": {
-            "quote_details": None,
-            "subscription_details": {
-                "metadata": dict(sub["metadata"]),
-                "subscription": sub["id"],
-            },
-            "type": "subscription_details",
-        },
-        "payment_settings": {
-            "default_mandate": None,
-            "payment_method_options": None,
-            "payment_method_types": None,
-        },
-        "period_end": period_end,
-        "period_start": period_start,
-        "post_payment_credit_notes_amount": 0,
-        "pre_payment_credit_notes_amount": 0,
-        "receipt_number": None,
-        "rendering": None,
-        "shipping_cost": None,
-        "shipping_details": None,
-        "starting_balance": start_balance,
-        "statement_descriptor": None,
-        "status": "draft",
-        "status_transitions": {
-            "finalized_at": None,
-            "marked_uncollectible_at": None,
-            "paid_at": None,
-            "voided_at": None,
-        },
-        "subtotal": total,
-        "subtotal_excluding_tax": total,
-        "test_clock": None,
-        "total": total,
-        "total_discount_amounts": (),
-        "total_excluding_tax": total,
-        "total_pretax_credit_amounts": (),
-        "total_taxes": (),
-        "webhooks_delivered_at": None,
-        "_sub": sub["id"],
-    }
+    inv = invoice_object(st, sub, cus, inv_id, lines, reason, (period_start, period_end))
     if any(s["proration"] for s in specs):
         inv["parent"]["subscription_details"]["subscription_proration_date"] = min(
             s["start"] for s in specs if s["proration"]
@@ -150,7 +137,7 @@ def bill(
     sub["latest_invoice"] = inv_id
     st.emit("invoice.created", inv)
     finalize_invoice(st, inv, cus)
-    if amount_due == 0:
+    if inv["amount_due"] == 0:
         mark_paid(st, inv)
         return inv, "paid"
     if sub["collection_method"] == "send_invoice":
