@@ -31,7 +31,7 @@ from ._params import (
     unknown_param,
 )
 from ._payment_methods import attach_pm, not_attached, resolve_pm
-from ._store import Obj, new_id
+from ._store import Obj, new_id, stripe_object
 from ._subscription_cancel import set_cancel_at_period_end
 from ._timeutil import DAY, add_interval, day_of
 
@@ -205,35 +205,9 @@ def create_subscription(st: State, p: Params, from_checkout: bool = False) -> Ob
     check_params(p, SUB_CREATE, SUB_CREATE_UNSUPPORTED)
     cus_id = str_param(p, "customer", required=True)
     cus = st.get("customer", cus_id, "customer")
-    raw_items = list_param(p, "items")
-    if not raw_items:
-        raise missing_param("items")
-    parsed = [parse_item(st, raw, n) for n, raw in enumerate(raw_items)]
-    prices = [x[0] for x in parsed]
-    check_compatible(prices)
-    seen: set[str] = set()
-    for price in prices:
-        if price["id"] in seen:
-            raise invalid(
-                f"Cannot add multiple subscription items with the same price: {price['id']}",
-                "items",
-            )
-        seen.add(price["id"])
+    parsed = _parse_items(st, p)
     now = st.now()
-    trial_days = int_param(p, "trial_period_days", minimum=0)
-    trial_end_raw = str_param(p, "trial_end")
-    trial_end: int | None = None
-    if trial_end_raw is not None and trial_end_raw != "now":
-        trial_end = int_param(p, "trial_end")
-        assert trial_end is not None
-        if trial_end <= now:
-            raise invalid(
-                "Invalid timestamp: must be an integer Unix timestamp in the future.", "trial_end"
-            )
-    elif trial_days:
-        if trial_days > 730:
-            raise invalid("Trial period days must be at most 730.", "trial_period_days")
-        trial_end = now + trial_days * DAY
+    trial_end = _trial_end_param(p, now)
     behavior = choice_param(p, "payment_behavior", PAYMENT_BEHAVIOR) or "allow_incomplete"
     if behavior == "pending_if_incomplete":
         raise invalid(
@@ -252,100 +226,32 @@ def create_subscription(st: State, p: Params, from_checkout: bool = False) -> Ob
     pm_id = str_param(p, "default_payment_method")
     cancel_at = int_param(p, "cancel_at")
     cancel_at_period_end = bool(bool_param(p, "cancel_at_period_end"))
-    interval, count = price_interval(prices[0])
-    start = now
+    interval, count = price_interval(parsed[0][0])
     end = trial_end if trial_end is not None else add_interval(now, interval, count)
     trial_settings = trial_settings_param(p)
     metadata = new_metadata(metadata_param(p))
     sub_id = new_id("sub")
-    # Predict the first payment to honour error_if_incomplete before creating anything.
-    first_amount = sum(item_amount(pr, q) for pr, q, _ in parsed) if trial_end is None else 0
-    first_amount = max(0, first_amount + cus["balance"])
     if pm_id is not None:
         pm = payment_method_for(st, cus, pm_id, "default_payment_method")
-    effective_pm = pm or default_pm(st, None, cus)
-    outcome = "paid"
-    if first_amount > 0 and collection == "charge_automatically":
-        if behavior == "default_incomplete":
-            outcome = "open"
-        else:
-            outcome, decline = charge_outcome(st, effective_pm)
-            if outcome != "paid" and behavior == "error_if_incomplete":
-                if outcome == "action":
-                    raise StripeError(
-                        402,
-                        "Payment for this subscription requires additional user action before "
-                        "it can be completed successfully.",
-                        type="card_error",
-                        code="subscription_payment_intent_requires_action",
-                    )
-                if effective_pm is None:
-                    raise invalid(NO_PM.message, None, "resource_missing")
-                raise decline.error()
+    # Predict the first payment to honour error_if_incomplete before creating anything.
+    outcome = _first_payment_outcome(st, cus, parsed, trial_end, collection, behavior, pm)
     if trial_end is not None:
         status = "trialing"
     elif from_checkout or outcome != "paid":
         status = "incomplete"
     else:
         status = "active"
-    sub: Obj = {
-        "id": sub_id,
-        "object": "subscription",
-        "application": None,
-        "application_fee_percent": None,
-        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
-        "billing_cycle_anchor": end if trial_end is not None else now,
-        "billing_cycle_anchor_config": None,
-        "billing_mode": billing_mode_param(p, now),
-        "billing_thresholds": None,
-        "cancel_at": None,
-        "cancel_at_period_end": False,
-        "canceled_at": None,
-        "cancellation_details": {"comment": None, "feedback": None, "reason": None},
-        "collection_method": collection,
-        "created": now,
-        "currency": prices[0]["currency"],
-        "customer": cus["id"],
-        "customer_account": None,
-        "days_until_due": days_until_due,
-        "default_payment_method": pm["id"] if pm else None,
-        "default_source": None,
-        "default_tax_rates": (),
-        "description": str_param(p, "description"),
-        "discounts": (),
-        "ended_at": None,
-        "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
-        "items": {
-            "object": "list",
-            "data": [],
-            "has_more": False,
-            "url": f"/v1/subscription_items?subscription={sub_id}",
-        },
-        "latest_invoice": None,
-        "livemode": False,
-        "metadata": metadata,
-        "next_pending_invoice_item_invoice": None,
-        "on_behalf_of": None,
-        "pause_collection": None,
-        "payment_settings": {
-            "payment_method_options": None,
-            "payment_method_types": None,
-            "save_default_payment_method": "off",
-        },
-        "pending_invoice_item_interval": None,
-        "pending_setup_intent": None,
-        "pending_update": None,
-        "schedule": None,
-        "start_date": now,
-        "status": status,
-        "test_clock": None,
-        "transfer_data": None,
-        "trial_end": trial_end,
-        "trial_settings": trial_settings,
-        "trial_start": now if trial_end is not None else None,
-    }
+    sub = subscription_object(st, sub_id, cus, p, parsed[0][0]["currency"], trial_end, end)
+    sub.update(
+        status=status,
+        collection_method=collection,
+        days_until_due=days_until_due,
+        default_payment_method=pm["id"] if pm else None,
+        metadata=metadata,
+        trial_settings=trial_settings,
+    )
     for price, qty, md in parsed:
-        items_of(sub).append(add_subscription_item(st, sub_id, price, qty, md, start, end))
+        items_of(sub).append(add_subscription_item(st, sub_id, price, qty, md, now, end))
     if cancel_at_period_end:
         set_cancel_at_period_end(st, sub, True, None)
     elif cancel_at is not None:
@@ -358,31 +264,159 @@ def create_subscription(st: State, p: Params, from_checkout: bool = False) -> Ob
     sub["latest_invoice"] = first_invoice
     st.add(sub)
     st.emit("customer.subscription.created", sub)
-    if trial_end is not None:
-        specs = [
-            trial_line(st, it, now, trial_end)
-            for it in items_of(sub)
-            if not is_metered(it["price"])
-        ]
-        bill(st, sub, specs, "subscription_create", now, now, inv_id=first_invoice)
-        if trial_end - 3 * DAY > now:
-            st.schedule(trial_end - 3 * DAY, "trial_will_end", sub_id)
-    else:
-        specs = [full_line(st, it, now, end) for it in items_of(sub) if not is_metered(it["price"])]
-        bill(
-            st,
-            sub,
-            specs,
-            "subscription_create",
-            now,
-            now,
-            attempt=behavior != "default_incomplete",
-            inv_id=first_invoice,
-        )
-        if sub["status"] == "incomplete":
-            st.schedule(now + INCOMPLETE_TTL, "incomplete_expire", sub_id)
+    _bill_first_invoice(st, sub, first_invoice, behavior, end)
     st.schedule(end, "period_end", sub_id)
     return sub
+
+
+def _parse_items(st: State, p: Params) -> list[tuple[Obj, int | None, Obj]]:
+    """The ``items`` of a new subscription: (price, quantity, metadata) each, checked."""
+    raw_items = list_param(p, "items")
+    if not raw_items:
+        raise missing_param("items")
+    parsed = [parse_item(st, raw, n) for n, raw in enumerate(raw_items)]
+    prices = [x[0] for x in parsed]
+    check_compatible(prices)
+    seen: set[str] = set()
+    for price in prices:
+        if price["id"] in seen:
+            raise invalid(
+                f"Cannot add multiple subscription items with the same price: {price['id']}",
+                "items",
+            )
+        seen.add(price["id"])
+    return parsed
+
+
+def _trial_end_param(p: Params, now: int) -> int | None:
+    """The trial end asked for by ``trial_end`` or ``trial_period_days`` (None: no trial)."""
+    trial_days = int_param(p, "trial_period_days", minimum=0)
+    trial_end_raw = str_param(p, "trial_end")
+    trial_end: int | None = None
+    if trial_end_raw is not None and trial_end_raw != "now":
+        trial_end = int_param(p, "trial_end")
+        assert trial_end is not None
+        if trial_end <= now:
+            raise invalid(
+                "Invalid timestamp: must be an integer Unix timestamp in the future.", "trial_end"
+            )
+    elif trial_days:
+        if trial_days > 730:
+            raise invalid("Trial period days must be at most 730.", "trial_period_days")
+        trial_end = now + trial_days * DAY
+    return trial_end
+
+
+def _first_payment_outcome(
+    st: State,
+    cus: Obj,
+    parsed: list[tuple[Obj, int | None, Obj]],
+    trial_end: int | None,
+    collection: str,
+    behavior: str,
+    pm: Obj | None,
+) -> str:
+    """What charging the first invoice will do: ``paid``, ``open``, ``failed`` or ``action``.
+
+    Raises the card's error when ``payment_behavior=error_if_incomplete`` and it would not pay.
+    """
+    first_amount = sum(item_amount(pr, q) for pr, q, _ in parsed) if trial_end is None else 0
+    first_amount = max(0, first_amount + cus["balance"])
+    effective_pm = pm or default_pm(st, None, cus)
+    if first_amount <= 0 or collection != "charge_automatically":
+        return "paid"
+    if behavior == "default_incomplete":
+        return "open"
+    outcome, decline = charge_outcome(st, effective_pm)
+    if outcome != "paid" and behavior == "error_if_incomplete":
+        if outcome == "action":
+            raise StripeError(
+                402,
+                "Payment for this subscription requires additional user action before "
+                "it can be completed successfully.",
+                type="card_error",
+                code="subscription_payment_intent_requires_action",
+            )
+        if effective_pm is None:
+            raise invalid(NO_PM.message, None, "resource_missing")
+        raise decline.error()
+    return outcome
+
+
+#: Subscription fields the fake never sets (no Connect, tax, schedules or pauses).
+SUBSCRIPTION_NULLS = (
+    "application application_fee_percent billing_cycle_anchor_config billing_thresholds "
+    "cancel_at canceled_at customer_account default_source ended_at latest_invoice "
+    "next_pending_invoice_item_invoice on_behalf_of pause_collection "
+    "pending_invoice_item_interval pending_setup_intent pending_update schedule test_clock "
+    "transfer_data"
+)
+
+
+def subscription_object(
+    st: State,
+    sub_id: str,
+    cus: Obj,
+    p: Params,
+    currency: str,
+    trial_end: int | None,
+    period_end: int,
+) -> Obj:
+    """A new subscription with no items yet; the caller sets its status and settings."""
+    now = st.now()
+    fields: Obj = {
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+        "billing_cycle_anchor": period_end if trial_end is not None else now,
+        "billing_mode": billing_mode_param(p, now),
+        "cancel_at_period_end": False,
+        "cancellation_details": {"comment": None, "feedback": None, "reason": None},
+        "collection_method": "charge_automatically",
+        "created": now,
+        "currency": currency,
+        "customer": cus["id"],
+        "days_until_due": None,
+        "default_payment_method": None,
+        "default_tax_rates": (),
+        "description": str_param(p, "description"),
+        "discounts": (),
+        "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
+        "items": {
+            "object": "list",
+            "data": [],
+            "has_more": False,
+            "url": f"/v1/subscription_items?subscription={sub_id}",
+        },
+        "livemode": False,
+        "metadata": {},
+        "payment_settings": {
+            "payment_method_options": None,
+            "payment_method_types": None,
+            "save_default_payment_method": "off",
+        },
+        "start_date": now,
+        "status": "incomplete",
+        "trial_end": trial_end,
+        "trial_settings": None,
+        "trial_start": now if trial_end is not None else None,
+    }
+    return stripe_object(sub_id, "subscription", fields, SUBSCRIPTION_NULLS)
+
+
+def _bill_first_invoice(st: State, sub: Obj, inv_id: str, behavior: str, end: int) -> None:
+    """The subscription's first invoice: a zero trial invoice, or the first period's charge."""
+    now, trial_end = st.now(), sub["trial_end"]
+    licensed = [it for it in items_of(sub) if not is_metered(it["price"])]
+    if trial_end is not None:
+        specs = [trial_line(st, it, now, trial_end) for it in licensed]
+        bill(st, sub, specs, "subscription_create", now, now, inv_id=inv_id)
+        if trial_end - 3 * DAY > now:
+            st.schedule(trial_end - 3 * DAY, "trial_will_end", sub["id"])
+        return
+    specs = [full_line(st, it, now, end) for it in licensed]
+    attempt = behavior != "default_incomplete"
+    bill(st, sub, specs, "subscription_create", now, now, attempt=attempt, inv_id=inv_id)
+    if sub["status"] == "incomplete":
+        st.schedule(now + INCOMPLETE_TTL, "incomplete_expire", sub["id"])
 
 
 def billing_mode_param(p: Params, now: int) -> Obj:
