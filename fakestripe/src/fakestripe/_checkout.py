@@ -22,7 +22,7 @@ from ._params import (
     unknown_param,
 )
 from ._payment_methods import attach_pm, make_card_pm
-from ._store import Obj, new_id, rand_str
+from ._store import Obj, new_id, rand_str, stripe_object
 from ._subscription_create import create_subscription
 from ._timeutil import DAY
 
@@ -118,6 +118,32 @@ def create_checkout_session(st: State, p: Params) -> Obj:
             "customer_email",
         )
     cus = st.get("customer", customer, "customer") if customer else None
+    items = _checkout_items(st, p)
+    sub_data, trial_days, trial_end = _subscription_data(st, p)
+    expires_at = _check_session_settings(st, p)
+    subtotal = sum(item_amount(it["price"], it["quantity"]) for it in items)
+    amount = 0 if trial_days or trial_end else subtotal
+    cs_id = f"cs_test_{rand_str(58)}"
+    currency = items[0]["price"]["currency"]
+    session = checkout_session_object(st, cs_id, p, cus, amount, currency, expires_at)
+    line_items = [checkout_line_item_object(st, it) for it in items]
+    st.add(session)
+    st.meta_of(cs_id).update(
+        line_items=line_items,
+        sub_data=sub_data,
+        trial_days=trial_days,
+        trial_end=trial_end,
+        subtotal=subtotal,
+    )
+    st.schedule(expires_at, "checkout_expire", cs_id)
+    return session
+
+
+LINE_ITEM_KEYS = ("price", "quantity", "adjustable_quantity", "tax_rates", "dynamic_tax_rates")
+
+
+def _checkout_items(st: State, p: Params) -> list[Obj]:
+    """``line_items``: active recurring prices with their quantities."""
     raw_items = list_param(p, "line_items")
     if not raw_items:
         raise invalid(
@@ -130,13 +156,7 @@ def create_checkout_session(st: State, p: Params) -> Obj:
         if not isinstance(raw, dict):
             raise invalid("Invalid object", f"line_items[{n}]")
         for k in raw:
-            if k not in (
-                "price",
-                "quantity",
-                "adjustable_quantity",
-                "tax_rates",
-                "dynamic_tax_rates",
-            ):
+            if k not in LINE_ITEM_KEYS:
                 raise unknown_param(f"line_items[{n}][{k}]")
         price_id = str_param(raw, "price", param=f"line_items[{n}][price]")
         if price_id is None:
@@ -160,6 +180,11 @@ def create_checkout_session(st: State, p: Params) -> Obj:
         elif qty is None:
             raise missing_param(f"line_items[{n}][quantity]")
         items.append({"price": price, "quantity": qty})
+    return items
+
+
+def _subscription_data(st: State, p: Params) -> tuple[Obj, int | None, int | None]:
+    """``subscription_data``, with its trial (days or end) checked."""
     sub_data = dict_param(p, "subscription_data") or {}
     for k in sub_data:
         if k not in SUB_DATA_KEYS:
@@ -168,136 +193,129 @@ def create_checkout_session(st: State, p: Params) -> Obj:
         sub_data, "trial_period_days", param="subscription_data[trial_period_days]", minimum=1
     )
     trial_end = int_param(sub_data, "trial_end", param="subscription_data[trial_end]")
-    now = st.now()
-    if trial_end is not None and trial_end < now + 2 * DAY:
+    if trial_end is not None and trial_end < st.now() + 2 * DAY:
         raise invalid(
             "`subscription_data[trial_end]` must be at least 48 hours in the future.",
             "subscription_data[trial_end]",
         )
+    return sub_data, trial_days, trial_end
+
+
+def _check_session_settings(st: State, p: Params) -> int:
+    """Checks ``expires_at`` (returned), the URLs, ``client_reference_id`` and
+    ``payment_method_collection``."""
+    now = st.now()
     expires_at = int_param(p, "expires_at") or now + DAY
     if not now + 1800 <= expires_at <= now + DAY:
         raise invalid(
             "The `expires_at` timestamp must be between 30 minutes and 24 hours from now.",
             "expires_at",
         )
-    success_url = str_param(p, "success_url")
-    cancel_url = str_param(p, "cancel_url")
-    for key, url in (("success_url", success_url), ("cancel_url", cancel_url)):
+    for key in ("success_url", "cancel_url"):
+        url = str_param(p, key)
         if url is not None and not url.startswith(("http://", "https://")):
             raise invalid("Not a valid URL", key, "url_invalid")
     client_ref = str_param(p, "client_reference_id")
     if client_ref is not None and len(client_ref) > 200:
         raise invalid("client_reference_id must be at most 200 characters.", "client_reference_id")
-    pm_collection = (
-        choice_param(p, "payment_method_collection", ("always", "if_required")) or "always"
-    )
-    trialing = bool(trial_days or trial_end)
-    subtotal = sum(item_amount(it["price"], it["quantity"]) for it in items)
-    amount = 0 if trialing else subtotal
-    currency = items[0]["price"]["currency"]
-    cs_id = f"cs_test_{rand_str(58)}"
-    session: Obj = {
-        "id": cs_id,
-        "object": "checkout.session",
+    choice_param(p, "payment_method_collection", ("always", "if_required"))
+    return expires_at
+
+
+#: Checkout Session fields the fake never sets (no payments mode, shipping, consent...).
+CHECKOUT_SESSION_NULLS = (
+    "after_expiration client_secret collected_information consent consent_collection "
+    "currency_conversion invoice invoice_creation origin_context payment_intent payment_link "
+    "payment_method_configuration_details recovered_from saved_payment_method_options "
+    "setup_intent shipping_address_collection shipping_cost subscription wallet_options"
+)
+
+
+def checkout_session_object(
+    st: State,
+    cs_id: str,
+    p: Params,
+    cus: Obj | None,
+    amount: int,
+    currency: str,
+    expires_at: int,
+) -> Obj:
+    """An open Checkout Session in subscription mode for the (checked) create params ``p``."""
+    email = str_param(p, "customer_email")
+    has_email = bool((cus and cus["email"]) or email)
+    fields: Obj = {
         "adaptive_pricing": {"enabled": False},
-        "after_expiration": None,
         "allow_promotion_codes": bool_param(p, "allow_promotion_codes"),
         "amount_subtotal": amount,
         "amount_total": amount,
         "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
         "billing_address_collection": str_param(p, "billing_address_collection"),
-        "cancel_url": cancel_url,
-        "client_reference_id": client_ref,
-        "client_secret": None,
-        "collected_information": None,
-        "consent": None,
-        "consent_collection": None,
-        "created": now,
+        "cancel_url": str_param(p, "cancel_url"),
+        "client_reference_id": str_param(p, "client_reference_id"),
+        "created": st.now(),
         "currency": currency,
-        "currency_conversion": None,
-        "custom_fields": (),
-        "custom_text": {
-            "after_submit": None,
-            "shipping_address": None,
-            "submit": None,
-            "terms_of_service_acceptance": None,
-        },
+        "custom_text": dict.fromkeys(
+            ("after_submit", "shipping_address", "submit", "terms_of_service_acceptance")
+        ),
         "customer": cus["id"] if cus else None,
         "customer_creation": None if cus else "always",
-        "customer_details": (
-            {
-                "address": None,
-                "business_name": None,
-                "email": cus["email"] if cus else email,
-                "individual_name": None,
-                "name": None,
-                "phone": None,
-                "tax_exempt": "none",
-                "tax_ids": (),
-            }
-            if (cus and cus["email"]) or email
-            else None
-        ),
+        "customer_details": _customer_details(cus["email"] if cus else email)
+        if has_email
+        else None,
         "customer_email": email,
-        "discounts": (),
         "expires_at": expires_at,
-        "invoice": None,
-        "invoice_creation": None,
         "livemode": False,
         "locale": str_param(p, "locale"),
         "metadata": new_metadata(metadata_param(p)),
         "mode": "subscription",
-        "origin_context": None,
-        "payment_intent": None,
-        "payment_link": None,
-        "payment_method_collection": pm_collection,
-        "payment_method_configuration_details": None,
+        "payment_method_collection": (
+            choice_param(p, "payment_method_collection", ("always", "if_required")) or "always"
+        ),
         "payment_method_options": {"card": {"request_three_d_secure": "automatic"}},
         "payment_method_types": ["card"],
         "payment_status": "unpaid",
         "phone_number_collection": {"enabled": False},
-        "recovered_from": None,
-        "saved_payment_method_options": None,
-        "setup_intent": None,
-        "shipping_address_collection": None,
-        "shipping_cost": None,
-        "shipping_options": (),
         "status": "open",
         "submit_type": str_param(p, "submit_type"),
-        "subscription": None,
-        "success_url": success_url,
+        "success_url": str_param(p, "success_url"),
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
         "ui_mode": "hosted_page",
         "url": f"{st.base_url}/c/pay/{cs_id}",
-        "wallet_options": None,
     }
-    line_items = [
-        {
-            "id": new_id("li"),
-            "object": "item",
-            "adjustable_quantity": None,
-            "amount_discount": 0,
-            "amount_subtotal": item_amount(it["price"], it["quantity"]),
-            "amount_tax": 0,
-            "amount_total": item_amount(it["price"], it["quantity"]),
-            "currency": it["price"]["currency"],
-            "description": product_name(st, it["price"]),
-            "metadata": {},
-            "price": it["price"],
-            "quantity": it["quantity"],
-        }
-        for it in items
-    ]
-    st.add(session)
-    st.meta_of(cs_id).update(
-        line_items=line_items,
-        sub_data=sub_data,
-        trial_days=trial_days,
-        trial_end=trial_end,
-        subtotal=subtotal,
-    )
-    st.schedule(expires_at, "checkout_expire", cs_id)
-    return session
+    empty_lists = "custom_fields discounts shipping_options"
+    return stripe_object(cs_id, "checkout.session", fields, CHECKOUT_SESSION_NULLS, empty_lists)
+
+
+def _customer_details(email: str | None) -> Obj:
+    return {
+        "address": None,
+        "business_name": None,
+        "email": email,
+        "individual_name": None,
+        "name": None,
+        "phone": None,
+        "tax_exempt": "none",
+        "tax_ids": (),
+    }
+
+
+def checkout_line_item_object(st: State, item: Obj) -> Obj:
+    """A line item of a Checkout Session (``price`` and ``quantity`` of ``item``)."""
+    amount = item_amount(item["price"], item["quantity"])
+    return {
+        "id": new_id("li"),
+        "object": "item",
+        "adjustable_quantity": None,
+        "amount_discount": 0,
+        "amount_subtotal": amount,
+        "amount_tax": 0,
+        "amount_total": amount,
+        "currency": item["price"]["currency"],
+        "description": product_name(st, item["price"]),
+        "metadata": {},
+        "price": item["price"],
+        "quantity": item["quantity"],
+    }
 
 
 def line_items_of(st: State, session: Obj) -> list[Obj]:
