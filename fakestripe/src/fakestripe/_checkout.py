@@ -21,7 +21,7 @@ from ._params import (
     str_param,
     unknown_param,
 )
-from ._payment_methods import attach_pm, make_card_pm
+from ._payment_methods import ADDRESS_KEYS, attach_pm, make_card_pm
 from ._store import Obj, new_id, rand_str, stripe_object
 from ._subscription_create import create_subscription
 from ._timeutil import DAY
@@ -384,7 +384,6 @@ def complete_checkout(
 ) -> Obj:
     """Create customer, payment method and subscription for a submitted Checkout page."""
     st.request = {"id": None, "idempotency_key": None}
-    meta = st.meta_of(session["id"])
     cus = st.objects.get(session["customer"] or "")
     if cus is None:
         email = email or session["customer_email"]
@@ -407,6 +406,42 @@ def complete_checkout(
             # The customer just completed 3D Secure on the page: set up for off-session use.
             st.meta_of(pm["id"])["authenticated"] = True
         attach_pm(st, pm, cus)
+    on_session = card is not None and card.auth != "none"
+    sub_params = _subscription_params(st, session, cus, pm, on_session)
+    sub = create_subscription(st, sub_params, from_checkout=True)
+    inv = st.objects[sub["latest_invoice"]]
+    if on_session and inv["status"] == "open":
+        attempt_payment(st, inv, pm, on_session=True)
+    trialing = sub["status"] == "trialing"
+    paid = inv["status"] == "paid"
+    session["status"] = "complete"
+    session["payment_status"] = (
+        "no_payment_required" if trialing or inv["total"] == 0 else ("paid" if paid else "unpaid")
+    )
+    session["customer"] = cus["id"]
+    session["subscription"] = sub["id"]
+    session["invoice"] = inv["id"]
+    session["url"] = None
+    session["customer_details"] = _customer_details(cus["email"])
+    session["customer_details"]["name"] = name or cus["name"]
+    session["customer_details"]["address"] = {
+        **dict.fromkeys(ADDRESS_KEYS),
+        "country": "US" if postal_code else None,
+        "postal_code": postal_code,
+    }
+    session["collected_information"] = dict.fromkeys(
+        ("business_name", "individual_name", "shipping_details")
+    )
+    st.save(session)
+    st.emit("checkout.session.completed", session)
+    return session
+
+
+def _subscription_params(
+    st: State, session: Obj, cus: Obj, pm: Obj | None, on_session: bool
+) -> Params:
+    """The ``POST /v1/subscriptions`` params of a completed Checkout Session."""
+    meta = st.meta_of(session["id"])
     sub_data = meta["sub_data"]
     sub_params: Params = {
         "customer": cus["id"],
@@ -427,48 +462,9 @@ def complete_checkout(
         sub_params["trial_period_days"] = str(meta["trial_days"])
     if meta["trial_end"]:
         sub_params["trial_end"] = str(meta["trial_end"])
-    on_session = card is not None and card.auth != "none"
     if on_session:
         sub_params["payment_behavior"] = "default_incomplete"
-    sub = create_subscription(st, sub_params, from_checkout=True)
-    inv = st.objects[sub["latest_invoice"]]
-    if on_session and inv["status"] == "open":
-        attempt_payment(st, inv, pm, on_session=True)
-    trialing = sub["status"] == "trialing"
-    paid = inv["status"] == "paid"
-    session["status"] = "complete"
-    session["payment_status"] = (
-        "no_payment_required" if trialing or inv["total"] == 0 else ("paid" if paid else "unpaid")
-    )
-    session["customer"] = cus["id"]
-    session["subscription"] = sub["id"]
-    session["invoice"] = inv["id"]
-    session["url"] = None
-    session["customer_details"] = {
-        "address": {
-            "city": None,
-            "country": "US" if postal_code else None,
-            "line1": None,
-            "line2": None,
-            "postal_code": postal_code,
-            "state": None,
-        },
-        "business_name": None,
-        "email": cus["email"],
-        "individual_name": None,
-        "name": name or cus["name"],
-        "phone": None,
-        "tax_exempt": "none",
-        "tax_ids": (),
-    }
-    session["collected_information"] = {
-        "business_name": None,
-        "individual_name": None,
-        "shipping_details": None,
-    }
-    st.save(session)
-    st.emit("checkout.session.completed", session)
-    return session
+    return sub_params
 
 
 def success_redirect(session: Obj) -> str | None:
