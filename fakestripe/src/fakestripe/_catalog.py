@@ -285,53 +285,8 @@ def create_price(st: State, p: Params, param_prefix: str = "") -> Obj:
         unit_amount = int(dec_value) if dec_value == int(dec_value) else None
     else:
         unit_dec = str(unit_amount)
-    recurring: Obj | None = None
     rec_raw = dict_param(p, "recurring")
-    if rec_raw is not None:
-        for k in rec_raw:
-            if k not in RECURRING_KEYS:
-                raise unknown_param(f"{name('recurring')}[{k}]")
-        interval = choice_param(
-            rec_raw, "interval", INTERVALS, param=f"{name('recurring')}[interval]"
-        )
-        if interval is None:
-            raise missing_param(f"{name('recurring')}[interval]")
-        count = (
-            int_param(rec_raw, "interval_count", param="recurring[interval_count]", minimum=1) or 1
-        )
-        max_count = {"day": 1095, "week": 156, "month": 36, "year": 3}[interval]
-        if count > max_count:
-            raise invalid(
-                "The maximum billing frequency is three years.", "recurring[interval_count]"
-            )
-        usage = (
-            choice_param(rec_raw, "usage_type", ("licensed", "metered"), "recurring[usage_type]")
-            or "licensed"
-        )
-        meter_id = str_param(rec_raw, "meter", param="recurring[meter]")
-        if usage == "metered":
-            if meter_id is None:
-                raise invalid(
-                    "Metered prices must be backed by a meter. Pass `recurring[meter]` with "
-                    "the ID of an active billing meter.",
-                    "recurring[meter]",
-                    "parameter_missing",
-                )
-            meter = st.get("billing.meter", meter_id, "recurring[meter]")
-            if meter["status"] != "active":
-                raise invalid("The meter must be active.", "recurring[meter]")
-        elif meter_id is not None:
-            raise invalid(
-                "`recurring[meter]` can only be set when `recurring[usage_type]` is `metered`.",
-                "recurring[meter]",
-            )
-        recurring = {
-            "interval": interval,
-            "interval_count": count,
-            "meter": meter_id,
-            "trial_period_days": int_param(rec_raw, "trial_period_days"),
-            "usage_type": usage,
-        }
+    recurring = _recurring(st, rec_raw, name("recurring")) if rec_raw is not None else None
     lookup_key = str_param(p, "lookup_key")
     if lookup_key is not None:
         _take_lookup_key(st, lookup_key, bool(bool_param(p, "transfer_lookup_key")), "lookup_key")
@@ -340,8 +295,67 @@ def create_price(st: State, p: Params, param_prefix: str = "") -> Obj:
         if not pdata.get("name"):
             raise missing_param("product_data[name]")
         product_id = create_product(st, pdata)["id"]
+    assert product_id is not None
+    price = price_object(st, p, product_id, currency, recurring, (unit_amount, unit_dec))
+    st.add(price)
+    _sync_plan(st, price)
+    st.emit("price.created", price)
+    return price
+
+
+def _recurring(st: State, rec_raw: Obj, param: str) -> Obj:
+    """A price's ``recurring`` hash from its params (``param`` names it in errors)."""
+    for k in rec_raw:
+        if k not in RECURRING_KEYS:
+            raise unknown_param(f"{param}[{k}]")
+    interval = choice_param(rec_raw, "interval", INTERVALS, param=f"{param}[interval]")
+    if interval is None:
+        raise missing_param(f"{param}[interval]")
+    count = int_param(rec_raw, "interval_count", param="recurring[interval_count]", minimum=1) or 1
+    max_count = {"day": 1095, "week": 156, "month": 36, "year": 3}[interval]
+    if count > max_count:
+        raise invalid("The maximum billing frequency is three years.", "recurring[interval_count]")
+    usage = (
+        choice_param(rec_raw, "usage_type", ("licensed", "metered"), "recurring[usage_type]")
+        or "licensed"
+    )
+    meter_id = str_param(rec_raw, "meter", param="recurring[meter]")
+    if usage == "metered":
+        if meter_id is None:
+            raise invalid(
+                "Metered prices must be backed by a meter. Pass `recurring[meter]` with "
+                "the ID of an active billing meter.",
+                "recurring[meter]",
+                "parameter_missing",
+            )
+        meter = st.get("billing.meter", meter_id, "recurring[meter]")
+        if meter["status"] != "active":
+            raise invalid("The meter must be active.", "recurring[meter]")
+    elif meter_id is not None:
+        raise invalid(
+            "`recurring[meter]` can only be set when `recurring[usage_type]` is `metered`.",
+            "recurring[meter]",
+        )
+    return {
+        "interval": interval,
+        "interval_count": count,
+        "meter": meter_id,
+        "trial_period_days": int_param(rec_raw, "trial_period_days"),
+        "usage_type": usage,
+    }
+
+
+def price_object(
+    st: State,
+    p: Params,
+    product_id: str,
+    currency: str,
+    recurring: Obj | None,
+    unit_amount: tuple[int | None, str | None],
+) -> Obj:
+    """A price for the (checked) create params ``p``; ``unit_amount`` is (integer, decimal)."""
     active = bool_param(p, "active")
-    price: Obj = {
+    return {
         "id": new_id("price"),
         "object": "price",
         "active": True if active is None else active,
@@ -350,7 +364,7 @@ def create_price(st: State, p: Params, param_prefix: str = "") -> Obj:
         "currency": currency,
         "custom_unit_amount": None,
         "livemode": False,
-        "lookup_key": lookup_key,
+        "lookup_key": str_param(p, "lookup_key"),
         "metadata": new_metadata(metadata_param(p)),
         "nickname": str_param(p, "nickname"),
         "product": product_id,
@@ -360,13 +374,9 @@ def create_price(st: State, p: Params, param_prefix: str = "") -> Obj:
         "tiers_mode": None,
         "transform_quantity": None,
         "type": "recurring" if recurring else "one_time",
-        "unit_amount": unit_amount,
-        "unit_amount_decimal": unit_dec,
+        "unit_amount": unit_amount[0],
+        "unit_amount_decimal": unit_amount[1],
     }
-    st.add(price)
-    _sync_plan(st, price)
-    st.emit("price.created", price)
-    return price
 
 
 def update_price(st: State, price: Obj, p: Params) -> Obj:
