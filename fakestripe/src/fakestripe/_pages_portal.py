@@ -16,6 +16,7 @@ from ._html import (
 )
 from ._invoice_lines import items_of
 from ._portal import portal_cancel, portal_change_plan, portal_renew, portal_update_card
+from ._store import Obj
 from ._timeutil import fmt_date, fmt_money
 
 
@@ -45,68 +46,11 @@ def portal_page(
         for p in reversed(list(st.colls["price"].by_id.values()))
         if p["active"] and p["recurring"] is not None and p["recurring"]["usage_type"] == "licensed"
     ]
-    blocks = []
-    for sub in subs:
-        item = items_of(sub)[0]
-        price = item["price"]
-        end = item["current_period_end"]
-        if sub["cancel_at_period_end"] or sub["cancel_at"]:
-            when = f"Cancels {fmt_date(sub['cancel_at'] or end)}"
-            action = (
-                f'<form class=inline method=post action="{base}/subscriptions/{sub["id"]}/renew">'
-                "<button type=submit class=secondary name=renew>Renew plan</button></form>"
-            )
-        else:
-            label = "Trial ends" if sub["status"] == "trialing" else "Renews"
-            when = f"{label} {fmt_date(end)}"
-            action = (
-                f'<form class=inline method=post action="{base}/subscriptions/{sub["id"]}/cancel">'
-                "<button type=submit class=danger name=cancel>Cancel plan</button></form>"
-            )
-        options = "".join(
-            f'<option value="{esc(p["id"])}"{" selected" if p["id"] == price["id"] else ""}>'
-            f"{esc(product_name(st, p))} — {esc(price_label(st, p))}</option>"
-            for p in prices
-            if p["currency"] == price["currency"]
-        )
-        qty = item["quantity"] if item["quantity"] is not None else ""
-        blocks.append(
-            f'<div class=card id="sub-{esc(sub["id"])}"><div style="display:flex;'
-            'justify-content:space-between;align-items:center"><div>'
-            f"<b>{esc(product_name(st, price))}</b> {status_pill(sub['status'])}"
-            f"<div class=muted>{esc(price_label(st, price))} · {esc(when)}</div></div>"
-            f"{action}</div>"
-            f'<form method=post action="{base}/subscriptions/{sub["id"]}/update">'
-            f"<div class=row><div><label>Change plan</label><select name=price>{options}"
-            "</select></div><div style='flex:0 0 110px'><label>Quantity</label>"
-            f'<input name=quantity value="{esc(qty)}" inputmode=numeric></div></div>'
-            "<button type=submit class=secondary>Update plan</button></form></div>"
-        )
+    blocks = [_subscription_block(st, sub, prices, base) for sub in subs]
     if not blocks:
         blocks.append("<div class=card><p class=muted>No active subscriptions.</p></div>")
-    pm_id = cus["invoice_settings"]["default_payment_method"]
-    pm = st.objects.get(pm_id) if pm_id else None
-    if pm is None:
-        for sub in subs:
-            if sub["default_payment_method"]:
-                pm = st.objects.get(sub["default_payment_method"])
-                break
-    pm_line = (
-        f"{esc(pm['card']['brand'].title())} •••• {esc(pm['card']['last4'])} "
-        f"<span class=muted>Expires {pm['card']['exp_month']:02d}/{pm['card']['exp_year']}</span>"
-        if pm
-        else "<span class=muted>No payment method on file.</span>"
-    )
-    invoices = [
-        st.objects[oid] for oid in reversed(st.colls["invoice"].candidates("customer", cus["id"]))
-    ][:10]
-    inv_rows = "".join(
-        f"<tr><td>{esc(fmt_date(i['created']))}</td><td>"
-        f'<a href="{esc(i["hosted_invoice_url"])}">{esc(i["number"])}</a></td>'
-        f"<td>{status_pill(i['status'] or 'draft')}</td>"
-        f"<td class=r>{esc(fmt_money(i['total'], i['currency']))}</td></tr>"
-        for i in invoices
-    )
+    pm_line = _payment_method_line(st, cus, subs)
+    inv_rows = _invoice_rows(st, cus)
     err_html = f"<div class=error id=error role=alert>{esc(error)}</div>" if error else ""
     note_html = f"<div class=notice id=notice>{esc(notice)}</div>" if notice else ""
     body = (
@@ -123,6 +67,76 @@ def portal_page(
         "</table></div></div></div>"
     )
     return layout(f"{name} — Billing", body, status)
+
+
+def _subscription_block(st: State, sub: Obj, prices: list[Obj], base: str) -> str:
+    """One subscription on the portal page: plan, renewal or cancellation, change of plan."""
+    item = items_of(sub)[0]
+    price = item["price"]
+    end = item["current_period_end"]
+    if sub["cancel_at_period_end"] or sub["cancel_at"]:
+        when = f"Cancels {fmt_date(sub['cancel_at'] or end)}"
+        action = (
+            f'<form class=inline method=post action="{base}/subscriptions/{sub["id"]}/renew">'
+            "<button type=submit class=secondary name=renew>Renew plan</button></form>"
+        )
+    else:
+        label = "Trial ends" if sub["status"] == "trialing" else "Renews"
+        when = f"{label} {fmt_date(end)}"
+        action = (
+            f'<form class=inline method=post action="{base}/subscriptions/{sub["id"]}/cancel">'
+            "<button type=submit class=danger name=cancel>Cancel plan</button></form>"
+        )
+    options = "".join(
+        f'<option value="{esc(p["id"])}"{" selected" if p["id"] == price["id"] else ""}>'
+        f"{esc(product_name(st, p))} — {esc(price_label(st, p))}</option>"
+        for p in prices
+        if p["currency"] == price["currency"]
+    )
+    qty = item["quantity"] if item["quantity"] is not None else ""
+    return (
+        f'<div class=card id="sub-{esc(sub["id"])}"><div style="display:flex;'
+        'justify-content:space-between;align-items:center"><div>'
+        f"<b>{esc(product_name(st, price))}</b> {status_pill(sub['status'])}"
+        f"<div class=muted>{esc(price_label(st, price))} · {esc(when)}</div></div>"
+        f"{action}</div>"
+        f'<form method=post action="{base}/subscriptions/{sub["id"]}/update">'
+        f"<div class=row><div><label>Change plan</label><select name=price>{options}"
+        "</select></div><div style='flex:0 0 110px'><label>Quantity</label>"
+        f'<input name=quantity value="{esc(qty)}" inputmode=numeric></div></div>'
+        "<button type=submit class=secondary>Update plan</button></form></div>"
+    )
+
+
+def _payment_method_line(st: State, cus: Obj, subs: list[Obj]) -> str:
+    """The customer's default card, or a subscription's."""
+    pm_id = cus["invoice_settings"]["default_payment_method"]
+    pm = st.objects.get(pm_id) if pm_id else None
+    if pm is None:
+        for sub in subs:
+            if sub["default_payment_method"]:
+                pm = st.objects.get(sub["default_payment_method"])
+                break
+    return (
+        f"{esc(pm['card']['brand'].title())} •••• {esc(pm['card']['last4'])} "
+        f"<span class=muted>Expires {pm['card']['exp_month']:02d}/{pm['card']['exp_year']}</span>"
+        if pm
+        else "<span class=muted>No payment method on file.</span>"
+    )
+
+
+def _invoice_rows(st: State, cus: Obj) -> str:
+    """The customer's ten latest invoices as table rows."""
+    invoices = [
+        st.objects[oid] for oid in reversed(st.colls["invoice"].candidates("customer", cus["id"]))
+    ][:10]
+    return "".join(
+        f"<tr><td>{esc(fmt_date(i['created']))}</td><td>"
+        f'<a href="{esc(i["hosted_invoice_url"])}">{esc(i["number"])}</a></td>'
+        f"<td>{status_pill(i['status'] or 'draft')}</td>"
+        f"<td class=r>{esc(fmt_money(i['total'], i['currency']))}</td></tr>"
+        for i in invoices
+    )
 
 
 def portal_action(
