@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-# Customers, payment methods, products and prices.
+# The catalog: products and prices (and each price's legacy ``plan`` view).
 import re
 
 from ._engine import State

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-# Checkout Sessions and Customer Portal sessions (API side and hosted-page actions).
+# Checkout Sessions: create, expire, and complete from the hosted page.
 from ._cards import TestCard
 from ._catalog import product_name
 from ._customers import create_customer

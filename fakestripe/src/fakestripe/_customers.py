@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+# Customers: create and update (deletion cancels subscriptions: _subscription_cancel).
 import re
 import string
 

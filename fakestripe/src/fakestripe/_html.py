@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+# The HTML of the hosted pages: layout and style, card form, card parsing, 3DS page, PDF.
 import html
 import re
 from dataclasses import dataclass, field

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+# What invoices are made of: pending invoice lines (full period, trial, usage, prorations),
+# invoice line objects, and whether and how a payment method pays.
 from ._cards import AUTH_REQUIRED, Decline
 from ._catalog import default_amount, price_label, product_name
 from ._engine import State

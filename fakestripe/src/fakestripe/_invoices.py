@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+# Invoices: invoice_object(), billing a subscription, finalizing, paying, voiding.
 from ._cards import Decline
 from ._engine import State
 from ._errors import StripeError, invalid

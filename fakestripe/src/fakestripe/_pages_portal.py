@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+# The hosted Customer Portal page and its form actions.
 from ._catalog import price_label, product_name
 from ._engine import State
 from ._errors import StripeError

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+# Payment methods: test cards as card payment methods, attach and detach.
 from datetime import UTC, datetime
 
 from ._cards import TestCard, lookup_number, shortcut_card
@@ -16,6 +17,8 @@ from ._params import (
     str_param,
 )
 from ._store import Obj, new_id
+
+ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
 
 PM_CREATE = {
     "type",
@@ -249,6 +252,3 @@ def update_pm(st: State, pm: Obj, p: Params) -> Obj:
         )
     st.emit_update("payment_method.updated", pm, before)
     return pm
-
-
-ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+# Customer Portal sessions (API side) and the portal's actions on subscriptions and cards.
 from typing import Any
 
 from ._cards import TestCard

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+# REST routes: subscriptions, subscription items, invoices, Checkout and portal sessions.
 from collections.abc import Callable
 
 from ._checkout import create_checkout_session, expire_session, line_items_of

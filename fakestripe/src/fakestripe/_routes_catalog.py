@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+# REST routes: products, prices, billing meters and meter events.
 from collections.abc import Callable
 
 from ._catalog import create_price, create_product, delete_product, update_price, update_product

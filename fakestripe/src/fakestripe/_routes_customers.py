@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+# REST routes: the account, customers and payment methods.
 from collections.abc import Callable
 
 from ._customers import create_customer, update_customer

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+# REST routes: webhook endpoints, events, and the ``/_fake/...`` test controls.
 import re
 from collections.abc import Callable
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+# Cancelling subscriptions (now, at period end, at a date) and deleting customers.
 from ._engine import State
 from ._errors import invalid
 from ._invoice_lines import is_metered, items_of, proration_pair, usage_line

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-# Subscriptions, subscription items, invoices, payments and the billing clock.
+# The billing clock: renewals, trial ends, scheduled cancellations, expiries and invoice
+# retries, run as fake time passes; and the expandable fields they share.
 from ._engine import State
 from ._invoice_lines import default_pm, full_line, is_metered, items_of, price_interval, usage_line
 from ._invoices import attempt_payment, bill, confirmation_secret, void_invoice

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+# Creating subscriptions: items, trials, the first payment, subscription_object().
 from typing import Any
 
 from ._catalog import plan_of

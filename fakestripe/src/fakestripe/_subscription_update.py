@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+# Updating subscriptions and their items: plan changes, prorations, new periods.
 from dataclasses import dataclass
 
 from ._catalog import plan_of
