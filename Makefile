@@ -5,13 +5,13 @@ VENV := $(CURDIR)/.venv
 DEMO := .demo
 PORT ?= 8000
 
-.PHONY: install test demo lint format clean bench
+.PHONY: install test demo lint format clean bench fakestripe-wheel
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet uv
 
-$(VENV)/.installed: pyproject.toml | $(UV)
+$(VENV)/.installed: pyproject.toml fakestripe/pyproject.toml | $(UV)
 	$(UV) sync --quiet
 	touch $@
 
@@ -33,6 +33,13 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format . template
 	$(VENV)/bin/ruff check --fix . template
+
+# The offline Stripe reaches generated projects as a wheel in template/vendor/ (a dev dependency).
+# Rebuild it after any change under fakestripe/src/ (tests/test_fakestripe_wheel.py checks it).
+# hatchling is pinned and stamps fixed dates: the same source gives the same bytes.
+fakestripe-wheel: $(UV)
+	rm -f template/vendor/keel_fakestripe-*.whl
+	$(UV) build --wheel --quiet --no-create-gitignore --out-dir template/vendor fakestripe
 
 bench: install
 	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/python bench/run.py

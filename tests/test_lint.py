@@ -1,4 +1,4 @@
-"""The template repository's own Python (tests, hooks, benchmarks) and the template's Python,
+"""The template repository's own Python (tests, hooks, benchmarks, fakestripe) and the template's Python,
 read as it is in `template/` before rendering, stay ruff-clean."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from .test_generated import RUFF
 
 
 def test_repository_code_is_ruff_clean():
-    run([RUFF, "check", "--no-cache", "tests", "hooks", "bench"], ROOT)
-    run([RUFF, "format", "--check", "--no-cache", "tests", "hooks", "bench"], ROOT)
+    run([RUFF, "check", "--no-cache", "tests", "hooks", "bench", "fakestripe"], ROOT)
+    run([RUFF, "format", "--check", "--no-cache", "tests", "hooks", "bench", "fakestripe"], ROOT)
 
 
 def test_template_python_is_ruff_clean_before_rendering():

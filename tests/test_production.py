@@ -1,6 +1,7 @@
-"""The documented deploy, end to end on a basic render: migrate, collectstatic, then
-`gunicorn config.wsgi` (which reads the project's gunicorn.conf.py) under production settings,
-answering a page and a signed Stripe webhook over real HTTP."""
+"""The documented deploy, end to end on a basic render: a production install (`uv sync
+--no-dev`, without the offline Stripe), migrate, collectstatic, then `gunicorn config.wsgi`
+(which reads the project's gunicorn.conf.py) under production settings, answering a page and a
+signed Stripe webhook over real HTTP."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -55,9 +58,30 @@ def signed_post(url: str, event: dict[str, object], secret: str) -> tuple[int, d
         return error.code, json.loads(error.read() or b"{}")
 
 
+@pytest.fixture(scope="module")
+def production_bin(renders, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The basic render installed as in production: `uv sync --no-dev`, into an environment of
+    its own (the project's .venv, with its dev tools, serves the other tests)."""
+    environment = tmp_path_factory.mktemp("production") / "venv"
+    run(
+        [str(Path(sys.executable).parent / "uv"), "sync", "--no-dev", "--quiet"],
+        renders.get("basic").project_dir,
+        env={"UV_PROJECT_ENVIRONMENT": str(environment)},
+    )
+    return environment / "bin"
+
+
 @pytest.mark.slow
-def test_gunicorn_serves_the_production_settings(installed, tmp_path):
-    project = installed("basic")
+def test_the_production_install_leaves_the_offline_stripe_out(renders, production_bin):
+    probe = "import importlib.util as u; print(u.find_spec('fakestripe'), u.find_spec('django'))"
+    out = run([str(production_bin / "python"), "-c", probe], renders.get("basic").project_dir)
+    assert out.startswith("None ModuleSpec"), out
+
+
+@pytest.mark.slow
+def test_gunicorn_serves_the_production_settings(renders, production_bin, tmp_path):
+    project = renders.get("basic").project_dir
+    bin_dir = production_bin
     port = free_port()
     env = {
         **PRODUCTION_ENV,
@@ -67,11 +91,11 @@ def test_gunicorn_serves_the_production_settings(installed, tmp_path):
         "PORT": str(port),
         "GUNICORN_THREADS": "2",
     }
-    python = ".venv/bin/python"
+    python = str(bin_dir / "python")
     run([python, "manage.py", "migrate", "--noinput"], project, env=env)
     run([python, "manage.py", "collectstatic", "--noinput"], project, env=env)
     server = subprocess.Popen(
-        [".venv/bin/gunicorn", "config.wsgi"],
+        [str(bin_dir / "gunicorn"), "config.wsgi"],
         cwd=project,
         env={**os.environ, **env},
         stderr=subprocess.PIPE,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+# ``python -m fakestripe``: the fake as a process (see USAGE).
 import argparse
 import json
 import signal

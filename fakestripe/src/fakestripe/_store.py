@@ -154,3 +154,18 @@ class Collection:
                     return out, True
                 out.append(obj)
         return out, False
+
+
+def stripe_object(
+    obj_id: str,
+    kind: str,
+    fields: dict[str, Any],
+    nulls: str = "",
+    empty_lists: str = "",
+    private: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A Stripe object as the API sends it: ``id`` and ``object`` first, then its fields in
+    alphabetical order. ``nulls`` and ``empty_lists`` name (space-separated) the fields that are
+    ``null`` or ``[]``; private bookkeeping keys (``_...``) come last."""
+    values = dict.fromkeys(nulls.split()) | dict.fromkeys(empty_lists.split(), ()) | fields
+    return {"id": obj_id, "object": kind, **dict(sorted(values.items())), **(private or {})}

@@ -7,7 +7,23 @@ from typing import Any
 
 from ._errors import StripeError, invalid, missing_param, unknown_param
 
-__all__ = ["Params", "StripeError", "invalid", "missing_param", "unknown_param"]
+__all__ = [
+    "Params",
+    "apply_metadata",
+    "bool_param",
+    "check_params",
+    "choice_param",
+    "created_filter",
+    "decimal_param",
+    "dict_param",
+    "expand_param",
+    "int_param",
+    "list_param",
+    "metadata_param",
+    "new_metadata",
+    "str_param",
+    "unknown_param",
+]
 
 Params = dict[str, Any]
 
@@ -15,7 +31,7 @@ _INT = re.compile(r"^-?\d+$")
 _DEC = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-def check(p: Params, allowed: Iterable[str], unsupported: Iterable[str] = ()) -> None:
+def check_params(p: Params, allowed: Iterable[str], unsupported: Iterable[str] = ()) -> None:
     allowed_set = set(allowed) | {"expand"}
     blocked = set(unsupported)
     for key in p:
@@ -30,7 +46,7 @@ def check(p: Params, allowed: Iterable[str], unsupported: Iterable[str] = ()) ->
             raise unknown_param(key)
 
 
-def s(p: Params, key: str, required: bool = False, param: str | None = None) -> str | None:
+def str_param(p: Params, key: str, required: bool = False, param: str | None = None) -> str | None:
     value = p.get(key)
     name = param or key
     if value is None or value == "":
@@ -42,7 +58,7 @@ def s(p: Params, key: str, required: bool = False, param: str | None = None) -> 
     return value
 
 
-def i(
+def int_param(
     p: Params,
     key: str,
     required: bool = False,
@@ -65,7 +81,7 @@ def i(
     return result
 
 
-def dec(p: Params, key: str, param: str | None = None) -> str | None:
+def decimal_param(p: Params, key: str, param: str | None = None) -> str | None:
     value = p.get(key)
     if value is None or value == "":
         return None
@@ -74,7 +90,7 @@ def dec(p: Params, key: str, param: str | None = None) -> str | None:
     return value
 
 
-def b(p: Params, key: str, param: str | None = None) -> bool | None:
+def bool_param(p: Params, key: str, param: str | None = None) -> bool | None:
     value = p.get(key)
     if value is None or value == "":
         return None
@@ -85,7 +101,7 @@ def b(p: Params, key: str, param: str | None = None) -> bool | None:
     raise invalid(f"Invalid boolean: {_show(value)}", param or key)
 
 
-def d(p: Params, key: str, param: str | None = None) -> Params | None:
+def dict_param(p: Params, key: str, param: str | None = None) -> Params | None:
     value = p.get(key)
     if value is None or value == "":
         return None
@@ -94,7 +110,7 @@ def d(p: Params, key: str, param: str | None = None) -> Params | None:
     return value
 
 
-def lst(p: Params, key: str, param: str | None = None) -> list[Any] | None:
+def list_param(p: Params, key: str, param: str | None = None) -> list[Any] | None:
     value = p.get(key)
     if value is None or value == "":
         return None
@@ -108,8 +124,10 @@ def lst(p: Params, key: str, param: str | None = None) -> list[Any] | None:
     return value
 
 
-def one_of(p: Params, key: str, choices: Iterable[str], param: str | None = None) -> str | None:
-    value = s(p, key, param=param)
+def choice_param(
+    p: Params, key: str, choices: Iterable[str], param: str | None = None
+) -> str | None:
+    value = str_param(p, key, param=param)
     opts = list(choices)
     if value is not None and value not in opts:
         listed = ", ".join(f"`{c}`" for c in opts)
@@ -119,7 +137,7 @@ def one_of(p: Params, key: str, choices: Iterable[str], param: str | None = None
     return value
 
 
-def expand(p: Params) -> list[str]:
+def expand_param(p: Params) -> list[str]:
     value = p.get("expand")
     if value is None or value == "":
         return []
@@ -130,7 +148,7 @@ def expand(p: Params) -> list[str]:
     raise invalid("Invalid array", "expand")
 
 
-def metadata(p: Params, key: str = "metadata") -> dict[str, str | None] | None:
+def metadata_param(p: Params, key: str = "metadata") -> dict[str, str | None] | None:
     """``None`` if absent; ``{}`` meaning "clear all" when sent as an empty string."""
     if key not in p:
         return None
@@ -178,7 +196,7 @@ def created_filter(p: Params, key: str = "created") -> tuple[int | None, int | N
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        ts = i(p, key)
+        ts = int_param(p, key)
         return ts, ts
     if not isinstance(value, dict):
         raise invalid("Invalid object", key)

@@ -16,7 +16,7 @@ import stripe
 from fakestripe import FakeStripe
 from fakestripe.bench import run as run_bench
 
-from .conftest import TEMPLATE, contract_problems
+from .conftest import SRC, contract_problems
 from .helpers import receiver
 
 SEED = {
@@ -153,7 +153,7 @@ def test_control_routes(fake: FakeStripe) -> None:
 def test_process_mode(tmp_path: Path) -> None:
     seed = tmp_path / "plans.json"
     seed.write_text(json.dumps(SEED))
-    env = dict(os.environ, PYTHONPATH=str(TEMPLATE))
+    env = dict(os.environ, PYTHONPATH=str(SRC))
     began = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "fakestripe", "--port", "0", "--seed-plans", str(seed)],
@@ -186,7 +186,7 @@ def test_process_mode(tmp_path: Path) -> None:
 
 
 def test_process_mode_sigint_and_webhook_flag(tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(TEMPLATE))
+    env = dict(os.environ, PYTHONPATH=str(SRC))
     with receiver() as r:
         proc = subprocess.Popen(
             [

@@ -1,20 +1,17 @@
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import stripe
 
-TEMPLATE = Path(__file__).resolve().parents[2]
-if str(TEMPLATE) not in sys.path:
-    sys.path.insert(0, str(TEMPLATE))
+from fakestripe import FakeStripe
 
-import stripe  # noqa: E402
+from .contract import Checker
 
-from fakestripe import FakeStripe  # noqa: E402
-
-from .contract import Checker  # noqa: E402
+#: The package's source folder, so that subprocesses import this checkout of fakestripe.
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def contract_problems(fake: FakeStripe) -> list[str]:

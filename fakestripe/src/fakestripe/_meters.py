@@ -6,9 +6,9 @@ import re
 import uuid
 from bisect import bisect_left, insort
 
-from . import _params as P
 from ._engine import State
 from ._errors import invalid, missing_param
+from ._params import Params, check_params, choice_param, dict_param, int_param, str_param
 from ._store import Obj, new_id
 
 METER_CREATE = {
@@ -23,30 +23,32 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 FORMULAS = ("sum", "count", "last")
 
 
-def create_meter(st: State, p: P.Params) -> Obj:
-    P.check(p, METER_CREATE)
-    display_name = P.s(p, "display_name", required=True)
-    event_name = P.s(p, "event_name", required=True)
+def create_meter(st: State, p: Params) -> Obj:
+    check_params(p, METER_CREATE)
+    display_name = str_param(p, "display_name", required=True)
+    event_name = str_param(p, "event_name", required=True)
     assert event_name is not None
     if len(event_name) > 100:
         raise invalid("event_name must be at most 100 characters.", "event_name")
-    agg = P.d(p, "default_aggregation")
+    agg = dict_param(p, "default_aggregation")
     if agg is None:
         raise missing_param("default_aggregation")
-    formula = P.one_of(agg, "formula", FORMULAS, "default_aggregation[formula]")
+    formula = choice_param(agg, "formula", FORMULAS, "default_aggregation[formula]")
     if formula is None:
         raise missing_param("default_aggregation[formula]")
-    mapping = P.d(p, "customer_mapping")
+    mapping = dict_param(p, "customer_mapping")
     cus_key = "stripe_customer_id"
     if mapping is not None:
         cus_key = (
-            P.s(mapping, "event_payload_key", True, "customer_mapping[event_payload_key]")
+            str_param(mapping, "event_payload_key", True, "customer_mapping[event_payload_key]")
             or cus_key
         )
-        if P.one_of(mapping, "type", ("by_id",), "customer_mapping[type]") is None:
+        if choice_param(mapping, "type", ("by_id",), "customer_mapping[type]") is None:
             raise missing_param("customer_mapping[type]")
-    value_settings = P.d(p, "value_settings") or {}
-    value_key = P.s(value_settings, "event_payload_key", param="value_settings[event_payload_key]")
+    value_settings = dict_param(p, "value_settings") or {}
+    value_key = str_param(
+        value_settings, "event_payload_key", param="value_settings[event_payload_key]"
+    )
     for oid in st.colls["billing.meter"].candidates("event_name", event_name):
         if st.objects[oid]["status"] == "active":
             raise invalid(
@@ -63,7 +65,7 @@ def create_meter(st: State, p: P.Params) -> Obj:
         "default_aggregation": {"formula": formula},
         "display_name": display_name,
         "event_name": event_name,
-        "event_time_window": P.one_of(p, "event_time_window", ("day", "hour")),
+        "event_time_window": choice_param(p, "event_time_window", ("day", "hour")),
         "livemode": False,
         "status": "active",
         "status_transitions": {"deactivated_at": None},
@@ -73,10 +75,10 @@ def create_meter(st: State, p: P.Params) -> Obj:
     return st.add(meter)
 
 
-def update_meter(st: State, meter: Obj, p: P.Params) -> Obj:
-    P.check(p, {"display_name"})
+def update_meter(st: State, meter: Obj, p: Params) -> Obj:
+    check_params(p, {"display_name"})
     if "display_name" in p:
-        meter["display_name"] = P.s(p, "display_name", required=True)
+        meter["display_name"] = str_param(p, "display_name", required=True)
         meter["updated"] = st.now()
     return meter
 
@@ -92,21 +94,21 @@ def set_meter_status(st: State, meter: Obj, active: bool) -> Obj:
     return meter
 
 
-def create_meter_event(st: State, p: P.Params) -> Obj:
-    P.check(p, {"event_name", "identifier", "payload", "timestamp"})
-    event_name = P.s(p, "event_name", required=True)
+def create_meter_event(st: State, p: Params) -> Obj:
+    check_params(p, {"event_name", "identifier", "payload", "timestamp"})
+    event_name = str_param(p, "event_name", required=True)
     assert event_name is not None
-    payload = P.d(p, "payload")
+    payload = dict_param(p, "payload")
     if payload is None:
         raise missing_param("payload")
-    identifier = P.s(p, "identifier") or str(uuid.uuid4())
+    identifier = str_param(p, "identifier") or str(uuid.uuid4())
     if len(identifier) > 100:
         raise invalid("identifier must be at most 100 characters.", "identifier")
     now = st.now()
     existing = st.meter_events.get(identifier)
     if existing is not None and existing["created"] + 86400 > now:
         return existing  # uniqueness enforced for 24h: duplicates are not counted again
-    ts = P.i(p, "timestamp")
+    ts = int_param(p, "timestamp")
     if ts is None:
         ts = now
     if ts < now - 35 * 86400 or ts > now + 300:
@@ -175,8 +177,8 @@ def aggregate(st: State, meter: Obj, customer: str, start: int, end: int) -> flo
     return float(sum(r[2] for r in window))
 
 
-def event_summaries(st: State, meter: Obj, p: P.Params) -> tuple[list[Obj], bool]:
-    P.check(
+def event_summaries(st: State, meter: Obj, p: Params) -> tuple[list[Obj], bool]:
+    check_params(
         p,
         {
             "customer",
@@ -188,12 +190,12 @@ def event_summaries(st: State, meter: Obj, p: P.Params) -> tuple[list[Obj], bool
             "ending_before",
         },
     )
-    customer = P.s(p, "customer", required=True)
+    customer = str_param(p, "customer", required=True)
     assert customer is not None
-    start = P.i(p, "start_time", required=True)
-    end = P.i(p, "end_time", required=True)
+    start = int_param(p, "start_time", required=True)
+    end = int_param(p, "end_time", required=True)
     assert start is not None and end is not None
-    window = P.one_of(p, "value_grouping_window", ("day", "hour"))
+    window = choice_param(p, "value_grouping_window", ("day", "hour"))
     step = {"day": 86400, "hour": 3600, None: 60}[window]
     for name, value in (("start_time", start), ("end_time", end)):
         if value % step:
@@ -220,8 +222,8 @@ def event_summaries(st: State, meter: Obj, p: P.Params) -> tuple[list[Obj], bool
                 "start_time": lo,
             }
         )
-    limit = P.i(p, "limit", minimum=1) or 10
-    after, before = P.s(p, "starting_after"), P.s(p, "ending_before")
+    limit = int_param(p, "limit", minimum=1) or 10
+    after, before = str_param(p, "starting_after"), str_param(p, "ending_before")
     ids = [s["id"] for s in summaries]
     if after is not None:
         if after not in ids:

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+# The hosted Customer Portal page and its form actions.
+from ._catalog import price_label, product_name
+from ._engine import State
+from ._errors import StripeError
+from ._html import (
+    Page,
+    card_fields,
+    esc,
+    layout,
+    not_found,
+    page_message,
+    parse_card,
+    redirect,
+    status_pill,
+)
+from ._invoice_lines import items_of
+from ._portal import portal_cancel, portal_change_plan, portal_renew, portal_update_card
+from ._store import Obj
+from ._timeutil import fmt_date, fmt_money
+
+
+def portal_page(
+    st: State, bps_id: str, error: str | None = None, status: int = 200, notice: str | None = None
+) -> Page:
+    session = st.colls["billing_portal.session"].get(bps_id)
+    if session is None:
+        return not_found("This portal session does not exist.")
+    cus = st.objects.get(session["customer"])
+    if cus is None:
+        return not_found("This customer no longer exists.")
+    name = st.account["settings"]["dashboard"]["display_name"]
+    base = f"/p/session/{bps_id}"
+    back = (
+        f'<a href="{esc(session["return_url"])}" id=return>&larr; Return to {esc(name)}</a>'
+        if session["return_url"]
+        else esc(name)
+    )
+    subs = [
+        st.objects[oid]
+        for oid in reversed(st.colls["subscription"].candidates("customer", cus["id"]))
+        if st.objects[oid]["status"] not in ("canceled", "incomplete_expired")
+    ]
+    prices = [
+        p
+        for p in reversed(list(st.colls["price"].by_id.values()))
+        if p["active"] and p["recurring"] is not None and p["recurring"]["usage_type"] == "licensed"
+    ]
+    blocks = [_subscription_block(st, sub, prices, base) for sub in subs]
+    if not blocks:
+        blocks.append("<div class=card><p class=muted>No active subscriptions.</p></div>")
+    pm_line = _payment_method_line(st, cus, subs)
+    inv_rows = _invoice_rows(st, cus)
+    err_html = f"<div class=error id=error role=alert>{esc(error)}</div>" if error else ""
+    note_html = f"<div class=notice id=notice>{esc(notice)}</div>" if notice else ""
+    body = (
+        "<div class=wrap><div class=col style='flex:0 1 260px'>"
+        f"<div class=brand>{back}<span class=tag>TEST MODE</span></div>"
+        f"<p class=muted>{esc(name)} partners with Stripe for simplified billing.</p>"
+        f"<p><b>{esc(cus['name'] or '')}</b><br><span class=muted>{esc(cus['email'] or '')}"
+        "</span></p></div><div class=col>"
+        f"{err_html}{note_html}<h3>Current plan</h3>{''.join(blocks)}"
+        f"<h3>Payment method</h3><div class=card><div>{pm_line}</div>"
+        f'<form method=post action="{base}/payment_method">{card_fields(cus["name"] or "")}'
+        "<button type=submit class=secondary>Update payment method</button></form></div>"
+        f"<h3>Invoice history</h3><div class=card><table>{inv_rows or '<tr><td>None</td></tr>'}"
+        "</table></div></div></div>"
+    )
+    return layout(f"{name} — Billing", body, status)
+
+
+def _subscription_block(st: State, sub: Obj, prices: list[Obj], base: str) -> str:
+    """One subscription on the portal page: plan, renewal or cancellation, change of plan."""
+    item = items_of(sub)[0]
+    price = item["price"]
+    end = item["current_period_end"]
+    if sub["cancel_at_period_end"] or sub["cancel_at"]:
+        when = f"Cancels {fmt_date(sub['cancel_at'] or end)}"
+        action = (
+            f'<form class=inline method=post action="{base}/subscriptions/{sub["id"]}/renew">'
+            "<button type=submit class=secondary name=renew>Renew plan</button></form>"
+        )
+    else:
+        label = "Trial ends" if sub["status"] == "trialing" else "Renews"
+        when = f"{label} {fmt_date(end)}"
+        action = (
+            f'<form class=inline method=post action="{base}/subscriptions/{sub["id"]}/cancel">'
+            "<button type=submit class=danger name=cancel>Cancel plan</button></form>"
+        )
+    options = "".join(
+        f'<option value="{esc(p["id"])}"{" selected" if p["id"] == price["id"] else ""}>'
+        f"{esc(product_name(st, p))} — {esc(price_label(st, p))}</option>"
+        for p in prices
+        if p["currency"] == price["currency"]
+    )
+    qty = item["quantity"] if item["quantity"] is not None else ""
+    return (
+        f'<div class=card id="sub-{esc(sub["id"])}"><div style="display:flex;'
+        'justify-content:space-between;align-items:center"><div>'
+        f"<b>{esc(product_name(st, price))}</b> {status_pill(sub['status'])}"
+        f"<div class=muted>{esc(price_label(st, price))} · {esc(when)}</div></div>"
+        f"{action}</div>"
+        f'<form method=post action="{base}/subscriptions/{sub["id"]}/update">'
+        f"<div class=row><div><label>Change plan</label><select name=price>{options}"
+        "</select></div><div style='flex:0 0 110px'><label>Quantity</label>"
+        f'<input name=quantity value="{esc(qty)}" inputmode=numeric></div></div>'
+        "<button type=submit class=secondary>Update plan</button></form></div>"
+    )
+
+
+def _payment_method_line(st: State, cus: Obj, subs: list[Obj]) -> str:
+    """The customer's default card, or a subscription's."""
+    pm_id = cus["invoice_settings"]["default_payment_method"]
+    pm = st.objects.get(pm_id) if pm_id else None
+    if pm is None:
+        for sub in subs:
+            if sub["default_payment_method"]:
+                pm = st.objects.get(sub["default_payment_method"])
+                break
+    return (
+        f"{esc(pm['card']['brand'].title())} •••• {esc(pm['card']['last4'])} "
+        f"<span class=muted>Expires {pm['card']['exp_month']:02d}/{pm['card']['exp_year']}</span>"
+        if pm
+        else "<span class=muted>No payment method on file.</span>"
+    )
+
+
+def _invoice_rows(st: State, cus: Obj) -> str:
+    """The customer's ten latest invoices as table rows."""
+    invoices = [
+        st.objects[oid] for oid in reversed(st.colls["invoice"].candidates("customer", cus["id"]))
+    ][:10]
+    return "".join(
+        f"<tr><td>{esc(fmt_date(i['created']))}</td><td>"
+        f'<a href="{esc(i["hosted_invoice_url"])}">{esc(i["number"])}</a></td>'
+        f"<td>{status_pill(i['status'] or 'draft')}</td>"
+        f"<td class=r>{esc(fmt_money(i['total'], i['currency']))}</td></tr>"
+        for i in invoices
+    )
+
+
+def portal_action(
+    st: State, bps_id: str, action: str, sub_id: str | None, form: dict[str, str]
+) -> Page:
+    session = st.colls["billing_portal.session"].get(bps_id)
+    if session is None:
+        return not_found("This portal session does not exist.")
+    base = f"/p/session/{bps_id}"
+    try:
+        if action == "payment_method":
+            card, exp = parse_card(st, form)
+            portal_update_card(st, session, card, exp, form.get("billing_name") or None)
+        elif sub_id is None:
+            return not_found("Unknown portal action.")
+        elif action == "cancel":
+            portal_cancel(st, session, sub_id)
+        elif action == "renew":
+            portal_renew(st, session, sub_id)
+        elif action == "update":
+            qty_raw = (form.get("quantity") or "").strip()
+            qty = int(qty_raw) if qty_raw.isdigit() else None
+            portal_change_plan(st, session, sub_id, form.get("price", ""), qty)
+        else:
+            return not_found("Unknown portal action.")
+    except StripeError as err:
+        code = 422 if err.type == "card_error" else 400
+        return portal_page(st, bps_id, page_message(err), code)
+    return redirect(base)

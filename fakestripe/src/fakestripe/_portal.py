@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+# Customer Portal sessions (API side) and the portal's actions on subscriptions and cards.
+from typing import Any
+
+from ._cards import TestCard
+from ._engine import State
+from ._errors import invalid, missing_param
+from ._invoice_lines import is_metered
+from ._invoices import attempt_payment
+from ._params import (
+    Params,
+    check_params,
+    choice_param,
+    dict_param,
+    list_param,
+    str_param,
+)
+from ._payment_methods import attach_pm, make_card_pm
+from ._store import Obj, new_id
+from ._subscription_cancel import cancel_subscription
+from ._subscription_update import modify
+
+PORTAL_CREATE = {"configuration", "customer", "flow_data", "locale", "on_behalf_of", "return_url"}
+
+
+def create_portal_session(st: State, p: Params) -> Obj:
+    check_params(p, PORTAL_CREATE, {"customer_account"})
+    cus_id = str_param(p, "customer", required=True)
+    cus = st.get("customer", cus_id, "customer")
+    return_url = str_param(p, "return_url")
+    if return_url is not None and not return_url.startswith(("http://", "https://")):
+        raise invalid("Not a valid URL", "return_url", "url_invalid")
+    flow = _flow(st, cus, dict_param(p, "flow_data"), return_url)
+    bps_id = new_id("bps")
+    session: Obj = {
+        "id": bps_id,
+        "object": "billing_portal.session",
+        "configuration": str_param(p, "configuration")
+        or st.meta_of("__config__").setdefault("portal_configuration", new_id("bpc")),
+        "created": st.now(),
+        "customer": cus["id"],
+        "customer_account": None,
+        "flow": flow,
+        "livemode": False,
+        "locale": str_param(p, "locale"),
+        "on_behalf_of": str_param(p, "on_behalf_of"),
+        "return_url": return_url,
+        "url": f"{st.base_url}/p/session/{bps_id}",
+    }
+    return st.add(session)
+
+
+def _flow(st: State, cus: Obj, raw: Obj | None, return_url: str | None) -> Obj | None:
+    if raw is None:
+        return None
+    ftype = choice_param(
+        raw,
+        "type",
+        (
+            "payment_method_update",
+            "subscription_cancel",
+            "subscription_update",
+            "subscription_update_confirm",
+        ),
+        "flow_data[type]",
+    )
+    if ftype is None:
+        raise missing_param("flow_data[type]")
+    flow: Obj = {
+        "after_completion": {
+            "hosted_confirmation": None,
+            "redirect": None,
+            "type": "portal_homepage",
+        },
+        "subscription_cancel": None,
+        "subscription_update": None,
+        "subscription_update_confirm": None,
+        "type": ftype,
+    }
+    after = raw.get("after_completion")
+    if isinstance(after, dict) and after.get("type"):
+        flow["after_completion"]["type"] = after["type"]
+        redirect = after.get("redirect")
+        if after["type"] == "redirect" and isinstance(redirect, dict):
+            flow["after_completion"]["redirect"] = {"return_url": redirect.get("return_url")}
+    if ftype in ("subscription_cancel", "subscription_update", "subscription_update_confirm"):
+        body = raw.get(ftype)
+        sub_id = body.get("subscription") if isinstance(body, dict) else None
+        if not sub_id:
+            raise missing_param(f"flow_data[{ftype}][subscription]")
+        sub = st.get("subscription", sub_id, f"flow_data[{ftype}][subscription]")
+        if sub["customer"] != cus["id"]:
+            raise invalid(
+                "The subscription does not belong to this customer.",
+                f"flow_data[{ftype}][subscription]",
+            )
+        entry: Obj = {"subscription": sub_id}
+        if ftype == "subscription_cancel":
+            entry["retention"] = None
+        if ftype == "subscription_update_confirm":
+            assert isinstance(body, dict)
+            entry["discounts"] = None
+            entry["items"] = [
+                {
+                    "id": it.get("id"),
+                    "price": it.get("price"),
+                    "quantity": int(it["quantity"]) if it.get("quantity") else None,
+                }
+                for it in (list_param(body, "items") or [])
+                if isinstance(it, dict)
+            ]
+        flow[ftype] = entry
+    return flow
+
+
+def _portal_sub(st: State, session: Obj, sub_id: str) -> Obj:
+    sub = st.get("subscription", sub_id, "subscription")
+    if sub["customer"] != session["customer"]:
+        raise invalid("This subscription does not belong to this customer.")
+    return sub
+
+
+def portal_cancel(st: State, session: Obj, sub_id: str, immediately: bool = False) -> None:
+    sub = _portal_sub(st, session, sub_id)
+    if immediately:
+        cancel_subscription(st, sub)
+    else:
+        modify(st, sub, {"cancel_at_period_end": "true"})
+
+
+def portal_renew(st: State, session: Obj, sub_id: str) -> None:
+    sub = _portal_sub(st, session, sub_id)
+    modify(st, sub, {"cancel_at_period_end": "false"})
+
+
+def portal_change_plan(
+    st: State, session: Obj, sub_id: str, price_id: str, quantity: int | None
+) -> None:
+    sub = _portal_sub(st, session, sub_id)
+    price = st.get("price", price_id, "price")
+    item = sub["items"]["data"][0]
+    change: dict[str, Any] = {"id": item["id"], "price": price["id"]}
+    if quantity is not None and not is_metered(price):
+        change["quantity"] = str(quantity)
+    modify(st, sub, {"items": [change], "proration_behavior": "create_prorations"})
+
+
+def portal_update_card(
+    st: State,
+    session: Obj,
+    card: TestCard,
+    exp: tuple[int, int] | None,
+    name: str | None,
+) -> Obj:
+    """Attach a new card, make it the default everywhere and retry open invoices."""
+    cus = st.objects[session["customer"]]
+    exp_m, exp_y = exp if exp else (None, None)
+    pm = make_card_pm(st, card, exp_m, exp_y, {"name": name, "email": cus["email"]}, True)
+    if card.auth != "none":
+        st.meta_of(pm["id"])["authenticated"] = True
+    attach_pm(st, pm, cus)
+    before = st.snapshot(cus)
+    cus["invoice_settings"]["default_payment_method"] = pm["id"]
+    st.save(cus)
+    st.emit_update("customer.updated", cus, before)
+    for oid in list(st.colls["subscription"].candidates("customer", cus["id"])):
+        sub = st.objects[oid]
+        if sub["status"] in ("canceled", "incomplete_expired"):
+            continue
+        if sub["default_payment_method"] not in (None, pm["id"]):
+            modify(st, sub, {"default_payment_method": pm["id"]})
+        # Outstanding invoices are retried with the new card, like Stripe's hosted flows.
+        for inv_id in list(st.colls["invoice"].candidates("subscription", sub["id"])):
+            inv = st.objects[inv_id]
+            if inv["status"] == "open" and inv["collection_method"] == "charge_automatically":
+                attempt_payment(st, inv, pm)
+    return pm
+
+
+def pay_invoice_on_page(
+    st: State,
+    inv: Obj,
+    card: TestCard,
+    exp: tuple[int, int] | None,
+    name: str | None,
+    authenticated: bool,
+) -> str:
+    cus = st.objects[inv["customer"]]
+    exp_m, exp_y = exp if exp else (None, None)
+    pm = make_card_pm(st, card, exp_m, exp_y, {"name": name, "email": cus["email"]}, True)
+    if authenticated:
+        st.meta_of(pm["id"])["authenticated"] = True
+    if card.attach_error is not None:
+        raise card.attach_error.error()
+    attach_pm(st, pm, cus)
+    return attempt_payment(st, inv, pm, on_session=authenticated)
