@@ -1,5 +1,5 @@
-"""The template repository's own Python (tests, hooks, benchmarks, fakestripe) and the template's Python,
-read as it is in `template/` before rendering, stay ruff-clean."""
+"""The template repository's own Python (tests, hooks, benchmarks, fakestripe) and the
+template's Python, read as it is in `template/` before rendering, stay ruff-clean."""
 
 from __future__ import annotations
 
