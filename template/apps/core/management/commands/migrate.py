@@ -84,4 +84,3 @@ def schema_only(operation: Operation) -> bool:
     return type(operation).__module__.startswith(
         "django.db.migrations.operations."
     ) and not isinstance(operation, RunPython | RunSQL | SeparateDatabaseAndState)
-
