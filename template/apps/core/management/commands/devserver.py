@@ -17,12 +17,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
+from django.utils import autoreload
 
 from apps.billing.offline import WEBHOOK_PATH, bootstrap
 
@@ -48,15 +48,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         addrport: str = options["addrport"]
-        if os.environ.get(DJANGO_AUTORELOAD_ENV) == "true":
+        if os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) == "true":
             # The autoreloader's child: migrations and the offline Stripe are the parent's job.
-            self.runserver(addrport)
+            call_command("runserver", addrport, skip_checks=False)
             return
         if settings.STRIPE_SECRET_KEY:
             self.stdout.write("Stripe: using the keys from the environment.")
             self.migrate(options["migrate"])
-            self.runserver(addrport)
-            return
+            self.serve()
         if not settings.DEBUG:
             raise CommandError(
                 "No STRIPE_SECRET_KEY is set and DEBUG is off: the offline Stripe only runs "
@@ -78,8 +77,8 @@ class Command(BaseCommand):
                 webhook_secret=values["FAKESTRIPE_WEBHOOK"].split()[-1],
             )
             self.stdout.write(BANNER.format(url=values["FAKESTRIPE_URL"]))
-            os.environ.update(env)  # the autoreloader passes it on to the child
-            self.runserver(addrport)
+            os.environ.update(env)  # passed on to the child
+            self.serve()
         finally:
             fake.terminate()
             fake.wait(timeout=10)
@@ -89,8 +88,14 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False)
 
     @staticmethod
-    def runserver(addrport: str) -> None:
-        call_command("runserver", addrport, skip_checks=False)
+    def serve() -> NoReturn:
+        """runserver's autoreloader loop: runs this command again as a child that serves.
+
+        Called directly rather than through runserver, which would make SIGTERM raise SystemExit
+        here too: killing `make run`'s process group delivers SIGTERM twice (`uv run` forwards
+        its own), and the second one, landing inside subprocess's wait, left this process hung.
+        """
+        raise SystemExit(autoreload.restart_with_reloader())
 
     @staticmethod
     def _read_fake(fake: subprocess.Popen[str]) -> dict[str, str]:
