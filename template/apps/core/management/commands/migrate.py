@@ -1,10 +1,10 @@
 """`migrate`, with a shortcut for dj-stripe's migrations on an empty SQLite database.
 
-dj-stripe's migrations are slow to apply (on a fresh SQLite database, about 60 s of CPU for
-0002_2_10 alone): 500+ RemoveField operations, each of which makes Django re-render the state
-of dj-stripe's ~60 related models and, on SQLite, rebuild a whole table. The schema they end
-with is simply their final migration state. So when the database has no tables at all (a fresh
-clone's first `make run`), this command
+dj-stripe 2.11's migrations take a minute or more of CPU on a fresh database (0002_2_10 alone:
+514 RemoveField operations). Profiled, 90% of that is Django re-rendering the migration state of
+dj-stripe's ~60 interrelated models after each operation; the SQL is about 6%. The schema they
+end with is simply their final migration state. So when the database has no tables at all (a
+fresh clone's first `make run`), this command
 
 1. applies, the normal way, the migrations dj-stripe's migrations depend on (auth, accounts, ...);
 2. creates dj-stripe's tables from the state at the end of its migrations on disk (the state
@@ -16,13 +16,16 @@ This is correct because those migrations only change the schema (no RunPython or
 checked below, else the shortcut is off) and the tables are empty, so replaying them and
 creating their end state give the same tables. Nothing of dj-stripe is copied: its later
 migrations (an upgrade to 2.12) are not recorded and apply normally. A database with any
-table in it, PostgreSQL, or any option beyond the plain `migrate` takes Django's own path.
+table in it, PostgreSQL, `--no-shortcut`, or any option beyond the plain `migrate` (an app label,
+--fake, --plan, ...) takes Django's own path. Keel's bench/migrate_shortcut.py checks that both
+paths give the same schema, byte for byte.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.management.base import CommandParser
 from django.core.management.commands import migrate
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
@@ -30,10 +33,26 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.operations.special import RunPython, RunSQL, SeparateDatabaseAndState
 
 SHORTCUT_APP = "djstripe"
-OPTIONS_THAT_DISABLE_IT = ("app_label", "fake", "fake_initial", "plan", "check_unapplied", "prune")
+OPTIONS_THAT_DISABLE_IT = (
+    "no_shortcut",
+    "app_label",
+    "fake",
+    "fake_initial",
+    "plan",
+    "check_unapplied",
+    "prune",
+)
 
 
 class Command(migrate.Command):
+    def add_arguments(self, parser: CommandParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--no-shortcut",
+            action="store_true",
+            help="Apply dj-stripe's migrations one by one even on an empty SQLite database.",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         if not any(options.get(name) for name in OPTIONS_THAT_DISABLE_IT):
             self.verbosity = options["verbosity"]
