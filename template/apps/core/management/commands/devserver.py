@@ -55,7 +55,7 @@ class Command(BaseCommand):
         if settings.STRIPE_SECRET_KEY:
             self.stdout.write("Stripe: using the keys from the environment.")
             self.migrate(options["migrate"])
-            self.serve()
+            self.serve()  # does not return
         if not settings.DEBUG:
             raise CommandError(
                 "No STRIPE_SECRET_KEY is set and DEBUG is off: the offline Stripe only runs "
@@ -95,7 +95,11 @@ class Command(BaseCommand):
         here too: killing `make run`'s process group delivers SIGTERM twice (`uv run` forwards
         its own), and the second one, landing inside subprocess's wait, left this process hung.
         """
-        raise SystemExit(autoreload.restart_with_reloader())
+        try:
+            code = autoreload.restart_with_reloader()
+        except KeyboardInterrupt:  # Ctrl-C: the child got it too
+            code = 0
+        raise SystemExit(code)
 
     @staticmethod
     def _read_fake(fake: subprocess.Popen[str]) -> dict[str, str]:
