@@ -14,6 +14,8 @@ from .conftest import ROOT, SUPPORTED
 
 SHARED_BILLING = {
     "__init__.py",
+    "deploy_checks.py",
+    "portal.py",
     "access.py",
     "apps.py",
     "errors.py",

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 
-#: What a project's user never saw: the template's name, the document it was built from, issue
-#: numbers, and paths of the template repository.
+#: What a project's user never saw: the template's name (but for the name of the offline Stripe's
+#: package, a dependency like any other), the document it was built from, issue numbers, and
+#: paths of the template repository.
 FOREIGN = re.compile(
-    r"\bkeel\b|keel[_a-z]|\bspec\b|\bspec_|/spec/|issue #\d|bench/results|the template repo",
+    r"\bkeel\b(?!-fakestripe)|keel(?!_fakestripe)[_a-z]|\bspec\b|\bspec_|/spec/|issue #\d"
+    r"|bench/results|the template repo",
     re.IGNORECASE,
 )
 #: Files and folders whose words are not the project's own (answers, lock file, installs).

@@ -31,7 +31,7 @@ GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,
 }
 CSS = Path("template/static/css/app.css")
-SETTINGS = Path("template/config/settings/base.py.jinja")
+SETTINGS = Path("template/config/settings/base.py")
 
 
 def git(cwd: Path, *args: str) -> str:
