@@ -197,7 +197,8 @@ def first_run(mode: str, *, uv_on_path: bool = True, timeout: float = 600.0) -> 
     template's .venv/bin); without, no PATH entry holds a uv, so `make run` installs one into the
     project's .tools/ first, as on a machine with only python3. SQLite, no Stripe key (so the
     offline Stripe starts), a free port. Returns the seconds, the mode's target and whether it
-    is met, and where `make run`'s output went (each line after its second since the start).
+    is met, the load average then, and where `make run`'s output went (each line after its
+    second since the start).
     """
     name = f"{mode}-first-run" + ("" if uv_on_path else "-no-uv")
     project, _ = render(mode, name)
@@ -227,6 +228,7 @@ def first_run(mode: str, *, uv_on_path: bool = True, timeout: float = 600.0) -> 
     logger.start()
     try:
         seconds = wait_for_200(url, server, started + timeout) - started
+        load = round(os.getloadavg()[0], 1)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -236,6 +238,7 @@ def first_run(mode: str, *, uv_on_path: bool = True, timeout: float = 600.0) -> 
         "seconds": round(seconds, 1),
         "target_s": target,
         "met": seconds <= target,
+        "load": load,
         "log": str(log_path.relative_to(ROOT)),
     }
 
@@ -279,9 +282,9 @@ def first_run_lines(runs: dict[str, dict[str, dict[str, object]]]) -> list[str]:
         FIRST_RUN_HEADING,
         "",
         "From invoking `make run` in a new render to the first 200 on `/` (uv sync, migrate, the "
-        "offline Stripe with its plans, runserver); one run each, "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.1f} at the "
-        "end. Without uv on PATH, `make run` first installs uv into the project's .tools/.",
+        f"offline Stripe with its plans, runserver); one run each, {datetime.now(UTC):%Y-%m-%d} "
+        "UTC. Without uv on PATH, `make run` first installs uv into the project's .tools/. The "
+        "machine's 1-minute load average when each first page came is in parentheses.",
         "",
         "| mode | uv on PATH s | no uv on PATH s | target s | verdict |",
         "| --- | --- | --- | --- | --- |",
@@ -289,7 +292,13 @@ def first_run_lines(runs: dict[str, dict[str, dict[str, object]]]) -> list[str]:
     for mode, run in runs.items():
         with_uv, no_uv = run["uv_on_path"], run["no_uv"]
         verdict = "met" if with_uv["met"] and no_uv["met"] else "NOT met"
-        cells = [mode, with_uv["seconds"], no_uv["seconds"], f"<= {with_uv['target_s']:g}", verdict]
+        cells = [
+            mode,
+            f"{with_uv['seconds']} ({with_uv['load']})",
+            f"{no_uv['seconds']} ({no_uv['load']})",
+            f"<= {with_uv['target_s']:g}",
+            verdict,
+        ]
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return lines
 
