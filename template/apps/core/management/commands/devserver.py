@@ -6,10 +6,10 @@ port, creates the configured plans in it, registers the project's webhook endpoi
 `runserver` with the environment pointing Stripe calls at it. No real money moves; nothing
 leaves the machine.
 
-Start-up time: everything runs in this one process (Django is imported once, not once each for
-migrate, devserver and runserver), the offline Stripe starts while the migrations run, and
-runserver's autoreloader starts the serving child from here, passing it the offline Stripe's
-environment. The child (RUN_MAIN=true, restarted on every code change) only serves.
+Start-up time: migrate, the offline Stripe's set-up and runserver's autoreloader all run in this
+one process, so Django is imported twice (here and in the serving child) instead of four times,
+and the offline Stripe starts while the migrations run. The child (RUN_MAIN=true, restarted on
+every code change) inherits the offline Stripe's environment and only serves.
 """
 
 from __future__ import annotations
