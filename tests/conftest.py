@@ -121,6 +121,22 @@ def installed(renders: Renders) -> Any:
     return get
 
 
+#: Parameters that name an answer set.
+ANSWER_SET_PARAMS = ("rendered", "name", "mode")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With pytest-xdist (`make test` runs two workers, `--dist loadgroup`), every test of one
+    answer set runs in the same worker, so each project is rendered and installed once."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        names = [params[key] for key in ANSWER_SET_PARAMS if params.get(key) in SUPPORTED]
+        if names:
+            item.add_marker(pytest.mark.xdist_group(names[0]))
+        elif {"renders", "installed"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("basic"))  # unparametrized: the default set
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if TIMINGS:
         terminalreporter.section("Keel timings (seconds)")
