@@ -84,6 +84,8 @@ def render(mode: str, name: str | None = None) -> tuple[Path, float]:
             "--trust",
             "--defaults",
             "--quiet",
+            "--vcs-ref",
+            "HEAD",  # the working tree, not the latest release tag
             "-d",
             f"stripe_mode={mode}",
             ".",

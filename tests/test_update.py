@@ -286,5 +286,7 @@ def test_a_new_project_may_choose_either_mode(tmp_path, monkeypatch, user_defaul
         return answers
 
     monkeypatch.setattr("copier._main.unsafe_prompt", prompt)
-    run_copy(str(ROOT), tmp_path, user_defaults=user_defaults, unsafe=True, quiet=True)
+    run_copy(
+        str(ROOT), tmp_path, user_defaults=user_defaults, unsafe=True, quiet=True, vcs_ref="HEAD"
+    )
     assert disabled == {"basic": "", "advanced": ""}

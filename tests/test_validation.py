@@ -12,7 +12,15 @@ from .conftest import ROOT, UNSUPPORTED
 def test_unsupported_answers_fail_validation(name, tmp_path):
     answers, message = UNSUPPORTED[name]
     with pytest.raises(ValueError, match=message):
-        run_copy(str(ROOT), tmp_path / "out", data=answers, defaults=True, unsafe=True, quiet=True)
+        run_copy(
+            str(ROOT),
+            tmp_path / "out",
+            data=answers,
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            vcs_ref="HEAD",
+        )
     assert not (tmp_path / "out" / "manage.py").exists()
 
 
@@ -56,7 +64,13 @@ def test_the_slug_is_derived_from_the_name(name, slug, tmp_path):
     import yaml
 
     run_copy(
-        str(ROOT), tmp_path, data={"project_name": name}, defaults=True, unsafe=True, quiet=True
+        str(ROOT),
+        tmp_path,
+        data={"project_name": name},
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref="HEAD",  # the working tree, not the latest release tag
     )
     answers = yaml.safe_load((tmp_path / ".copier-answers.yml").read_text())
     assert answers["project_slug"] == slug
