@@ -88,6 +88,13 @@ def generate(keel: Keel, project: Path, tag: str, **answers) -> Path:
     return project
 
 
+def released_project(root: Path, tag: str = "v1.0.0") -> tuple[Keel, Path]:
+    """The template released as `tag` (in `root/keel`) and a basic project generated from it."""
+    keel = Keel(root / "keel")
+    keel.release(tag)
+    return keel, generate(keel, root / "project", tag)
+
+
 def user_commit(project: Path, message: str) -> None:
     git(project, "add", "-A")
     git(project, "commit", "--quiet", "-m", message)
@@ -121,10 +128,7 @@ def snapshot(project: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def clean_update(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project whose settings the user and the template both changed, in different places."""
-    tmp = tmp_path_factory.mktemp("clean-update")
-    keel = Keel(tmp / "keel")
-    keel.release("v1.0.0")
-    project = generate(keel, tmp / "project", "v1.0.0")
+    keel, project = released_project(tmp_path_factory.mktemp("clean-update"))
 
     settings = project / "config" / "settings" / "base.py"
     settings.write_text(settings.read_text() + "\nUSER_SETTING = 'kept'\n")
@@ -156,9 +160,7 @@ def test_the_project_suite_passes_after_a_clean_update(clean_update):
 
 
 def test_an_update_shows_a_conflict_inline_and_keeps_the_rest(tmp_path):
-    keel = Keel(tmp_path / "keel")
-    keel.release("v1.0.0")
-    project = generate(keel, tmp_path / "project", "v1.0.0")
+    keel, project = released_project(tmp_path)
     env_before = (project / ".env").read_text()
 
     css = project / "static" / "css" / "app.css"
@@ -188,9 +190,7 @@ def test_an_update_shows_a_conflict_inline_and_keeps_the_rest(tmp_path):
 
 
 def test_an_update_to_0_2_0_rewrites_imports_of_moved_names(tmp_path, capfd):
-    keel = Keel(tmp_path / "keel")
-    keel.release("v0.1.0")
-    project = generate(keel, tmp_path / "project", "v0.1.0")
+    keel, project = released_project(tmp_path, "v0.1.0")
 
     helpers = project / "apps" / "core" / "billing_helpers.py"
     helpers.write_text(
@@ -219,12 +219,18 @@ def test_an_update_to_0_2_0_rewrites_imports_of_moved_names(tmp_path, capfd):
     assert recorded(project)["_commit"] == "v0.2.0"
 
 
-def test_an_update_refuses_to_change_the_stripe_mode(tmp_path):
-    keel = Keel(tmp_path / "keel")
-    keel.release("v1.0.0")
-    project = generate(keel, tmp_path / "project", "v1.0.0")
+@pytest.fixture(scope="module")
+def newer_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project of v1.0.0 while the template is at v1.1.0 (a stylesheet change). The tests
+    that share it must change nothing, and each asserts so."""
+    keel, project = released_project(tmp_path_factory.mktemp("newer-release"))
     keel.edit(CSS, lambda text: text + "/* Keel 1.1.0 */\n")
     keel.release("v1.1.0")
+    return project
+
+
+def test_an_update_refuses_to_change_the_stripe_mode(newer_release):
+    project = newer_release
     before = snapshot(project)
 
     proc = subprocess.run(
@@ -243,12 +249,8 @@ def test_an_update_refuses_to_change_the_stripe_mode(tmp_path):
     assert recorded(project)["_commit"] == "v1.0.0"
 
 
-def test_the_update_prompt_offers_only_the_project_mode(tmp_path, monkeypatch):
-    keel = Keel(tmp_path / "keel")
-    keel.release("v1.0.0")
-    project = generate(keel, tmp_path / "project", "v1.0.0")
-    keel.edit(CSS, lambda text: text + "/* Keel 1.1.0 */\n")
-    keel.release("v1.1.0")
+def test_the_update_prompt_offers_only_the_project_mode(newer_release, monkeypatch):
+    project = newer_release
     before = snapshot(project)
 
     class Asked(Exception):
