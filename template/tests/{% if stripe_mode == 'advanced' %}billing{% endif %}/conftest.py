@@ -17,9 +17,11 @@ import pytest
 import stripe
 from django.conf import settings as django_settings
 from django.test import Client
+from djstripe.models import Event, WebhookEventTrigger
 
 from apps.billing.models import PlanConfiguration
 from fakestripe import Delivery, FakeStripe
+from tests.fuzzing import WebhookTarget
 
 from . import factories
 
@@ -134,3 +136,13 @@ def subscribe(user: Any) -> Callable[..., Any]:
         return factories.subscription(user=user, plan=config, status=status)
 
     return make
+
+
+@pytest.fixture
+def webhook_target() -> WebhookTarget:
+    """/djstripe/webhook/: a delivery writes dj-stripe's delivery log and, once valid, its Event."""
+    return WebhookTarget(
+        url=WEBHOOK_URL,
+        secret=WEBHOOK_SECRET,
+        stored=lambda: WebhookEventTrigger.objects.count() + Event.objects.count(),
+    )

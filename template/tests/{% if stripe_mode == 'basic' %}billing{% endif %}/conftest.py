@@ -3,8 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
-from apps.billing.models import StripeCustomer, Subscription
+from apps.billing.models import StripeCustomer, Subscription, WebhookEvent
+from tests.fuzzing import WebhookTarget
 
 TEST_PLANS = [
     {
@@ -68,3 +70,13 @@ def subscribe(make_subscription: Any) -> Any:
         )
 
     return make
+
+
+@pytest.fixture
+def webhook_target(settings: Any) -> WebhookTarget:
+    """/billing/webhook/: every delivery it keeps is a WebhookEvent row."""
+    return WebhookTarget(
+        url=reverse("billing:webhook"),
+        secret=settings.STRIPE_WEBHOOK_SECRET,
+        stored=WebhookEvent.objects.count,
+    )
