@@ -455,3 +455,16 @@ def test_customer_delete_cancels_subscriptions(fake: FakeStripe) -> None:
     again = stripe.Customer.retrieve(cus.id)
     assert again.deleted is True
     assert event_types(fake)[-2:] == ["customer.subscription.deleted", "customer.deleted"]
+
+
+def test_invoice_paid_out_of_band_sends_invoice_paid_only(fake: FakeStripe) -> None:
+    price = monthly_price(1000)
+    cus = stripe.Customer.create(email="bank-transfer@example.com")
+    sub = _sub(cus.id, price.id, payment_behavior="default_incomplete")
+    before = len(fake.events())
+    invoice = stripe.Invoice.pay(sub.latest_invoice, paid_out_of_band=True)
+    assert invoice.status == "paid"
+    sent = [event["type"] for event in fake.events()[before:]]
+    assert "invoice.paid" in sent
+    assert "invoice.payment_succeeded" not in sent
+    assert stripe.Subscription.retrieve(sub.id).status == "active"

@@ -153,3 +153,12 @@ BILLING_CURRENCY = env("BILLING_CURRENCY", default=PROJECT["currency"])
 BILLING_TRIAL_PERIOD_DAYS = env.int(
     "BILLING_TRIAL_PERIOD_DAYS", default=PROJECT["trial_period_days"]
 )
+# past_due is Stripe's retry window after a failed renewal: by default the customer keeps
+# access while Stripe retries (the payment-failed email says so). False ends access at the
+# first failure. unpaid, canceled and incomplete_expired never give access.
+BILLING_PAST_DUE_ACCESS = env.bool("BILLING_PAST_DUE_ACCESS", default=True)
+# One reminder email when Stripe announces a trial's end (customer.subscription.trial_will_end).
+BILLING_TRIAL_REMINDER_EMAILS = env.bool("BILLING_TRIAL_REMINDER_EMAILS", default=True)
+# "background": billing emails are sent on a thread of the process, so no request waits on
+# SMTP; "inline": in the request, after its transaction commits (the tests use this).
+BILLING_EMAIL_DELIVERY = env("BILLING_EMAIL_DELIVERY", default="background")

@@ -9,6 +9,7 @@ DEBUG = False
 SECRET_KEY = "test-only-secret-key-not-for-production"  # noqa: S105
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+BILLING_EMAIL_DELIVERY = "inline"  # tests read mail.outbox right after the response
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -7,7 +7,49 @@ from typing import Any
 
 from django import template
 
+from apps.billing.money import format_money, format_price
+
 register = template.Library()
+
+
+@register.filter
+def money(amount: Any, currency: Any) -> str:
+    """{{ invoice.amount_due|money:invoice.currency }} → '$29.00', '¥2,900' (minor units in)."""
+    try:
+        return format_money(amount, str(currency or ""))
+    except (InvalidOperation, TypeError, ValueError):
+        return ""
+
+
+@register.filter
+def price(stripe_price: Any) -> str:
+    """{{ plan.stripe_price|price }} → '$29.00/month': amount, currency and interval of a price.
+
+    Reads a Stripe price object, a dj-stripe Price or a configured plan's price alike; a
+    metered price reads as a per-unit price.
+    """
+    if stripe_price is None:
+        return ""
+    get = stripe_price.get if isinstance(stripe_price, dict) else _attribute_of(stripe_price)
+    recurring = get("recurring") or {}
+    interval = get("interval") or recurring.get("interval")
+    amount = get("unit_amount")
+    if amount is None:
+        amount = get("unit_amount_decimal")
+    try:
+        return format_price(
+            amount,
+            str(get("currency") or ""),
+            interval,
+            recurring.get("interval_count") or get("interval_count") or 1,
+            per_unit=recurring.get("usage_type") == "metered",
+        )
+    except (InvalidOperation, TypeError, ValueError):
+        return ""
+
+
+def _attribute_of(obj: Any) -> Any:
+    return lambda name: getattr(obj, name, None)
 
 
 @register.filter

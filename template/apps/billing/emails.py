@@ -1,0 +1,144 @@
+"""Billing emails, the same in both modes: stored once per Stripe event, sent after commit.
+
+A webhook handler calls `queue_email()` inside the webhook's transaction. The row is keyed by
+the Stripe event id, so a redelivered event finds it and sends nothing more; the email goes
+out only once that transaction commits, so a rollback never leaves a sent email behind.
+
+No request waits on SMTP: with BILLING_EMAIL_DELIVERY = "background" (the default) the send
+runs on a worker thread of the process, bounded by EMAIL_TIMEOUT. An email that could not be
+sent stays pending with its error and is sent by `manage.py billing_send_emails` (run it from
+cron or a scheduler), never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import close_old_connections, connections, models, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+class BillingEmail(models.Model):
+    """One email about billing, sent at most once per Stripe event."""
+
+    class Kind(models.TextChoices):
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        PAYMENT_ACTION_REQUIRED = "payment_action_required", "Payment needs authentication"
+        TRIAL_WILL_END = "trial_will_end", "Trial ends soon"
+
+    stripe_event_id = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    email = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        app_label = "billing"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        state = "sent" if self.sent_at else "pending"
+        return f"{self.get_kind_display()} to {self.email} ({state})"
+
+
+def queue_email(
+    *,
+    event_id: str,
+    kind: str,
+    to: str,
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+) -> BillingEmail | None:
+    """Store the email of this event (once) and send it after the current transaction commits.
+
+    Returns None when there is no recipient. A concurrent delivery of the same event settles
+    on the unique event id (get_or_create), so the email is stored and sent once.
+    """
+    if not to:
+        logger.warning("No recipient for the %s email of event %s", kind, event_id)
+        return None
+    body = render_to_string(template, {"project_name": settings.PROJECT_NAME, **context})
+    email, created = BillingEmail.objects.get_or_create(
+        stripe_event_id=event_id,
+        defaults={"kind": kind, "email": to[:254], "subject": subject[:255], "body": body},
+    )
+    if created:
+        transaction.on_commit(lambda: dispatch(email.pk))
+    return email
+
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def dispatch(email_id: int) -> None:
+    """Send now (inline) or on the process's email thread (background), per the setting."""
+    global _executor
+    if settings.BILLING_EMAIL_DELIVERY == "inline":
+        send_email(email_id)
+        return
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="billing-email")
+    _executor.submit(_send_on_thread, email_id)
+
+
+def _send_on_thread(email_id: int) -> None:
+    close_old_connections()
+    try:
+        send_email(email_id)
+    except Exception:  # a crashed send stays pending; billing_send_emails retries it
+        logger.exception("Billing email %s not sent", email_id)
+    finally:
+        connections.close_all()  # this thread's connections only
+
+
+def send_email(email_id: int) -> bool:
+    """Send a pending email (locked: never twice). False if it is not pending or sending failed."""
+    with transaction.atomic():
+        email = (
+            BillingEmail.objects.select_for_update(skip_locked=True)
+            .filter(pk=email_id, sent_at__isnull=True)
+            .first()
+        )
+        if email is None:
+            return False
+        email.attempts += 1
+        try:
+            send_mail(
+                subject=email.subject,
+                message=email.body,
+                from_email=settings.BILLING_FROM_EMAIL,
+                recipient_list=[email.email],
+            )
+        except Exception as exc:  # SMTP errors are many; the email stays pending
+            email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            email.save(update_fields=["attempts", "last_error"])
+            logger.exception("Billing email %s not sent", email.pk)
+            return False
+        email.sent_at = timezone.now()
+        email.last_error = ""
+        email.save(update_fields=["attempts", "last_error", "sent_at"])
+        return True
+
+
+def send_pending_emails() -> tuple[int, int]:
+    """Send every pending email, oldest first; (sent, failed)."""
+    sent = failed = 0
+    pending = BillingEmail.objects.filter(sent_at__isnull=True).order_by("created_at", "pk")
+    for email_id in list(pending.values_list("pk", flat=True)):
+        if send_email(email_id):
+            sent += 1
+        else:
+            failed += 1
+    return sent, failed
