@@ -9,6 +9,7 @@ from apps.billing import webhook_urls
 
 urlpatterns = [
     path("", include("apps.core.urls")),
+    path("accounts/", include("apps.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("billing/", include("apps.billing.urls")),
     *webhook_urls.site_urlpatterns,

@@ -35,6 +35,9 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractUser):
     username = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
+    #: Set when the account was asked to close. The row stays (inactive) until Stripe has
+    #: confirmed that its billing stopped; `accounts_close_pending` retries until it has.
+    closing_since = models.DateTimeField(null=True, blank=True, editable=False)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -49,7 +52,7 @@ class User(AbstractUser):
 
     @property
     def has_active_subscription(self) -> bool:
-        """True while the user has a subscription that grants access (active or trialing)."""
+        """True while the user has a subscription that grants access (see access_statuses)."""
         from apps.billing.utils import get_active_subscription
 
         return get_active_subscription(self) is not None

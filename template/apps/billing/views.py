@@ -5,6 +5,7 @@ the webhook endpoint is in `webhook_views`."""
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 import stripe
 from django.contrib import messages
@@ -12,13 +13,22 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from .checkout_state import CheckoutOutcome
 from .errors import NoStripeCustomerError, StripeNotConfiguredError
 from .portal import get_customer_portal_url
-from .selectors import get_active_subscription, get_plan_by_price_id, get_plans
+from .selectors import (
+    cancels_at,
+    get_active_subscription,
+    get_plan_by_price_id,
+    get_plans,
+    get_unended_subscription,
+    renews_at,
+)
 from .selectors import subscription_history as get_subscription_history
-from .services import create_checkout_session
+from .services import confirm_checkout_session, create_checkout_session
 from .stripe_api import is_configured
 
 logger = logging.getLogger(__name__)
@@ -35,6 +45,14 @@ def _stripe_refused(request: HttpRequest, what: str, exc: stripe.StripeError) ->
     return _error(request, message, 502)
 
 
+#: The success page re-checks a pending checkout every SUCCESS_REFRESH_SECONDS, at most
+#: SUCCESS_MAX_CHECKS times (about half a minute), then stops and says what to do next.
+SUCCESS_REFRESH_SECONDS = 3
+SUCCESS_MAX_CHECKS = 10
+
+
+# Billing pages show one person's money: never stored by a browser or a shared cache.
+@never_cache
 def pricing(request: HttpRequest) -> HttpResponse:
     context = {
         "plans": get_plans(),
@@ -44,6 +62,7 @@ def pricing(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/pricing.html", context)
 
 
+@never_cache
 @login_required
 @require_POST
 def checkout(request: HttpRequest) -> HttpResponse:
@@ -51,8 +70,18 @@ def checkout(request: HttpRequest) -> HttpResponse:
     plan = get_plan_by_price_id(price_id) if price_id else None
     if plan is None:
         return _error(request, "Unknown plan. Choose one of the plans on the pricing page.", 400)
-    if get_active_subscription(request.user) is not None:
-        messages.info(request, "You already have a subscription: change it from here.")
+    current = get_unended_subscription(request.user)
+    if current is not None:
+        # Any subscription that has not ended (past_due and unpaid included) is managed, not
+        # bought again: a second one would bill the customer twice.
+        if current.status in ("past_due", "unpaid"):
+            messages.warning(
+                request,
+                "Your subscription has a payment due: update your payment method here "
+                "instead of buying a second subscription.",
+            )
+        else:
+            messages.info(request, "You already have a subscription: change it from here.")
         return redirect("billing:subscription")
     success_url = request.build_absolute_uri(reverse("billing:success"))
     try:
@@ -70,26 +99,75 @@ def checkout(request: HttpRequest) -> HttpResponse:
     return redirect(session.url)
 
 
+def _check_number(request: HttpRequest) -> int:
+    try:
+        return max(1, min(int(request.GET.get("check", "1")), SUCCESS_MAX_CHECKS))
+    except ValueError:
+        return 1
+
+
+@never_cache
 @login_required
 def success(request: HttpRequest) -> HttpResponse:
-    # The redirect proves nothing: access is granted by the webhook, not by this page.
-    return render(
-        request, "billing/success.html", {"subscription": get_active_subscription(request.user)}
-    )
+    """Back from Checkout: confirm the session with Stripe, so access starts now.
+
+    The redirect alone proves nothing; the session, fetched from Stripe on the server and owned
+    by this user, does. Its subscription is applied through the webhook's own code, so the
+    webhook that follows changes nothing. While Stripe is still settling (or unreachable) the
+    page checks again a bounded number of times, then says what to do next.
+    """
+    session_id = request.GET.get("session_id", "")
+    confirmation = confirm_checkout_session(user=request.user, session_id=session_id)
+    subscription = confirmation.subscription
+    outcome = confirmation.outcome
+    if outcome is not CheckoutOutcome.CONFIRMED:
+        # A webhook may have granted access meanwhile (e.g. while Stripe is unreachable here).
+        active = get_active_subscription(request.user)
+        if active is not None and outcome in (
+            CheckoutOutcome.PROCESSING,
+            CheckoutOutcome.UNAVAILABLE,
+        ):
+            subscription, outcome = active, CheckoutOutcome.CONFIRMED
+    check = _check_number(request)
+    waiting = outcome in (CheckoutOutcome.PROCESSING, CheckoutOutcome.UNAVAILABLE)
+    context = {
+        "outcome": outcome.value,
+        "subscription": subscription,
+        "refresh_seconds": SUCCESS_REFRESH_SECONDS,
+        "refresh_url": f"{reverse('billing:success')}?"
+        + urlencode({"session_id": session_id, "check": check + 1}),
+        "keep_checking": waiting and check < SUCCESS_MAX_CHECKS,
+        "gave_up": waiting and check >= SUCCESS_MAX_CHECKS,
+    }
+    status = 404 if outcome is CheckoutOutcome.NOT_FOUND else 200
+    return render(request, "billing/success.html", context, status=status)
 
 
+@never_cache
 @login_required
 def subscription(request: HttpRequest) -> HttpResponse:
+    current = get_unended_subscription(request.user)
     context = {
-        "subscription": get_active_subscription(request.user),
+        "subscription": current,
+        "cancels_at": cancels_at(current) if current is not None else None,
+        "renews_at": renews_at(current) if current is not None else None,
+        "payment_due": current is not None and current.status in ("past_due", "unpaid"),
         "subscriptions": get_subscription_history(request.user),
     }
     return render(request, "billing/subscription.html", context)
 
 
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def customer_portal(request: HttpRequest) -> HttpResponse:
+    """GET shows a button; its POST (CSRF-protected) opens a portal session on Stripe.
+
+    A portal session is a one-time login to the customer's billing: only a POST from the
+    project's own page may create one, never a link another site can make a browser follow.
+    """
+    if request.method == "GET":
+        return render(request, "billing/portal.html")
     return_url = request.build_absolute_uri(reverse("billing:subscription"))
     try:
         portal_url = get_customer_portal_url(request.user, return_url)

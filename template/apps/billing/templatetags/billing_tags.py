@@ -6,8 +6,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.utils.dateformat import format as format_date
 
 from apps.billing.money import format_money, format_price
+from apps.billing.selectors import cancels_at as _cancels_at
+from apps.billing.selectors import renews_at as _renews_at
 
 register = template.Library()
 
@@ -50,6 +53,64 @@ def price(stripe_price: Any) -> str:
 
 def _attribute_of(obj: Any) -> Any:
     return lambda name: getattr(obj, name, None)
+
+
+#: The one date format of billing pages and emails: "December 2, 2026".
+DAY_FORMAT = "F j, Y"
+
+
+@register.filter
+def day(value: Any) -> str:
+    """{{ subscription|renews_at|day }} → 'December 2, 2026' ('' for no date)."""
+    if not value or not hasattr(value, "year"):
+        return ""
+    return format_date(value, DAY_FORMAT)
+
+
+@register.filter
+def cancels_at(subscription: Any) -> Any:
+    """When a subscription set to cancel ends (portal `cancel_at` or period end), else None."""
+    return _cancels_at(subscription) if subscription else None
+
+
+@register.filter
+def renews_at(subscription: Any) -> Any:
+    """When a subscription that renews is next billed, else None."""
+    return _renews_at(subscription) if subscription else None
+
+
+@register.filter
+def period_end(subscription: Any) -> Any:
+    """The end of the subscription's current (or last) period, for history lists."""
+    if not subscription:
+        return None
+    return _cancels_at(subscription) or _renews_at(subscription) or subscription.ended_at
+
+
+STATUS_WORDS = {
+    "active": "Active",
+    "trialing": "Trial",
+    "past_due": "Past due — update your payment method",
+    "unpaid": "Unpaid — update your payment method",
+    "incomplete": "Incomplete — the first payment is not complete",
+    "incomplete_expired": "Expired — the first payment never completed",
+    "paused": "Paused",
+    "canceled": "Canceled",
+}
+
+
+@register.filter
+def status_text(subscription: Any) -> str:
+    """The subscription's status in words: 'Active', 'Trial ends on …', 'Cancels on …'."""
+    if not subscription:
+        return ""
+    status = str(subscription.status)
+    ends = _cancels_at(subscription) if status in ("active", "trialing") else None
+    if ends:
+        return f"Cancels on {day(ends)}"
+    if status == "trialing" and subscription.trial_end:
+        return f"Trial ends on {day(subscription.trial_end)}"
+    return STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
 
 
 @register.filter
