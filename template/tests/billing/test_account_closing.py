@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from apps.billing.selectors import stripe_customer_id_of
 
-from .billing.test_checkout_lifecycle import pay
+from .test_checkout_lifecycle import pay
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse battery staple"
