@@ -256,10 +256,11 @@ def close_billing_account(*, user: AbstractBaseUser) -> None:
     Stripe customer that has not ended (at once, no proration credit), then delete the customer
     at Stripe. A customer Stripe already deleted counts as done.
 
-    The local rows are left unlinked, not removed (see `customers.unlink_customer`): the user
-    can then be deleted without touching them, and Stripe's late events for the customer still
-    find them. Raises the StripeError when Stripe fails: the caller keeps the user and retries
-    (it is idempotent). Nothing to do for a user who never had a customer.
+    The local rows are left unlinked, not removed (see `customers.unlink_customer`): access
+    ends at once, the user can then be deleted without touching them, and the cancellation
+    webhooks still find and update them. Raises the StripeError when Stripe fails: the caller
+    keeps the user and retries (it is idempotent). Nothing to do for a user who never had a
+    customer.
     """
     customer = StripeCustomer.objects.filter(user=user).first()
     if customer is None:
@@ -272,11 +273,7 @@ def close_billing_account(*, user: AbstractBaseUser) -> None:
         )
         for subscription in subscriptions.auto_paging_iter():
             if subscription["status"] in UNENDED_STATUSES:
-                canceled = stripe.Subscription.cancel(subscription.id, **options)
-                with transaction.atomic():
-                    apply_subscription(
-                        canceled.to_dict(), at=_stripe_time(canceled), source=READ_FROM_API
-                    )
+                stripe.Subscription.cancel(subscription.id, **options)
         stripe.Customer.delete(customer_id, **options)
     except stripe.InvalidRequestError as exc:
         if not _is_missing(exc):
