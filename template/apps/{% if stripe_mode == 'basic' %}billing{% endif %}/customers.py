@@ -33,8 +33,9 @@ def link_customer(*, user: Any, stripe_customer_id: str) -> StripeCustomer:
     try:
         with transaction.atomic():
             return StripeCustomer.objects.create(user=user, stripe_customer_id=stripe_customer_id)
-    except IntegrityError:
-        return StripeCustomer.objects.get(stripe_customer_id=stripe_customer_id)
+    except IntegrityError:  # linked concurrently: to this user, or this customer to a row
+        found = StripeCustomer.objects.filter(user=user).first()
+        return found or StripeCustomer.objects.get(stripe_customer_id=stripe_customer_id)
 
 
 def unlink_customer(
