@@ -171,23 +171,6 @@ def test_a_paid_session_is_confirmed_before_any_webhook(offline, user):
     assert (again.outcome, Subscription.objects.count()) == (CheckoutOutcome.CONFIRMED, 1)
 
 
-def test_a_confirmation_after_the_webhooks_changes_nothing_newer(offline, user):
-    session = create_checkout_session(user=user, price_id=offline.pro, **URLS)
-    offline.fake.submit_checkout(session.url)
-    offline.deliver()
-    subscription = Subscription.objects.get()
-    stripe.Subscription.modify(
-        subscription.stripe_subscription_id,
-        cancel_at_period_end=True,
-        api_key=offline.fake.api_key,
-    )
-    offline.deliver()
-    confirmation = confirm_checkout_session(user=user, session_id=session.id)
-    assert confirmation.outcome == CheckoutOutcome.CONFIRMED
-    subscription.refresh_from_db()
-    assert subscription.cancel_at_period_end is True
-
-
 def test_an_unfinished_session_is_open_and_an_expired_one_expired(offline, user):
     open_session = create_checkout_session(user=user, price_id=offline.pro, **URLS)
     assert confirm_checkout_session(user=user, session_id=open_session.id).outcome == "open"

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.db import transaction
 from django.urls import reverse
 
 from apps.billing.emails import BillingEmail
-from apps.billing.models import StripeCustomer, Subscription, WebhookEvent
+from apps.billing.models import READ_FROM_API, StripeCustomer, Subscription, WebhookEvent
 from apps.billing.selectors import cancels_at, get_customer, renews_at, subscription_history
+from apps.billing.webhook_handlers import apply_subscription, to_datetime
 from tests.db_faults import refusing_inserts
 from tests.stripe_events import encode, load_fixture, make_event, sign
 
@@ -158,6 +160,32 @@ def test_an_older_event_never_overwrites_newer_state(client, customer):
     sub = Subscription.objects.get()
     assert sub.cancel_at_period_end is True
     assert WebhookEvent.objects.filter(status=Status.PROCESSED).count() == 2
+
+
+@pytest.mark.parametrize("read_before", [1, 0], ids=["a-second-before", "the-same-second"])
+def test_a_state_the_success_page_read_never_overwrites_a_newer_webhook(
+    client, customer, read_before
+):
+    # The success page read the subscription from Stripe, then a webhook with a newer state
+    # landed before the page wrote what it read.
+    now = int(time.time())
+    newer = subscription_event("customer.subscription.updated", created=now, status="past_due")
+    deliver(client, newer)
+    with transaction.atomic():
+        outcome = apply_subscription(
+            load_fixture("subscription"), at=to_datetime(now - read_before), source=READ_FROM_API
+        )
+    assert outcome.detail.startswith("Skipped")
+    assert Subscription.objects.get().status == "past_due"
+
+
+def test_a_state_read_later_than_the_last_webhook_is_applied(client, customer):
+    now = int(time.time())
+    deliver(client, subscription_event(created=now - 5))
+    changed = load_fixture("subscription", cancel_at_period_end=True)
+    with transaction.atomic():
+        apply_subscription(changed, at=to_datetime(now), source=READ_FROM_API)
+    assert Subscription.objects.get().cancel_at_period_end is True
 
 
 def test_created_arriving_after_updated_in_the_same_second_does_not_win(client, customer):
