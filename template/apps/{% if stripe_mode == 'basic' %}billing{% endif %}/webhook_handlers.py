@@ -43,7 +43,7 @@ from .models import (
     WebhookEvent,
 )
 from .money import format_money
-from .plans import get_plan_by_price_id
+from .plans import Plan, get_plan_by_price_id
 from .stripe_api import livemode
 from .stripe_objects import invoice_subscription_id, object_id
 
@@ -182,22 +182,22 @@ def handle_customer_deleted(event: dict[str, Any]) -> Outcome:
 # --- subscriptions ----------------------------------------------------------------------------
 
 
-def _plan_item(obj: dict[str, Any]) -> dict[str, Any]:
-    """The item that carries the plan: the first whose price is a configured plan (a base plan
-    beside add-ons, in any order), else the first item."""
+def _plan_item(obj: dict[str, Any]) -> tuple[dict[str, Any], Plan | None]:
+    """The item that carries the plan and its plan: the first item whose price is a configured
+    plan (a base plan beside add-ons, in any order), else the first item and no plan."""
     items = [item for item in ((obj.get("items") or {}).get("data") or []) if item]
     for item in items:
-        if get_plan_by_price_id(object_id(item.get("price"))) is not None:
-            return dict(item)
-    return dict(items[0]) if items else {}
+        plan = get_plan_by_price_id(object_id(item.get("price")))
+        if plan is not None:
+            return dict(item), plan
+    return (dict(items[0]) if items else {}), None
 
 
 def subscription_fields(obj: dict[str, Any]) -> dict[str, Any]:
     """Model fields from a Stripe subscription, periods read from its items (API ≥ 2025-03-31)."""
-    item = _plan_item(obj)
+    item, plan = _plan_item(obj)
     price = item.get("price") or {}
     price_id = object_id(price)
-    plan = get_plan_by_price_id(price_id)
     if plan is not None:
         plan_name = plan.name
     elif isinstance(price, dict):
