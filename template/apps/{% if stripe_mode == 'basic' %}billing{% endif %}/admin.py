@@ -1,18 +1,43 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
-from .models import StripeCustomer, Subscription, WebhookEvent
+from .emails import BillingEmail, send_email
+from .models import UNENDED_STATUSES, StripeCustomer, Subscription, WebhookEvent
 from .webhooks import retry_events
 
 
 @admin.register(StripeCustomer)
 class StripeCustomerAdmin(admin.ModelAdmin):
-    list_display = ["stripe_customer_id", "user", "created_at"]
-    search_fields = ["stripe_customer_id", "user__email"]
-    raw_id_fields = ["user"]
+    list_display = ["stripe_customer_id", "user", "former_user", "unlinked_at", "created_at"]
+    list_filter = [("unlinked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["stripe_customer_id", "user__email", "former_user__email"]
+    raw_id_fields = ["user", "former_user"]
+
+
+class SeveralLiveSubscriptionsFilter(admin.SimpleListFilter):
+    """Subscriptions of customers with more than one subscription that has not ended: Stripe
+    bills each of them, and nothing cancels the extra one automatically."""
+
+    title = "live subscriptions"
+    parameter_name = "several_live"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Customers with more than one live subscription")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> Any:
+        if self.value() != "yes":
+            return queryset
+        live = Q(subscriptions__status__in=UNENDED_STATUSES)
+        customers = StripeCustomer.objects.annotate(live=Count("subscriptions", filter=live))
+        return queryset.filter(
+            status__in=UNENDED_STATUSES,
+            customer__in=customers.filter(live__gt=1).values("pk"),
+        )
 
 
 @admin.register(Subscription)
@@ -24,8 +49,9 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "status",
         "current_period_end",
         "cancel_at_period_end",
+        "cancel_at",
     ]
-    list_filter = ["status", "plan_name", "cancel_at_period_end"]
+    list_filter = [SeveralLiveSubscriptionsFilter, "status", "plan_name", "cancel_at_period_end"]
     search_fields = [
         "stripe_subscription_id",
         "customer__stripe_customer_id",
@@ -38,7 +64,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
     list_display = ["stripe_event_id", "type", "status", "attempts", "created", "received_at"]
-    list_filter = ["status", "type"]
+    list_filter = ["status", "type", "livemode"]
     search_fields = ["stripe_event_id", "stripe_customer_id"]
     readonly_fields = [field.name for field in WebhookEvent._meta.fields]
     actions = ["retry"]
@@ -51,3 +77,19 @@ class WebhookEventAdmin(admin.ModelAdmin):
         results = retry_events(rows)
         done = sum(row.status == WebhookEvent.Status.PROCESSED for row in results)
         self.message_user(request, f"{done} of {len(results)} events applied.", messages.INFO)
+
+
+@admin.register(BillingEmail)
+class BillingEmailAdmin(admin.ModelAdmin):
+    list_display = ["kind", "email", "subject", "attempts", "created_at", "sent_at"]
+    list_filter = ["kind", ("sent_at", admin.EmptyFieldListFilter)]
+    search_fields = ["email", "stripe_event_id"]
+    readonly_fields = [field.name for field in BillingEmail._meta.fields]
+    actions = ["send_now"]
+
+    @admin.action(description="Send the selected pending emails now")
+    def send_now(self, request: HttpRequest, queryset: QuerySet[BillingEmail]) -> None:
+        pending = queryset.filter(sent_at__isnull=True).order_by("created_at", "pk")
+        ids = list(pending.values_list("pk", flat=True))
+        sent = sum(send_email(pk) for pk in ids)
+        self.message_user(request, f"{sent} of {len(ids)} emails sent.", messages.INFO)

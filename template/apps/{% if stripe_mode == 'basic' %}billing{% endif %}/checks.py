@@ -32,6 +32,16 @@ def check_stripe_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckM
                 id="billing.E002",
             )
         )
+    secret_live = key.startswith(("sk_live_", "rk_live_"))
+    if key and public and public.startswith("pk_live_") != secret_live:
+        messages.append(
+            Error(
+                "STRIPE_PUBLIC_KEY and STRIPE_SECRET_KEY are of different modes (test, live).",
+                hint="Webhooks of the secret key's mode apply, the others are ignored: use the "
+                "two keys of one mode from the Stripe dashboard.",
+                id="billing.E005",
+            )
+        )
     try:
         get_plans()
     except ImproperlyConfigured as exc:

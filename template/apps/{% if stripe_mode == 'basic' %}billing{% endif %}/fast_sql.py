@@ -25,13 +25,14 @@ from .models import EVENT_RANK, TERMINAL_STATUSES, StripeCustomer, Subscription,
 
 
 def update_subscription_if_newer(
-    subscription_id: str, customer_id: str, event: dict[str, Any], fields: dict[str, Any]
+    subscription_id: str, customer_id: str, fields: dict[str, Any]
 ) -> bool:
-    """One UPDATE for the usual case: the row exists, belongs to this customer and the event is
-    not stale (`_is_stale` as a WHERE clause, which the database checks on the row it locks, so
-    a concurrent newer update is never overwritten). False when any of that does not hold: the
+    """One UPDATE for the usual case: the row exists, belongs to this customer and the new
+    state (`fields`, with the `last_event_at` and `last_event_type` it comes from) is not stale
+    (`_is_stale` as a WHERE clause, which the database checks on the row it locks, so a
+    concurrent newer update is never overwritten). False when any of that does not hold: the
     caller then looks closer."""
-    rank = EVENT_RANK.get(event["type"], 1)
+    rank = EVENT_RANK.get(fields["last_event_type"], 1)
     if rank >= 1:  # unranked types count as 1: only higher-ranked known types beat them
         same_second_op, same_second_types = "NOT IN", [t for t, r in EVENT_RANK.items() if r > rank]
     else:

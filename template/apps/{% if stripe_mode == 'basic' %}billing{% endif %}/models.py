@@ -1,8 +1,8 @@
 """Billing state mirrored from Stripe (basic mode).
 
 Stripe is the source of truth. These rows are written by the webhook handlers in
-`apps.billing.webhook_handlers` and read by the rest of the project through
-`apps.billing.utils`.
+`apps.billing.webhook_handlers` (and by the success page, through the same code) and read by
+the rest of the project through `apps.billing.selectors` and `apps.billing.utils`.
 """
 
 from __future__ import annotations
@@ -12,16 +12,26 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import models
 
+from .emails import BillingEmail  # noqa: F401  (the shared model, registered in this app)
+
 if TYPE_CHECKING:
     from .plans import Plan
 
-#: Subscription statuses that grant access to paid features.
+#: Subscription statuses that always grant access to paid features; past_due is added by
+#: `selectors.access_statuses()` when BILLING_PAST_DUE_ACCESS is on.
 ACTIVE_STATUSES = ("active", "trialing")
+#: Statuses of a subscription that has not ended: Stripe may still bill it, so a user with one
+#: is never sent to Checkout again.
+UNENDED_STATUSES = ("active", "trialing", "past_due", "unpaid", "incomplete", "paused")
 #: Statuses a subscription never leaves (Stripe cannot reactivate them).
 TERMINAL_STATUSES = ("canceled", "incomplete_expired")
-#: Among subscription events created in the same second, a later lifecycle step wins (types
-#: not listed rank 1).
+#: `last_event_type` of a state read from Stripe's API (the success page, account closing)
+#: rather than delivered by a webhook.
+READ_FROM_API = "api.read"
+#: Among subscription states of the same second, a later lifecycle step wins (types not listed
+#: rank 1). A state read from the API ranks lowest: an event of that second may be newer.
 EVENT_RANK = {
+    READ_FROM_API: -1,
     "customer.subscription.created": 0,
     "customer.subscription.updated": 1,
     "customer.subscription.deleted": 2,
@@ -29,16 +39,38 @@ EVENT_RANK = {
 
 
 class StripeCustomer(models.Model):
-    """Links Django user to Stripe customer."""
+    """Links Django user to Stripe customer.
+
+    A customer Stripe no longer has (deleted in the dashboard, or by closing the account) is
+    unlinked, not removed: `user` becomes empty and `former_user` keeps who it was, so its
+    subscriptions stay on record, its late events still find it, and the user can start over
+    with a new customer.
+    """
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stripe_customer"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="stripe_customer",
+        null=True,
+        blank=True,
     )
     stripe_customer_id = models.CharField(max_length=255, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    former_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="former_stripe_customers",
+        null=True,
+        blank=True,
+        help_text="The user this customer belonged to before it was unlinked.",
+    )
+    unlinked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Stripe said this customer no longer exists."
+    )
 
     def __str__(self) -> str:
-        return f"{self.stripe_customer_id} ({self.user})"
+        owner = self.user if self.user_id else "unlinked"
+        return f"{self.stripe_customer_id} ({owner})"
 
 
 class Subscription(models.Model):
@@ -59,6 +91,12 @@ class Subscription(models.Model):
     canceled_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     trial_end = models.DateTimeField(null=True, blank=True)
+    # The newest paid invoice: a renewal starts its period once, whether `invoice.paid` or
+    # `invoice.payment_succeeded` (not sent for invoices paid out of band) arrives first.
+    last_paid_invoice_id = models.CharField(max_length=255, blank=True)
+    last_paid_invoice_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Stripe created the newest paid period invoice."
+    )
     # `created` of the newest Stripe event applied to this row: older events never overwrite it.
     last_event_at = models.DateTimeField(null=True, blank=True)
     last_event_type = models.CharField(max_length=100, blank=True)
@@ -74,7 +112,10 @@ class Subscription(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+        """True while this subscription grants access (see `selectors.access_statuses`)."""
+        from .selectors import access_statuses
+
+        return self.status in access_statuses()
 
     @property
     def plan(self) -> Plan | None:

@@ -1,23 +1,136 @@
-"""Writes to Stripe and to the database (basic mode): checkout, the customer portal, and the
-link between a Stripe customer and a user."""
+"""Writes to Stripe and to the database (basic mode): the user's Stripe customer, checkout and
+its confirmation, and closing the billing account when a user deletes theirs."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from .models import StripeCustomer
-from .selectors import get_customer
+from .checkout_state import CheckoutConfirmation, CheckoutOutcome
+from .customers import link_customer, unlink_customer
+from .errors import StripeNotConfiguredError
+from .models import ACTIVE_STATUSES, READ_FROM_API, UNENDED_STATUSES, StripeCustomer, Subscription
 from .stripe_api import request_options
+from .stripe_objects import object_id
+from .webhook_handlers import DeferEventError, apply_subscription, link_checkout_customer
+from .webhooks import replay_deferred
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
+__all__ = [
+    "close_billing_account",
+    "confirm_checkout_session",
+    "create_checkout_session",
+    "forget_customer",
+    "get_or_create_customer",
+    "link_customer",
+]
+
 logger = logging.getLogger(__name__)
+
+
+# --- the customer -----------------------------------------------------------------------------
+
+
+def _lock_user(user: AbstractBaseUser) -> None:
+    """Hold the user's row until the transaction ends: one first checkout at a time per user."""
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+
+
+def _exists_at_stripe(stripe_customer_id: str, options: dict[str, Any]) -> bool:
+    """False when Stripe deleted the customer or never had it (another account or mode)."""
+    try:
+        customer = stripe.Customer.retrieve(stripe_customer_id, **options)
+    except stripe.InvalidRequestError as exc:
+        if exc.code == "resource_missing":
+            return False
+        raise
+    return not customer.to_dict().get("deleted", False)
+
+
+def _idempotency_key(user: AbstractBaseUser, email: str) -> str:
+    """The same key for the same user, email and generation (how many customers the user had
+    before): a retried or concurrent create returns the one customer Stripe made."""
+    generation = StripeCustomer.objects.filter(former_user=user).count()
+    digest = hashlib.sha256(email.encode()).hexdigest()[:16]
+    return f"customer-for-user-{user.pk}-{generation}-{digest}"
+
+
+def get_or_create_customer(*, user: AbstractBaseUser) -> StripeCustomer:
+    """The user's Stripe customer, created at Stripe (and linked) before their first checkout.
+
+    Idempotent: the user's row is locked while the customer is made, and Stripe gets an
+    idempotency key derived from the user, so two concurrent first checkouts give one customer.
+    A linked customer Stripe no longer has (deleted without its webhook arriving yet) is
+    unlinked and a new one created.
+    """
+    options = request_options()
+    with transaction.atomic():
+        _lock_user(user)
+        customer = StripeCustomer.objects.filter(user=user).first()
+        if customer is not None:
+            if _exists_at_stripe(customer.stripe_customer_id, options):
+                return customer
+            logger.warning("Stripe no longer has customer %s", customer.stripe_customer_id)
+            unlink_customer(customer.stripe_customer_id)
+        email = str(getattr(user, "email", "") or "")
+        params: dict[str, Any] = {"metadata": {"user_id": str(user.pk)}}
+        if email:
+            params["email"] = email
+        created = stripe.Customer.create(
+            **params, idempotency_key=_idempotency_key(user, email), **options
+        )
+        customer = link_customer(user=user, stripe_customer_id=created.id)
+    user.stripe_customer = customer  # type: ignore[attr-defined]  (this object reads it too)
+    return customer
+
+
+def forget_customer(stripe_customer_id: str) -> None:
+    """Unlink a customer Stripe says no longer exists (resource_missing), so its user can start
+    over with a new one. Its rows stay, unlinked (see `customers.unlink_customer`)."""
+    unlink_customer(stripe_customer_id)
+
+
+# --- checkout ---------------------------------------------------------------------------------
+
+
+def _expire_open_sessions(stripe_customer_id: str, options: dict[str, Any]) -> None:
+    """Expire the customer's other open subscription Checkout pages: two tabs never both pay."""
+    sessions = stripe.checkout.Session.list(
+        customer=stripe_customer_id, status="open", limit=100, **options
+    )
+    for session in sessions.auto_paging_iter():
+        if session["mode"] != "subscription":
+            continue
+        try:
+            stripe.checkout.Session.expire(session.id, **options)
+        except stripe.InvalidRequestError as exc:
+            # Completed or expired meanwhile: a completed one is a subscription on its way,
+            # which the admin and the error log show if it makes a second one.
+            logger.warning("Could not expire Checkout session %s: %s", session.id, exc)
+
+
+def _had_subscription(
+    user: AbstractBaseUser, customer: StripeCustomer, options: dict[str, Any]
+) -> bool:
+    """Whether the user ever subscribed: here (with any of their customers), or at Stripe."""
+    if Subscription.objects.filter(Q(customer__user=user) | Q(customer__former_user=user)).exists():
+        return True
+    found = stripe.Subscription.list(
+        customer=customer.stripe_customer_id, status="all", limit=1, **options
+    )
+    return bool(found.data)
 
 
 def create_checkout_session(
@@ -29,46 +142,141 @@ def create_checkout_session(
 ) -> stripe.checkout.Session:
     """Start a Stripe Checkout session that subscribes `user` to `price_id`.
 
-    A user who already has a Stripe customer pays as that customer; otherwise Checkout creates
-    the customer and the `checkout.session.completed` webhook links it to the user (by
-    `client_reference_id`). The user id also travels in the subscription's metadata, so
-    subscription webhooks can find the user even if they arrive first.
+    The session pays as the user's Stripe customer (created first, see
+    `get_or_create_customer`), whose other open Checkout sessions are expired first. The free
+    trial (BILLING_TRIAL_PERIOD_DAYS) is offered only to a customer who never had a
+    subscription. The user id also travels in the metadata of the session and of the
+    subscription, so every webhook can find the user.
     """
+    options = request_options()
     meta = {**(metadata or {}), "user_id": str(user.pk)}
     subscription_data: dict[str, Any] = {"metadata": meta}
-    if settings.BILLING_TRIAL_PERIOD_DAYS > 0:
-        subscription_data["trial_period_days"] = settings.BILLING_TRIAL_PERIOD_DAYS
-    params: dict[str, Any] = {
-        "mode": "subscription",
-        "line_items": [{"price": price_id, "quantity": 1}],
-        "success_url": success_url,
-        "cancel_url": cancel_url,
-        "client_reference_id": str(user.pk),
-        "metadata": meta,
-        "subscription_data": subscription_data,
-    }
-    customer = get_customer(user)
-    if customer is not None:
-        params["customer"] = customer.stripe_customer_id
-    else:
-        params["customer_email"] = user.email  # type: ignore[attr-defined]
-    return stripe.checkout.Session.create(**params, **request_options())
+    customer = get_or_create_customer(user=user)  # committed on its own: never made twice
+    # The user's row stays locked until the session exists: a second tab's checkout waits, then
+    # expires this session before making its own.
+    with transaction.atomic():
+        _lock_user(user)
+        _expire_open_sessions(customer.stripe_customer_id, options)
+        trial_days = settings.BILLING_TRIAL_PERIOD_DAYS
+        if trial_days > 0 and not _had_subscription(user, customer, options):
+            subscription_data["trial_period_days"] = trial_days
+        return stripe.checkout.Session.create(
+            mode="subscription",
+            customer=customer.stripe_customer_id,
+            line_items=[{"price": price_id, "quantity": 1}],
+            success_url=success_url,
+            cancel_url=cancel_url,
+            client_reference_id=str(user.pk),
+            metadata=meta,
+            subscription_data=subscription_data,
+            **options,
+        )
 
 
-def link_customer(*, user: Any, stripe_customer_id: str) -> StripeCustomer:
-    """Link a Stripe customer to a user (idempotent; the first link of a user is kept)."""
-    existing = StripeCustomer.objects.filter(user=user).first()
-    if existing is not None:
-        if existing.stripe_customer_id != stripe_customer_id:
-            logger.warning(
-                "User %s already has Stripe customer %s; not relinking to %s",
-                user.pk,
-                existing.stripe_customer_id,
-                stripe_customer_id,
-            )
-        return existing
+def _stripe_time(obj: Any) -> datetime:
+    """When Stripe answered (its Date header, the clock its events' `created` use), else now."""
+    response = getattr(obj, "last_response", None)
+    headers = getattr(response, "headers", None) or {}
+    date = next((value for key, value in headers.items() if key.lower() == "date"), None)
+    if date:
+        try:
+            return parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            pass
+    return timezone.now().replace(microsecond=0)
+
+
+def _belongs_to(session: dict[str, Any], user: AbstractBaseUser) -> bool:
+    if session.get("client_reference_id") == str(user.pk):
+        return True
+    customer_id = object_id(session.get("customer"))
+    return (
+        bool(customer_id)
+        and StripeCustomer.objects.filter(user=user, stripe_customer_id=customer_id).exists()
+    )
+
+
+def confirm_checkout_session(*, user: AbstractBaseUser, session_id: str) -> CheckoutConfirmation:
+    """What the success page can tell about a Checkout session, read from Stripe.
+
+    A complete session's subscription is applied right away, through the code the webhook runs
+    (`webhook_handlers.apply_subscription`, ordered with the webhooks whichever comes first),
+    so a paying customer has access before the webhook arrives. Never raises for Stripe
+    problems: UNAVAILABLE says Stripe could not be asked.
+    """
+    if not session_id.startswith("cs_"):
+        return CheckoutConfirmation(CheckoutOutcome.NOT_FOUND)
+    try:
+        session = stripe.checkout.Session.retrieve(
+            session_id, expand=["subscription"], **request_options()
+        )
+    except StripeNotConfiguredError:
+        return CheckoutConfirmation(CheckoutOutcome.UNAVAILABLE)
+    except stripe.InvalidRequestError:  # malformed or unknown id
+        return CheckoutConfirmation(CheckoutOutcome.NOT_FOUND)
+    except stripe.StripeError as exc:
+        logger.warning("Could not read Checkout session %s: %s", session_id, exc)
+        return CheckoutConfirmation(CheckoutOutcome.UNAVAILABLE)
+    data = session.to_dict()  # plain dicts, as webhooks deliver them
+    if data.get("mode") != "subscription" or not _belongs_to(data, user):
+        return CheckoutConfirmation(CheckoutOutcome.NOT_FOUND)
+    if data.get("status") == "open":
+        return CheckoutConfirmation(CheckoutOutcome.OPEN)
+    if data.get("status") != "complete":
+        return CheckoutConfirmation(CheckoutOutcome.EXPIRED)
+    subscription = data.get("subscription")
+    if not isinstance(subscription, dict):  # not created yet
+        return CheckoutConfirmation(CheckoutOutcome.PROCESSING)
     try:
         with transaction.atomic():
-            return StripeCustomer.objects.create(user=user, stripe_customer_id=stripe_customer_id)
-    except IntegrityError:
-        return StripeCustomer.objects.get(stripe_customer_id=stripe_customer_id)
+            linked = link_checkout_customer(data).linked_customer_id
+            outcome = apply_subscription(
+                subscription, at=_stripe_time(session), source=READ_FROM_API
+            )
+    except DeferEventError:  # its customer is nobody's yet: the webhooks will settle it
+        return CheckoutConfirmation(CheckoutOutcome.PROCESSING)
+    for customer_id in {linked, outcome.linked_customer_id} - {""}:
+        replay_deferred(stripe_customer_id=customer_id)
+    local = Subscription.objects.filter(stripe_subscription_id=subscription["id"]).first()
+    paid = data.get("payment_status") in ("paid", "no_payment_required")
+    if local is None or not paid or local.status not in ACTIVE_STATUSES:
+        return CheckoutConfirmation(CheckoutOutcome.PROCESSING, local)
+    return CheckoutConfirmation(CheckoutOutcome.CONFIRMED, local)
+
+
+# --- closing the account ----------------------------------------------------------------------
+
+
+def _is_missing(exc: stripe.InvalidRequestError) -> bool:
+    return exc.code == "resource_missing"
+
+
+def close_billing_account(*, user: AbstractBaseUser) -> None:
+    """Stop billing a user whose account is being deleted: cancel every subscription of their
+    Stripe customer that has not ended (at once, no proration credit), then delete the customer
+    at Stripe. A customer Stripe already deleted counts as done.
+
+    The local rows are left unlinked, not removed (see `customers.unlink_customer`): access
+    ends at once, the user can then be deleted without touching them, and the cancellation
+    webhooks still find and update them. Raises the StripeError when Stripe fails: the caller
+    keeps the user and retries (it is idempotent). Nothing to do for a user who never had a
+    customer.
+    """
+    customer = StripeCustomer.objects.filter(user=user).first()
+    if customer is None:
+        return
+    options = request_options()
+    customer_id = customer.stripe_customer_id
+    try:
+        subscriptions = stripe.Subscription.list(
+            customer=customer_id, status="all", limit=100, **options
+        )
+        for subscription in subscriptions.auto_paging_iter():
+            if subscription["status"] in UNENDED_STATUSES:
+                stripe.Subscription.cancel(subscription.id, **options)
+        stripe.Customer.delete(customer_id, **options)
+    except stripe.InvalidRequestError as exc:
+        if not _is_missing(exc):
+            raise
+        logger.info("Stripe customer %s was already deleted", customer_id)
+    unlink_customer(customer_id)

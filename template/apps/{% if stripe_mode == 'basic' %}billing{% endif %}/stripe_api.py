@@ -13,6 +13,7 @@ __all__ = [
     "StripeNotConfiguredError",
     "configure_stripe_module",
     "is_configured",
+    "livemode",
     "request_options",
 ]
 
@@ -23,6 +24,12 @@ WEBHOOK_SECRET_SETTING = "STRIPE_WEBHOOK_SECRET"
 
 def is_configured() -> bool:
     return bool(settings.STRIPE_SECRET_KEY)
+
+
+def livemode() -> bool:
+    """True when the secret key is a live one (sk_live_/rk_live_): live events apply, test
+    events are ignored; with a test key (or none), the reverse."""
+    return settings.STRIPE_SECRET_KEY.startswith(("sk_live_", "rk_live_"))
 
 
 def request_options(**extra: Any) -> dict[str, Any]:

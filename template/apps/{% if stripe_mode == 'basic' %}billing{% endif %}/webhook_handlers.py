@@ -1,15 +1,21 @@
 """Stripe event handlers (basic mode): one small function per event type.
 
 Handled events:
-- checkout.session.completed       links the Stripe customer Checkout created to the user
-- customer.subscription.created    creates the Subscription row
-- customer.subscription.updated    updates it (newer events only)
-- customer.subscription.deleted    marks it canceled: access ends
-- invoice.payment_succeeded        logged (the period moves with customer.subscription.updated)
-- invoice.payment_failed           emails the customer a link to fix their payment method
+- checkout.session.completed            links the session's Stripe customer to its user
+- customer.subscription.created         creates the Subscription row
+- customer.subscription.updated         updates it (newer states only)
+- customer.subscription.deleted         marks it canceled: access ends
+- customer.subscription.trial_will_end  emails a reminder (off with BILLING_TRIAL_REMINDER_EMAILS)
+- customer.deleted                      unlinks the customer: the user can subscribe again
+- invoice.paid                          records a paid period invoice: its period starts, once
+- invoice.payment_succeeded             the same (invoice.paid alone comes for out-of-band payments)
+- invoice.payment_failed                emails the customer a link to fix their payment method
+- invoice.payment_action_required       emails the customer a link to confirm the payment (3DS)
 
-Handlers run inside a transaction opened by the intake in `webhooks`, once per event.
-Other event types are stored and marked ignored.
+Handlers run inside a transaction opened by the intake in `webhooks`, once per event. Emails
+are stored in that transaction and sent after it commits (`apps.billing.emails`), so a rollback
+never leaves one sent. Events of the other mode (a test event while a live secret key is
+configured, or the reverse) and types without a handler are stored and marked ignored.
 """
 
 from __future__ import annotations
@@ -22,20 +28,30 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 
+from .customers import link_customer, unlink_customer
+from .emails import BillingEmail, queue_email
 from .fast_sql import update_subscription_if_newer
-from .models import EVENT_RANK, TERMINAL_STATUSES, StripeCustomer, Subscription, WebhookEvent
-from .plans import get_plan_by_price_id
-from .services import link_customer
+from .models import (
+    EVENT_RANK,
+    TERMINAL_STATUSES,
+    UNENDED_STATUSES,
+    StripeCustomer,
+    Subscription,
+    WebhookEvent,
+)
+from .money import format_money
+from .plans import Plan, get_plan_by_price_id
+from .stripe_api import livemode
 from .stripe_objects import invoice_subscription_id, object_id
 
 logger = logging.getLogger(__name__)
 
 Status = WebhookEvent.Status
+#: Invoices whose payment starts a billing period (not prorations or one-off invoices).
+PERIOD_INVOICE_REASONS = ("subscription_create", "subscription_cycle")
 
 
 class DeferEventError(Exception):
@@ -46,7 +62,7 @@ class DeferEventError(Exception):
 class Outcome:
     status: str = Status.PROCESSED
     detail: str = ""
-    #: Set when the event linked a Stripe customer to a user: deferred events are replayed.
+    #: Set when the event linked (or unlinked) a Stripe customer: deferred events are replayed.
     linked_customer_id: str = ""
 
 
@@ -69,6 +85,7 @@ REPEATABLE_TYPES = frozenset(
         "customer.subscription.created",
         "customer.subscription.updated",
         "customer.subscription.deleted",
+        "invoice.paid",
         "invoice.payment_succeeded",
     }
 )
@@ -79,10 +96,30 @@ def is_repeatable(event_type: str) -> bool:
 
 
 def apply_event(event: dict[str, Any]) -> Outcome:
+    other_mode = _other_mode(event)
+    if other_mode:
+        return Outcome(Status.IGNORED, other_mode)
     handler = HANDLERS.get(event["type"])
     if handler is None:
         return Outcome(Status.IGNORED, f"No handler for {event['type']}.")
     return handler(event)
+
+
+def _other_mode(event: dict[str, Any]) -> str:
+    """Why an event of the other mode must not change anything ('' when it is of this one).
+
+    Test and live mode are separate worlds at Stripe: one endpoint may receive both (a shared
+    URL, a replay tool), and test data must never grant or end access in production."""
+    live = livemode()
+    if (event.get("livemode") is True) == live:
+        return ""
+    if live:
+        return "A test-mode event, and the secret key is a live key: not applied."
+    return "A live-mode event, and the secret key is a test key: not applied."
+
+
+def _site_url(name: str) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse(name)
 
 
 # --- customers --------------------------------------------------------------------------------
@@ -93,7 +130,7 @@ def _user_from_reference(reference: Any) -> Any:
         return None
     try:
         return get_user_model().objects.filter(pk=int(reference)).first()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -109,8 +146,8 @@ def _resolve_customer(obj: dict[str, Any]) -> tuple[StripeCustomer, bool]:
     raise DeferEventError(f"Stripe customer {customer_id or '?'} is not linked to a user yet.")
 
 
-def handle_checkout_completed(event: dict[str, Any]) -> Outcome:
-    session = event["data"]["object"]
+def link_checkout_customer(session: dict[str, Any]) -> Outcome:
+    """Link a completed subscription Checkout's customer to the user who started it."""
     if session.get("mode") != "subscription":
         return Outcome(Status.IGNORED, "Not a subscription checkout.")
     customer_id = object_id(session.get("customer"))
@@ -125,16 +162,42 @@ def handle_checkout_completed(event: dict[str, Any]) -> Outcome:
     )
 
 
+def handle_checkout_completed(event: dict[str, Any]) -> Outcome:
+    return link_checkout_customer(event["data"]["object"])
+
+
+def handle_customer_deleted(event: dict[str, Any]) -> Outcome:
+    """Stripe deleted the customer (and canceled its subscriptions): unlink it from its user,
+    who can then subscribe again as a new customer. Events still waiting for this customer are
+    replayed: they apply to its (unlinked) rows instead of waiting forever."""
+    customer_id = object_id(event["data"]["object"].get("id"))
+    if not customer_id:
+        return Outcome(Status.IGNORED, "No customer id.")
+    unlink_customer(customer_id, at=to_datetime(event["created"]))
+    return Outcome(
+        detail=f"Unlinked deleted customer {customer_id}.", linked_customer_id=customer_id
+    )
+
+
 # --- subscriptions ----------------------------------------------------------------------------
+
+
+def _plan_item(obj: dict[str, Any]) -> tuple[dict[str, Any], Plan | None]:
+    """The item that carries the plan and its plan: the first item whose price is a configured
+    plan (a base plan beside add-ons, in any order), else the first item and no plan."""
+    items = [item for item in ((obj.get("items") or {}).get("data") or []) if item]
+    for item in items:
+        plan = get_plan_by_price_id(object_id(item.get("price")))
+        if plan is not None:
+            return dict(item), plan
+    return (dict(items[0]) if items else {}), None
 
 
 def subscription_fields(obj: dict[str, Any]) -> dict[str, Any]:
     """Model fields from a Stripe subscription, periods read from its items (API ≥ 2025-03-31)."""
-    items = ((obj.get("items") or {}).get("data")) or []
-    item = items[0] if items else {}
+    item, plan = _plan_item(obj)
     price = item.get("price") or {}
     price_id = object_id(price)
-    plan = get_plan_by_price_id(price_id)
     if plan is not None:
         plan_name = plan.name
     elif isinstance(price, dict):
@@ -161,37 +224,39 @@ def subscription_fields(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _is_stale(row: Subscription, event: dict[str, Any], new_status: str) -> str:
-    """Why this event must not overwrite the row ('' if it may). `fast_sql
-    .update_subscription_if_newer` is the same rule as a WHERE clause; a test holds the two to
-    each other."""
-    if row.status in TERMINAL_STATUSES and new_status not in TERMINAL_STATUSES:
+def _is_stale(row: Subscription, fields: dict[str, Any]) -> str:
+    """Why this new state (`fields`, with the `last_event_at` and `last_event_type` it comes
+    from) must not overwrite the row ('' if it may). `fast_sql.update_subscription_if_newer` is
+    the same rule as a WHERE clause; a test holds the two to each other."""
+    if row.status in TERMINAL_STATUSES and fields["status"] not in TERMINAL_STATUSES:
         return f"subscription is already {row.status}"
     if row.last_event_at is None:
         return ""
-    event_at = to_datetime(event["created"])
-    assert event_at is not None
+    event_at = fields["last_event_at"]
     if event_at < row.last_event_at:
         return "a newer event was already applied"
-    if event_at == row.last_event_at and EVENT_RANK.get(event["type"], 1) < EVENT_RANK.get(
-        row.last_event_type, 1
-    ):
+    if event_at == row.last_event_at and EVENT_RANK.get(
+        fields["last_event_type"], 1
+    ) < EVENT_RANK.get(row.last_event_type, 1):
         return "a later lifecycle event of the same second was already applied"
     return ""
 
 
-def handle_subscription_event(event: dict[str, Any]) -> Outcome:
-    obj = event["data"]["object"]
+def apply_subscription(obj: dict[str, Any], *, at: datetime, source: str) -> Outcome:
+    """Create or update the Subscription row from a Stripe subscription, unless a newer state
+    was applied already. `at` is when Stripe had this state (an event's `created`) and
+    `source` where it comes from (the event type, or `READ_FROM_API`): the webhook and the
+    success page write through here, in any order, with the same result."""
     subscription_id = object_id(obj.get("id"))
     if not subscription_id.startswith("sub_"):
-        raise ValueError(f"Event {event['id']} carries no subscription id.")
+        raise ValueError(f"The {source} carries no subscription id.")
     fields = subscription_fields(obj)
-    fields.update(last_event_at=to_datetime(event["created"]), last_event_type=event["type"])
+    fields.update(last_event_at=at, last_event_type=source)
     customer_id = object_id(obj.get("customer"))
-    if customer_id and update_subscription_if_newer(subscription_id, customer_id, event, fields):
+    if customer_id and update_subscription_if_newer(subscription_id, customer_id, fields):
         return Outcome(detail=f"Updated {subscription_id} ({fields['status']}).")
 
-    # A new subscription, a stale event, or a customer not linked (to this row) yet.
+    # A new subscription, a stale state, or a customer not linked (to this row) yet.
     row = (
         Subscription.objects.select_for_update(of=("self",))
         .select_related("customer")
@@ -207,9 +272,10 @@ def handle_subscription_event(event: dict[str, Any]) -> Outcome:
     if row is None:
         try:
             with transaction.atomic():
-                Subscription.objects.create(
+                row = Subscription.objects.create(
                     customer=customer, stripe_subscription_id=subscription_id, **fields
                 )
+            _report_second_live_subscription(row)
             return Outcome(
                 detail=f"Created {subscription_id} ({fields['status']}).",
                 linked_customer_id=linked_customer_id,
@@ -223,7 +289,7 @@ def handle_subscription_event(event: dict[str, Any]) -> Outcome:
             )
             if row is None:
                 raise
-    stale = _is_stale(row, event, fields["status"])
+    stale = _is_stale(row, fields)
     if stale:
         return Outcome(detail=f"Skipped: {stale}.", linked_customer_id=linked_customer_id)
     for name, value in fields.items():
@@ -235,52 +301,180 @@ def handle_subscription_event(event: dict[str, Any]) -> Outcome:
     )
 
 
+def _report_second_live_subscription(row: Subscription) -> None:
+    """Log an error when a user (or customer) now has two subscriptions that are not ended.
+
+    Checkout refuses a second one, so this means something got past it (two Checkout pages
+    paid at once, a subscription made in the Stripe dashboard). Nothing is canceled here:
+    staff decide, with the admin's "More than one live subscription" filter."""
+    if row.status not in UNENDED_STATUSES:
+        return
+    others = Subscription.objects.filter(status__in=UNENDED_STATUSES).exclude(pk=row.pk)
+    user_id = row.customer.user_id
+    others = (
+        others.filter(customer__user_id=user_id)
+        if user_id
+        else others.filter(customer=row.customer)
+    )
+    other = others.order_by("-created_at").first()
+    if other is not None:
+        logger.error(
+            "More than one live subscription for user %s (customer %s): %s (%s) and %s (%s). "
+            "Nothing was canceled: decide in the admin which one to keep.",
+            user_id or "-",
+            row.customer.stripe_customer_id,
+            other.stripe_subscription_id,
+            other.status,
+            row.stripe_subscription_id,
+            row.status,
+        )
+
+
+def handle_subscription_event(event: dict[str, Any]) -> Outcome:
+    created = to_datetime(event["created"])
+    assert created is not None  # the intake fills in `created`
+    return apply_subscription(event["data"]["object"], at=created, source=event["type"])
+
+
+def handle_trial_will_end(event: dict[str, Any]) -> Outcome:
+    """Three days before a trial ends (Stripe's default), remind the customer, once."""
+    if not settings.BILLING_TRIAL_REMINDER_EMAILS:
+        return Outcome(Status.IGNORED, "Trial reminders are off (BILLING_TRIAL_REMINDER_EMAILS).")
+    subscription = event["data"]["object"]
+    trial_end = to_datetime(subscription.get("trial_end"))
+    if trial_end is None:
+        return Outcome(Status.IGNORED, "The subscription has no trial end.")
+    to = _recipient(subscription)
+    if to is None:
+        return Outcome(Status.IGNORED, "Its Stripe customer was deleted: nobody to remind.")
+    queue_email(
+        event_id=event["id"],
+        kind=BillingEmail.Kind.TRIAL_WILL_END,
+        to=to,
+        subject=f"Your {settings.PROJECT_NAME} trial ends soon",
+        template="emails/trial_will_end.txt",
+        context={
+            "plan_name": subscription_fields(subscription)["plan_name"],
+            "trial_end": trial_end,
+            "has_payment_method": bool(
+                subscription.get("default_payment_method") or subscription.get("default_source")
+            ),
+            "manage_url": _site_url("billing:subscription"),
+        },
+    )
+    return Outcome(detail=f"Trial reminder queued for {to}.")
+
+
 # --- invoices ---------------------------------------------------------------------------------
 
 
-def handle_payment_succeeded(event: dict[str, Any]) -> Outcome:
+def _recipient(obj: dict[str, Any], *, email: str = "") -> str | None:
+    """Who is emailed about an invoice or subscription: `email` (the invoice's, from Stripe),
+    else the customer's user. None when the customer was unlinked (Stripe deleted it); defers
+    while the customer is not linked to a user yet."""
+    customer_id = object_id(obj.get("customer"))
+    customer = (
+        StripeCustomer.objects.select_related("user").filter(stripe_customer_id=customer_id).first()
+        if customer_id
+        else None
+    )
+    if customer is not None and customer.user is None:
+        return None
+    if email:
+        return email
+    if customer is None:
+        raise DeferEventError(f"Stripe customer {customer_id or '?'} is not linked to a user yet.")
+    return str(customer.user.email)
+
+
+def _amount(invoice: dict[str, Any], key: str = "amount_due") -> str:
+    currency = str(invoice.get("currency") or settings.BILLING_CURRENCY)
+    return format_money(invoice.get(key) or 0, currency)
+
+
+def handle_invoice_paid(event: dict[str, Any]) -> Outcome:
+    """A paid period invoice starts its subscription's period, once per invoice, whichever of
+    invoice.paid and invoice.payment_succeeded arrives first (an invoice paid out of band
+    sends invoice.paid only). An older invoice arriving late changes nothing."""
     invoice = event["data"]["object"]
+    invoice_id = object_id(invoice.get("id"))
     subscription_id = invoice_subscription_id(invoice)
-    logger.info("Invoice %s paid (subscription %s)", invoice.get("id"), subscription_id or "-")
-    return Outcome(detail=f"Invoice paid for {subscription_id or 'no subscription'}.")
+    if not subscription_id or invoice.get("billing_reason") not in PERIOD_INVOICE_REASONS:
+        return Outcome(detail=f"Invoice {invoice_id or '?'} paid (no period starts).")
+    row = (
+        Subscription.objects.select_for_update()
+        .filter(stripe_subscription_id=subscription_id)
+        .first()
+    )
+    if row is None:
+        return Outcome(detail=f"Invoice {invoice_id} paid for {subscription_id}, not known here.")
+    created = to_datetime(invoice.get("created") or event["created"])
+    if row.last_paid_invoice_id == invoice_id or (
+        row.last_paid_invoice_at is not None
+        and created is not None
+        and created < row.last_paid_invoice_at
+    ):
+        return Outcome(detail=f"Invoice {invoice_id} was recorded already (or a newer one).")
+    row.last_paid_invoice_id = invoice_id
+    row.last_paid_invoice_at = created
+    row.save(update_fields=["last_paid_invoice_id", "last_paid_invoice_at", "updated_at"])
+    logger.info(
+        "Subscription %s: invoice %s paid, a new billing period starts", subscription_id, invoice_id
+    )
+    return Outcome(detail=f"Invoice {invoice_id} paid: a new period of {subscription_id}.")
 
 
 def handle_payment_failed(event: dict[str, Any]) -> Outcome:
     invoice = event["data"]["object"]
-    email = invoice.get("customer_email") or ""
-    if not email:
-        customer = (
-            StripeCustomer.objects.select_related("user")
-            .filter(stripe_customer_id=object_id(invoice.get("customer")))
-            .first()
-        )
-        if customer is None:
-            raise DeferEventError("No email on the invoice and its customer is not linked yet.")
-        email = customer.user.email
-    fix_url = invoice.get("hosted_invoice_url") or (
-        settings.SITE_URL.rstrip("/") + reverse("billing:customer_portal")
-    )
-    context = {
-        "project_name": settings.PROJECT_NAME,
-        "amount_due": (invoice.get("amount_due") or 0) / 100,
-        "currency": str(invoice.get("currency") or settings.BILLING_CURRENCY).upper(),
-        "fix_url": fix_url,
-        "invoice_id": invoice.get("id", ""),
-    }
-    send_mail(
+    to = _recipient(invoice, email=invoice.get("customer_email") or "")
+    if to is None:
+        return Outcome(Status.IGNORED, "Its Stripe customer was deleted: nobody to email.")
+    queue_email(
+        event_id=event["id"],
+        kind=BillingEmail.Kind.PAYMENT_FAILED,
+        to=to,
         subject=f"Payment failed for your {settings.PROJECT_NAME} subscription",
-        message=render_to_string("emails/payment_failed.txt", context),
-        from_email=settings.BILLING_FROM_EMAIL,
-        recipient_list=[email],
+        template="emails/payment_failed.txt",
+        context={
+            "amount": _amount(invoice),
+            "invoice_number": invoice.get("number") or "",
+            "fix_url": invoice.get("hosted_invoice_url") or _site_url("billing:subscription"),
+        },
     )
-    return Outcome(detail=f"Payment-failed email sent to {email}.")
+    return Outcome(detail=f"Payment-failed email queued for {to}.")
+
+
+def handle_payment_action_required(event: dict[str, Any]) -> Outcome:
+    """A renewal needs the customer to authenticate (3D Secure): email the hosted invoice link,
+    where they confirm the payment."""
+    invoice = event["data"]["object"]
+    to = _recipient(invoice, email=invoice.get("customer_email") or "")
+    if to is None:
+        return Outcome(Status.IGNORED, "Its Stripe customer was deleted: nobody to email.")
+    queue_email(
+        event_id=event["id"],
+        kind=BillingEmail.Kind.PAYMENT_ACTION_REQUIRED,
+        to=to,
+        subject=f"Confirm your {settings.PROJECT_NAME} payment",
+        template="emails/payment_action_required.txt",
+        context={
+            "amount": _amount(invoice),
+            "invoice_number": invoice.get("number") or "",
+            "confirm_url": invoice.get("hosted_invoice_url") or _site_url("billing:subscription"),
+        },
+    )
+    return Outcome(detail=f"Payment-confirmation email queued for {to}.")
 
 
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": handle_checkout_completed,
+    "customer.deleted": handle_customer_deleted,
     "customer.subscription.created": handle_subscription_event,
     "customer.subscription.updated": handle_subscription_event,
     "customer.subscription.deleted": handle_subscription_event,
-    "invoice.payment_succeeded": handle_payment_succeeded,
+    "customer.subscription.trial_will_end": handle_trial_will_end,
+    "invoice.paid": handle_invoice_paid,
+    "invoice.payment_succeeded": handle_invoice_paid,
     "invoice.payment_failed": handle_payment_failed,
+    "invoice.payment_action_required": handle_payment_action_required,
 }

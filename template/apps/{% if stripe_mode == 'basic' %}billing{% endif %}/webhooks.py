@@ -4,11 +4,13 @@ The order is fixed: require the signature header, verify it, check the body's sh
 store the raw event by its unique Stripe id and apply it in one transaction. Most events
 (handlers that write only guarded rows, see `webhook_handlers.REPEATABLE_TYPES`) are applied
 first and inserted last in that transaction, the insert being the claim; every other event is
-inserted and locked before its handler runs. Either way a duplicate delivery finds the event already
-processed and does nothing. An error while applying rolls the changes back, records the
+inserted and locked before its handler runs. Either way a duplicate delivery finds the event
+already processed and does nothing. An error while applying rolls the changes back, records the
 error on the stored event and makes the view answer 500 so Stripe retries. An event that
 cannot be applied yet (its customer is not linked to a user) is kept as `deferred` and applied
-as soon as the link appears. The handlers, one per event type, are in `webhook_handlers`.
+as soon as the link appears, or as soon as Stripe says the customer was deleted. An event of
+the other mode (test or live) than the secret key's is stored as ignored, with the reason.
+The handlers, one per event type, are in `webhook_handlers`.
 """
 
 from __future__ import annotations
@@ -164,6 +166,8 @@ def _subscription_problem(obj: dict[str, Any]) -> str:
         _bad_reference(obj, "customer"),
         _bad_string(obj, "status", required=True, size=20),
         _bad_metadata(obj),
+        _bad_reference(obj, "default_payment_method"),
+        _bad_string(obj, "default_source"),
         *(_bad_timestamp(obj, key) for key in SUBSCRIPTION_TIMESTAMPS),
     ]
     if not isinstance(obj.get("cancel_at_period_end", False), bool):
@@ -189,13 +193,25 @@ def _subscription_problem(obj: dict[str, Any]) -> str:
     return next((problem for problem in checks if problem), "")
 
 
+def _bad_currency(obj: dict[str, Any]) -> str:
+    value = obj.get("currency")
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) != 3 or not value.isascii() or not value.isalpha():
+        return "currency must be a three-letter code"
+    return ""
+
+
 def _invoice_problem(obj: dict[str, Any]) -> str:
     checks = [
         _bad_string(obj, "id"),
         _bad_reference(obj, "customer"),
         _bad_string(obj, "customer_email", size=254),
-        _bad_string(obj, "currency", size=3),
+        _bad_currency(obj),
         _bad_string(obj, "hosted_invoice_url", size=2000),
+        _bad_string(obj, "number", size=255),
+        _bad_string(obj, "billing_reason", size=100),
+        _bad_timestamp(obj, "created"),
         _bad_reference(obj, "subscription"),
     ]
     amount = obj.get("amount_due")
@@ -209,6 +225,10 @@ def _invoice_problem(obj: dict[str, Any]) -> str:
         elif details:
             checks.append(_bad_reference(details, "subscription"))
     return next((problem for problem in checks if problem), "")
+
+
+def _customer_problem(obj: dict[str, Any]) -> str:
+    return _bad_string(obj, "id", required=True)
 
 
 def _checkout_problem(obj: dict[str, Any]) -> str:
@@ -231,11 +251,15 @@ SUBSCRIPTION_TIMESTAMPS = (
     "trial_end",
 )
 OBJECT_VALIDATORS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "customer.deleted": _customer_problem,
     "customer.subscription.created": _subscription_problem,
     "customer.subscription.updated": _subscription_problem,
     "customer.subscription.deleted": _subscription_problem,
+    "customer.subscription.trial_will_end": _subscription_problem,
+    "invoice.paid": _invoice_problem,
     "invoice.payment_succeeded": _invoice_problem,
     "invoice.payment_failed": _invoice_problem,
+    "invoice.payment_action_required": _invoice_problem,
     "checkout.session.completed": _checkout_problem,
 }
 

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import stripe
 from django.urls import reverse
 
 from apps.billing.models import StripeCustomer, Subscription, WebhookEvent
+from fakestripe import FakeStripe
 from tests.fuzzing import WebhookTarget
+
+from .harness import Offline, start_offline
 
 TEST_PLANS = [
     {
@@ -27,6 +32,24 @@ TEST_PLANS = [
         "limits": {"api_calls": 100000},
     },
 ]
+
+
+@pytest.fixture(autouse=True)
+def offline_stripe_api(fake_stripe: FakeStripe) -> Iterator[FakeStripe]:
+    """Every Stripe call of these tests goes to the offline Stripe (a fresh one per test), never
+    to api.stripe.com: the test key's calls (a customer made before checkout, ...) get real
+    answers, and the documented tests that patch one call still run as written."""
+    fake_stripe.reset()
+    with fake_stripe.stripe_module(stripe, set_api_key=False, max_network_retries=0):
+        yield fake_stripe
+
+
+@pytest.fixture
+def offline(offline_stripe_api: FakeStripe, settings: Any, client: Any, user: Any) -> Offline:
+    """The offline Stripe with the Pro and Enterprise plans, delivering its webhooks to
+    /billing/webhook/; the test client is logged in as `user`."""
+    client.force_login(user)
+    return start_offline(offline_stripe_api, settings, client)
 
 
 @pytest.fixture(autouse=True)

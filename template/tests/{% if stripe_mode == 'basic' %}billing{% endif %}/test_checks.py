@@ -45,3 +45,20 @@ def test_the_offline_stripe_is_refused_without_debug(settings):
     assert ids(check_offline_stripe()) == ["billing.E004"]
     settings.DEBUG = True
     assert check_offline_stripe() == []
+
+
+@pytest.mark.parametrize(
+    ("public", "secret"),
+    [("pk_live_abc", "sk_test_abc"), ("pk_test_abc", "sk_live_abc"), ("pk_test_abc", "rk_live_a")],
+)
+def test_keys_of_different_modes_are_an_error(settings, public, secret):
+    settings.STRIPE_PUBLIC_KEY, settings.STRIPE_SECRET_KEY = public, secret
+    assert ids(check_stripe_settings()) == ["billing.E005"]
+
+
+@pytest.mark.parametrize(
+    ("public", "secret"), [("pk_live_abc", "sk_live_abc"), ("pk_live_abc", "rk_live_abc")]
+)
+def test_live_keys_together_pass(settings, public, secret):
+    settings.STRIPE_PUBLIC_KEY, settings.STRIPE_SECRET_KEY = public, secret
+    assert check_stripe_settings() == []

@@ -1,5 +1,5 @@
-"""Concurrent deliveries on a real PostgreSQL server (SQLite serialises writers, so it cannot
-show races). Run with DATABASE_URL=postgres://...; skipped otherwise."""
+"""Concurrent deliveries and checkouts on a real PostgreSQL server (SQLite serialises writers,
+so it cannot show races). Run with DATABASE_URL=postgres://...; skipped otherwise."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import time
 from typing import Any
 
 import pytest
+import stripe
 from django.core import mail
 from django.test import Client
+from django.urls import reverse
 
-from apps.billing.models import Subscription, WebhookEvent
+from apps.billing.models import StripeCustomer, Subscription, WebhookEvent
 from tests.concurrency import in_parallel, needs_postgresql
 from tests.stripe_events import encode, load_fixture, make_event, sign
 
@@ -82,3 +84,25 @@ def test_concurrent_updates_keep_the_newer_state(customer, newer_first):
         assert in_parallel(2, lambda i: post(events[i])) == [200, 200]
         sub = Subscription.objects.get()
         assert (sub.status, sub.cancel_at_period_end) == ("past_due", False)
+
+
+def test_two_concurrent_first_checkouts_give_one_customer(offline, user):
+    """Two tabs (or a double click) start the first checkout at once: one Stripe customer, one
+    link, and only the newer Checkout page can still be paid."""
+    clients = [Client(), Client()]
+    for client in clients:
+        client.force_login(user)
+
+    def checkout(i: int) -> str:
+        response = clients[i].post(reverse("billing:checkout"), {"price_id": offline.pro})
+        assert response.status_code == 302, response.content
+        return str(response["Location"]).rsplit("/", 1)[1]
+
+    session_ids = in_parallel(2, checkout)
+    assert all(isinstance(session_id, str) for session_id in session_ids), session_ids
+    key = offline.fake.api_key
+    [customer] = stripe.Customer.list(api_key=key).data
+    assert StripeCustomer.objects.get().stripe_customer_id == customer.id
+    sessions = [stripe.checkout.Session.retrieve(i, api_key=key) for i in session_ids]
+    assert {session.customer for session in sessions} == {customer.id}
+    assert sorted(session.status for session in sessions) == ["expired", "open"]

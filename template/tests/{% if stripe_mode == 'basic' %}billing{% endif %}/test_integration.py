@@ -30,18 +30,20 @@ class TestStripeIntegration:
         response = client.get("/billing/pricing/")
         assert response.status_code == 200
 
-        # 2. Create checkout session (Stripe's API is not reachable from tests: the call is
-        #    answered here with the session Stripe would return)
+        # 2. Create checkout session (the customer is made at the offline Stripe first; the
+        #    session itself is answered here with the one Stripe would return, as the price of
+        #    this test does not exist there)
         with patch("stripe.checkout.Session.create") as create:
             create.return_value = MagicMock(url="https://checkout.stripe.com/c/pay/cs_test_test")
             response = client.post("/billing/checkout/", {"price_id": "price_test_123"})
         assert response.status_code == 302  # Redirect to Stripe
-        metadata = create.call_args.kwargs["subscription_data"]["metadata"]
+        params = create.call_args.kwargs
+        customer, metadata = params["customer"], params["subscription_data"]["metadata"]
 
         # 3. Simulate webhook (subscription created), signed like Stripe signs it; Stripe sends
         #    the subscription before checkout.session.completed, and it must not be lost.
         now = int(time.time())
-        subscription = load_fixture("subscription", customer="cus_FromCheckout", metadata=metadata)
+        subscription = load_fixture("subscription", customer=customer, metadata=metadata)
         assert (
             deliver(
                 client, make_event("customer.subscription.created", subscription, created=now)
@@ -49,7 +51,7 @@ class TestStripeIntegration:
             == 200
         )
         session = load_fixture(
-            "checkout_session", customer="cus_FromCheckout", client_reference_id=str(user.pk)
+            "checkout_session", customer=customer, client_reference_id=str(user.pk)
         )
         assert (
             deliver(

@@ -9,25 +9,21 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
+from django.db import transaction
 from django.urls import reverse
 
-from apps.billing.models import StripeCustomer, Subscription, WebhookEvent
+from apps.billing.emails import BillingEmail
+from apps.billing.models import READ_FROM_API, StripeCustomer, Subscription, WebhookEvent
+from apps.billing.selectors import cancels_at, get_customer, renews_at, subscription_history
+from apps.billing.webhook_handlers import apply_subscription, to_datetime
 from tests.db_faults import refusing_inserts
 from tests.stripe_events import encode, load_fixture, make_event, sign
 
+from .harness import URL, deliver
+
 pytestmark = pytest.mark.django_db
-URL = "/billing/webhook/"
 Status = WebhookEvent.Status
-
-
-def deliver(client: Any, event: dict[str, Any], **sign_kwargs: Any) -> Any:
-    body = encode(event)
-    return client.post(
-        URL,
-        data=body,
-        content_type="application/json",
-        HTTP_STRIPE_SIGNATURE=sign(body, **sign_kwargs),
-    )
 
 
 def subscription_event(
@@ -166,6 +162,32 @@ def test_an_older_event_never_overwrites_newer_state(client, customer):
     assert WebhookEvent.objects.filter(status=Status.PROCESSED).count() == 2
 
 
+@pytest.mark.parametrize("read_before", [1, 0], ids=["a-second-before", "the-same-second"])
+def test_a_state_the_success_page_read_never_overwrites_a_newer_webhook(
+    client, customer, read_before
+):
+    # The success page read the subscription from Stripe, then a webhook with a newer state
+    # landed before the page wrote what it read.
+    now = int(time.time())
+    newer = subscription_event("customer.subscription.updated", created=now, status="past_due")
+    deliver(client, newer)
+    with transaction.atomic():
+        outcome = apply_subscription(
+            load_fixture("subscription"), at=to_datetime(now - read_before), source=READ_FROM_API
+        )
+    assert outcome.detail.startswith("Skipped")
+    assert Subscription.objects.get().status == "past_due"
+
+
+def test_a_state_read_later_than_the_last_webhook_is_applied(client, customer):
+    now = int(time.time())
+    deliver(client, subscription_event(created=now - 5))
+    changed = load_fixture("subscription", cancel_at_period_end=True)
+    with transaction.atomic():
+        apply_subscription(changed, at=to_datetime(now), source=READ_FROM_API)
+    assert Subscription.objects.get().cancel_at_period_end is True
+
+
 def test_created_arriving_after_updated_in_the_same_second_does_not_win(client, customer):
     now = int(time.time())
     updated = subscription_event("customer.subscription.updated", created=now, status="past_due")
@@ -284,17 +306,33 @@ class BrokenEmailBackend:
         raise ConnectionRefusedError("SMTP server unreachable")
 
 
-def test_an_error_answers_500_records_it_and_the_retry_succeeds(client, customer, settings):
+def test_an_smtp_outage_neither_fails_the_event_nor_loses_the_email(client, customer, settings):
     event = make_event("invoice.payment_failed", load_fixture("invoice"))
     settings.EMAIL_BACKEND = f"{__name__}.BrokenEmailBackend"
     response = deliver(client, event)
-    assert response.status_code == 500
-    stored = WebhookEvent.objects.get()
-    assert stored.status == Status.FAILED
-    assert "SMTP server unreachable" in stored.last_error
-    assert stored.attempts == 1
+    assert response.status_code == 200  # the event is applied: the email waits, stored
+    assert WebhookEvent.objects.get().status == Status.PROCESSED
+    pending = BillingEmail.objects.get()
+    assert pending.sent_at is None and "SMTP server unreachable" in pending.last_error
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert deliver(client, event).status_code == 200  # a redelivery sends nothing more
+    assert not mail.outbox
+    call_command("billing_send_emails")
+    call_command("billing_send_emails")
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["alice@example.com"]
+
+
+def test_an_email_that_cannot_be_stored_fails_the_event_and_sends_nothing(client, customer):
+    event = make_event("invoice.payment_failed", load_fixture("invoice"))
+    with refusing_inserts(BillingEmail._meta.db_table):
+        response = deliver(client, event)
+    assert response.status_code == 500  # Stripe retries
+    assert not mail.outbox
+    stored = WebhookEvent.objects.get()
+    assert (stored.status, stored.attempts) == (Status.FAILED, 1)
+
     assert deliver(client, event).status_code == 200  # Stripe's retry
     stored.refresh_from_db()
     assert (stored.status, stored.attempts) == (Status.PROCESSED, 2)
@@ -318,7 +356,7 @@ def test_a_database_error_mid_event_leaves_nothing_half_written(client, user):
     assert Subscription.objects.get().customer.stripe_customer_id == "cus_Halfway"
 
 
-# --- invoices ---------------------------------------------------------------------------------
+# --- invoices and their emails ----------------------------------------------------------------
 
 
 def test_payment_failed_emails_the_customer_with_a_link_to_fix_payment(client, customer):
@@ -331,14 +369,83 @@ def test_payment_failed_emails_the_customer_with_a_link_to_fix_payment(client, c
     assert message.to == ["alice@example.com"]
     assert "Payment failed" in message.subject
     assert "https://invoice.stripe.com/i/acct_test/test_testinvoice0001" in message.body
-    assert "29.00 USD" in message.body
+    assert "$29.00" in message.body and "INV-0001" in message.body
+    stored = BillingEmail.objects.get()
+    assert (stored.kind, stored.sent_at is not None) == (BillingEmail.Kind.PAYMENT_FAILED, True)
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "shown"),
+    [("jpy", 2900, "¥2,900"), ("krw", 29000, "₩29,000"), ("eur", 2900, "€29.00")],
+)
+def test_amounts_in_emails_follow_the_currency(client, customer, currency, amount, shown):
+    invoice = load_fixture("invoice", currency=currency, amount_due=amount)
+    assert deliver(client, make_event("invoice.payment_failed", invoice)).status_code == 200
+    assert shown in mail.outbox[0].body
 
 
 def test_payment_failed_without_invoice_email_uses_the_linked_user(client, customer):
     invoice = load_fixture("invoice", customer_email=None, hosted_invoice_url=None)
     assert deliver(client, make_event("invoice.payment_failed", invoice)).status_code == 200
     assert mail.outbox[0].to == ["alice@example.com"]
-    assert "http://testserver/billing/portal/" in mail.outbox[0].body
+    assert "http://testserver/billing/subscription/" in mail.outbox[0].body
+
+
+def test_payment_action_required_emails_the_link_to_confirm_the_payment_once(client, customer):
+    invoice = load_fixture("invoice", billing_reason="subscription_cycle")
+    event = make_event("invoice.payment_action_required", invoice)
+    assert deliver(client, event).status_code == 200
+    assert deliver(client, event).status_code == 200  # a duplicate delivery
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["alice@example.com"]
+    assert "Confirm" in message.subject
+    assert "https://invoice.stripe.com/i/acct_test/test_testinvoice0001" in message.body
+    assert "$29.00" in message.body
+    assert BillingEmail.objects.get().kind == BillingEmail.Kind.PAYMENT_ACTION_REQUIRED
+
+
+def paid_event(event_type: str, invoice_id: str, created: int, **fields: Any) -> dict[str, Any]:
+    invoice = load_fixture(
+        "invoice", id=invoice_id, status="paid", amount_paid=2900, created=created, **fields
+    )
+    return make_event(event_type, invoice, created=created)
+
+
+def test_a_paid_renewal_starts_its_period_once_whichever_event_comes(client, customer, caplog):
+    deliver(client, subscription_event())
+    now = int(time.time())
+    caplog.set_level("INFO", logger="apps.billing.webhook_handlers")
+    for event_type in ("invoice.paid", "invoice.payment_succeeded", "invoice.paid"):
+        response = deliver(client, paid_event(event_type, "in_renewal", now))
+        assert (response.status_code, response.json()["status"]) == (200, Status.PROCESSED)
+    sub = Subscription.objects.get()
+    assert sub.last_paid_invoice_id == "in_renewal"
+    starts = [r for r in caplog.records if "a new billing period starts" in r.getMessage()]
+    assert len(starts) == 1
+
+
+def test_an_invoice_paid_out_of_band_alone_starts_the_period(client, customer):
+    deliver(client, subscription_event())
+    deliver(client, paid_event("invoice.paid", "in_out_of_band", int(time.time())))
+    assert Subscription.objects.get().last_paid_invoice_id == "in_out_of_band"
+
+
+def test_a_late_paid_event_of_an_older_invoice_changes_nothing(client, customer):
+    deliver(client, subscription_event())
+    now = int(time.time())
+    deliver(client, paid_event("invoice.paid", "in_newer", now))
+    deliver(client, paid_event("invoice.payment_succeeded", "in_older", now - 86400 * 30))
+    assert Subscription.objects.get().last_paid_invoice_id == "in_newer"
+
+
+def test_a_paid_proration_invoice_starts_no_period(client, customer):
+    deliver(client, subscription_event())
+    event = paid_event(
+        "invoice.paid", "in_proration", int(time.time()), billing_reason="subscription_update"
+    )
+    assert deliver(client, event).status_code == 200
+    assert Subscription.objects.get().last_paid_invoice_id == ""
 
 
 def test_payment_succeeded_reads_the_subscription_from_the_invoice_parent(client, customer):
@@ -371,3 +478,184 @@ def test_a_hand_made_event_without_id_or_created_is_stored_once(client, customer
     stored = WebhookEvent.objects.get()
     assert stored.stripe_event_id.startswith("evt_body_")
     assert Subscription.objects.get().status == "active"
+
+
+# --- trials -----------------------------------------------------------------------------------
+
+
+def trial_will_end(**fields: Any) -> dict[str, Any]:
+    trial_end = int(time.time()) + 3 * 86400
+    obj = load_fixture("subscription", status="trialing", trial_end=trial_end, **fields)
+    return make_event("customer.subscription.trial_will_end", obj)
+
+
+def test_trial_will_end_sends_one_reminder(client, customer):
+    event = trial_will_end()
+    assert deliver(client, event).status_code == 200
+    assert deliver(client, event).status_code == 200  # a duplicate delivery
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["alice@example.com"]
+    assert "trial" in message.subject.lower()
+    assert "Pro" in message.body
+    assert "http://testserver/billing/subscription/" in message.body
+    assert BillingEmail.objects.get().kind == BillingEmail.Kind.TRIAL_WILL_END
+
+
+def test_trial_reminders_can_be_turned_off(client, customer, settings):
+    settings.BILLING_TRIAL_REMINDER_EMAILS = False
+    response = deliver(client, trial_will_end())
+    assert response.json()["status"] == Status.IGNORED
+    assert "BILLING_TRIAL_REMINDER_EMAILS" in WebhookEvent.objects.get().last_error
+    assert not mail.outbox and not BillingEmail.objects.exists()
+
+
+def test_a_trial_reminder_waits_for_its_customer_to_be_linked(client, user):
+    waiting = trial_will_end(customer="cus_NotYetLinked")
+    assert deliver(client, waiting).json()["status"] == Status.DEFERRED
+    session = load_fixture(
+        "checkout_session", customer="cus_NotYetLinked", client_reference_id=str(user.pk)
+    )
+    deliver(client, make_event("checkout.session.completed", session))
+    assert WebhookEvent.objects.get(stripe_event_id=waiting["id"]).status == Status.PROCESSED
+    assert mail.outbox[0].to == [user.email]
+
+
+# --- deleted customers ------------------------------------------------------------------------
+
+
+def customer_deleted(customer_id: str = "cus_Rtestcustomer001") -> dict[str, Any]:
+    return make_event(
+        "customer.deleted", {"id": customer_id, "object": "customer", "email": "a@example.com"}
+    )
+
+
+def test_a_deleted_customer_is_unlinked_and_the_user_can_start_over(client, customer):
+    now = int(time.time())
+    deliver(client, subscription_event(created=now - 10))
+    deliver(
+        client,
+        subscription_event("customer.subscription.deleted", created=now - 5, status="canceled"),
+    )
+    response = deliver(client, customer_deleted())
+    assert (response.status_code, response.json()["status"]) == (200, Status.PROCESSED)
+
+    user = type(customer.user).objects.get(pk=customer.user.pk)
+    assert get_customer(user) is None  # checkout makes a new customer
+    customer.refresh_from_db()
+    assert (customer.user, customer.former_user, customer.unlinked_at is not None) == (
+        None,
+        user,
+        True,
+    )
+    assert [sub.stripe_subscription_id for sub in subscription_history(user)] == [
+        "sub_1QtestSubscription01"
+    ]
+
+
+def test_events_arriving_after_the_customer_was_deleted_are_applied_not_deferred(client, customer):
+    now = int(time.time())
+    deliver(client, subscription_event(created=now - 10))
+    deliver(client, customer_deleted())
+    late = subscription_event("customer.subscription.deleted", created=now - 5, status="canceled")
+    assert deliver(client, late).json()["status"] == Status.PROCESSED
+    assert Subscription.objects.get().status == "canceled"
+    failed = make_event("invoice.payment_failed", load_fixture("invoice"))
+    assert deliver(client, failed).json()["status"] == Status.IGNORED  # nobody to email
+    assert not mail.outbox
+
+
+def test_events_waiting_for_a_customer_that_gets_deleted_stop_waiting(client):
+    waiting = subscription_event(customer="cus_NeverLinked", status="canceled")
+    assert deliver(client, waiting).json()["status"] == Status.DEFERRED
+    deliver(client, customer_deleted("cus_NeverLinked"))
+    assert WebhookEvent.objects.get(stripe_event_id=waiting["id"]).status == Status.PROCESSED
+    assert not WebhookEvent.objects.filter(status=Status.DEFERRED).exists()
+    assert StripeCustomer.objects.get().user is None
+
+
+# --- test mode and live mode ------------------------------------------------------------------
+
+
+def test_a_test_event_changes_nothing_while_a_live_key_is_configured(client, customer, settings):
+    settings.STRIPE_SECRET_KEY = "sk_live_" + "x" * 24
+    response = deliver(client, subscription_event())
+    assert (response.status_code, response.json()["status"]) == (200, Status.IGNORED)
+    assert "test-mode event" in WebhookEvent.objects.get().last_error
+    assert not Subscription.objects.exists()
+
+
+def test_a_live_event_changes_nothing_with_a_test_key(client, customer):
+    event = make_event("invoice.payment_failed", load_fixture("invoice", livemode=True))
+    event["livemode"] = True
+    response = deliver(client, event)
+    assert response.json()["status"] == Status.IGNORED
+    assert "live-mode event" in WebhookEvent.objects.get().last_error
+    assert not mail.outbox
+
+
+def test_a_live_event_applies_with_a_live_key(client, customer, settings):
+    settings.STRIPE_SECRET_KEY = "rk_live_" + "x" * 24
+    event = subscription_event()
+    event["livemode"] = True
+    assert deliver(client, event).json()["status"] == Status.PROCESSED
+    assert Subscription.objects.get().status == "active"
+
+
+# --- plans, cancellations, second subscriptions -----------------------------------------------
+
+
+def test_the_plan_is_found_on_any_item_of_the_subscription(client, customer):
+    obj = load_fixture("subscription")
+    plan_item = obj["items"]["data"][0]
+    addon = {
+        **plan_item,
+        "id": "si_addon",
+        "price": {**plan_item["price"], "id": "price_addon_seats", "nickname": "Extra seats"},
+        "quantity": 5,
+    }
+    obj["items"]["data"] = [addon, plan_item]  # the add-on first
+    assert deliver(client, make_event("customer.subscription.created", obj)).status_code == 200
+    sub = Subscription.objects.get()
+    assert (sub.price_id, sub.plan_name, sub.quantity) == ("price_test_123", "Pro", 1)
+    assert sub.plan.slug == "pro"
+
+
+def test_cancel_at_from_the_portal_in_flexible_billing_mode_shows_when_access_ends(
+    client, customer
+):
+    now = int(time.time())
+    deliver(client, subscription_event(created=now - 10))
+    ends = now + 10 * 86400
+    event = subscription_event(
+        "customer.subscription.updated",
+        created=now,
+        cancel_at=ends,
+        cancel_at_period_end=False,
+        billing_mode={"flexible": {}, "type": "flexible"},
+    )
+    deliver(client, event)
+    sub = Subscription.objects.get()
+    assert sub.cancel_at == datetime.fromtimestamp(ends, tz=UTC)
+    assert cancels_at(sub) == sub.cancel_at
+    assert renews_at(sub) is None
+    assert customer.user.has_active_subscription  # until then
+
+
+def test_a_second_live_subscription_is_logged_and_left_for_staff(client, customer, caplog):
+    deliver(client, subscription_event())
+    second = subscription_event(id="sub_1QtestSubscription02")
+    with caplog.at_level("ERROR", logger="apps.billing.webhook_handlers"):
+        assert deliver(client, second).status_code == 200
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "sub_1QtestSubscription01" in record.getMessage()
+    assert "sub_1QtestSubscription02" in record.getMessage()
+    assert list(Subscription.objects.values_list("status", flat=True)) == ["active", "active"]
+
+
+def test_a_new_subscription_after_a_canceled_one_is_no_error(client, customer, caplog):
+    now = int(time.time())
+    deliver(client, subscription_event(created=now - 10, status="canceled"))
+    with caplog.at_level("ERROR", logger="apps.billing.webhook_handlers"):
+        deliver(client, subscription_event(id="sub_1QtestSubscription02"))
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
