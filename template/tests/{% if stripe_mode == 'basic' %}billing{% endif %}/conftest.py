@@ -5,11 +5,13 @@ from typing import Any
 
 import pytest
 import stripe
+from django.test import Client
 from django.urls import reverse
 
 from apps.billing.models import StripeCustomer, Subscription, WebhookEvent
 from fakestripe import FakeStripe
 from tests.fuzzing import WebhookTarget
+from tests.offline_billing import BillingStripe
 
 from .harness import Offline, start_offline
 
@@ -50,6 +52,16 @@ def offline(offline_stripe_api: FakeStripe, settings: Any, client: Any, user: An
     /billing/webhook/; the test client is logged in as `user`."""
     client.force_login(user)
     return start_offline(offline_stripe_api, settings, client)
+
+
+@pytest.fixture
+def billing_stripe(
+    offline_stripe_api: FakeStripe, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> BillingStripe:
+    """The offline Stripe for the tests both modes share (Pro is the plan they buy)."""
+    offline = start_offline(offline_stripe_api, settings, Client())
+    monkeypatch.setattr(stripe, "api_key", offline_stripe_api.api_key)
+    return BillingStripe(offline_stripe_api, offline.pro, offline.deliver)
 
 
 @pytest.fixture(autouse=True)
