@@ -20,7 +20,6 @@ from apps.billing.views import SUCCESS_MAX_CHECKS
 
 pytestmark = pytest.mark.django_db
 CARD_OK = "4242 4242 4242 4242"
-CARD_FAILS_LATER = "4000 0000 0000 0341"  # attaches, every later charge declines
 DAY = 86_400
 
 
@@ -43,6 +42,13 @@ def pay(billing_stripe: Any, client: Client, card: str = CARD_OK) -> str:
     )
     assert result.status == 303, result
     return str(result.location)
+
+
+def fail_renewals(billing_stripe: Any, user: Any) -> None:
+    """The customer's card now declines every charge (Stripe's 4000 0000 0000 0341)."""
+    created = billing_stripe.fake.events("customer.subscription.created")[-1]["data"]["object"]
+    card = stripe.PaymentMethod.attach("pm_card_chargeCustomerFail", customer=created["customer"])
+    stripe.Subscription.modify(created["id"], default_payment_method=card.id)
 
 
 @pytest.fixture
@@ -118,7 +124,8 @@ def test_a_new_checkout_expires_the_open_one(billing_stripe, signed_in, user):
 
 
 def test_checkout_is_refused_while_a_subscription_is_past_due(billing_stripe, signed_in, user):
-    signed_in.get(pay(billing_stripe, signed_in, CARD_FAILS_LATER))
+    signed_in.get(pay(billing_stripe, signed_in))
+    fail_renewals(billing_stripe, user)
     billing_stripe.deliver()
     billing_stripe.fake.advance(days=32)  # the renewal is declined: past_due while Stripe retries
     billing_stripe.deliver()
@@ -139,7 +146,8 @@ def test_checkout_is_refused_while_a_subscription_is_past_due(billing_stripe, si
 
 
 def test_past_due_access_is_a_setting(billing_stripe, signed_in, user, settings):
-    signed_in.get(pay(billing_stripe, signed_in, CARD_FAILS_LATER))
+    signed_in.get(pay(billing_stripe, signed_in))
+    fail_renewals(billing_stripe, user)
     billing_stripe.fake.advance(days=32)
     billing_stripe.deliver()
     assert get_active_subscription(user).status == "past_due"
@@ -183,10 +191,12 @@ def test_a_customer_deleted_at_stripe_is_forgotten(billing_stripe, signed_in, us
     response = signed_in.post(reverse("billing:customer_portal"))
     assert response.status_code == 302
     assert response["Location"] == reverse("billing:pricing")
+    user.refresh_from_db()  # drop the customer this instance has cached
     assert stripe_customer_id_of(user) != old_customer
 
     # The user can subscribe again, as a new customer.
     signed_in.get(pay(billing_stripe, signed_in))
+    user.refresh_from_db()
     assert stripe_customer_id_of(user) not in (None, old_customer)
     assert get_active_subscription(user) is not None
 

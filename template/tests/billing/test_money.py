@@ -17,7 +17,7 @@ from apps.billing.money import format_money, format_price, to_major_units
         (2900, "usd", "$29.00"),
         (2900, "jpy", "¥2,900"),  # zero-decimal: 2900 is ¥2,900, not ¥29
         (2900, "krw", "₩2,900"),
-        (2900, "bhd", "BHD 2.900"),  # three decimals
+        (2900, "bhd", "BHD2.900"),  # three decimals
         (99, "eur", "€0.99"),
         ("0.1", "usd", "$0.001"),  # a metered unit price of a tenth of a cent is not rounded away
     ],
