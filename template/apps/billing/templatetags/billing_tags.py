@@ -6,9 +6,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.utils.dateformat import format as format_date
 
-from apps.billing.money import format_money, format_price
+from apps.billing.money import format_money, format_price, minor_unit_exponent
 from apps.billing.selectors import cancels_at as _cancels_at
 from apps.billing.selectors import renews_at as _renews_at
 
@@ -28,7 +29,8 @@ def money(amount: Any, currency: Any) -> str:
 def price(stripe_price: Any) -> str:
     """{{ plan.stripe_price|price }} → '$29.00/month': amount, currency and interval of a price.
 
-    Reads a Stripe price object, a dj-stripe Price or a configured plan's price alike; a
+    Reads a Stripe price object, a dj-stripe Price, a configured plan's price or a plan dict
+    with `price` in major units alike; a
     metered price reads as a per-unit price.
     """
     if stripe_price is None:
@@ -39,10 +41,16 @@ def price(stripe_price: Any) -> str:
     amount = get("unit_amount")
     if amount is None:
         amount = get("unit_amount_decimal")
+    currency = str(get("currency") or "")
+    if amount is None and get("price") is not None:
+        # A plan written as {"name": "Pro", "price": 29, ...}: major units, monthly by default.
+        currency = currency or settings.BILLING_CURRENCY
+        amount = Decimal(str(get("price"))).scaleb(minor_unit_exponent(currency))
+        interval = interval or "month"
     try:
         return format_price(
             amount,
-            str(get("currency") or ""),
+            currency,
             interval,
             recurring.get("interval_count") or get("interval_count") or 1,
             per_unit=recurring.get("usage_type") == "metered",
