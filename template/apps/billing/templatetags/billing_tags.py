@@ -30,8 +30,7 @@ def price(stripe_price: Any) -> str:
     """{{ plan.stripe_price|price }} → '$29.00/month': amount, currency and interval of a price.
 
     Reads a Stripe price object, a dj-stripe Price, a configured plan's price or a plan dict
-    with `price` in major units alike; a
-    metered price reads as a per-unit price.
+    with `price` in major units alike; a metered price reads as a per-unit price.
     """
     if stripe_price is None:
         return ""
