@@ -21,7 +21,14 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from .models import EVENT_RANK, TERMINAL_STATUSES, StripeCustomer, Subscription, WebhookEvent
+from .models import (
+    DEFAULT_EVENT_RANK,
+    EVENT_RANK,
+    TERMINAL_STATUSES,
+    StripeCustomer,
+    Subscription,
+    WebhookEvent,
+)
 
 
 def update_subscription_if_newer(
@@ -32,8 +39,8 @@ def update_subscription_if_newer(
     (`_is_stale` as a WHERE clause, which the database checks on the row it locks, so a
     concurrent newer update is never overwritten). False when any of that does not hold: the
     caller then looks closer."""
-    rank = EVENT_RANK.get(fields["last_event_type"], 1)
-    if rank >= 1:  # unranked types count as 1: only higher-ranked known types beat them
+    rank = EVENT_RANK.get(fields["last_event_type"], DEFAULT_EVENT_RANK)
+    if rank >= DEFAULT_EVENT_RANK:  # unranked types rank as updated: only higher ones beat it
         same_second_op, same_second_types = "NOT IN", [t for t, r in EVENT_RANK.items() if r > rank]
     else:
         same_second_op, same_second_types = "IN", [t for t, r in EVENT_RANK.items() if r <= rank]

@@ -28,14 +28,17 @@ TERMINAL_STATUSES = ("canceled", "incomplete_expired")
 #: `last_event_type` of a state read from Stripe's API (the success page, account closing)
 #: rather than delivered by a webhook.
 READ_FROM_API = "api.read"
-#: Among subscription states of the same second, a later lifecycle step wins (types not listed
-#: rank 1). A state read from the API ranks lowest: an event of that second may be newer.
+#: Among subscription states of the same second, a later lifecycle step wins; types not listed
+#: rank as `updated`. A state read from the API (after Stripe created it) beats a `created` event
+#: of that second: Checkout creates a subscription `incomplete` and activates it within the same
+#: second, and the customer back on the success page must see it active.
 EVENT_RANK = {
-    READ_FROM_API: -1,
     "customer.subscription.created": 0,
-    "customer.subscription.updated": 1,
-    "customer.subscription.deleted": 2,
+    READ_FROM_API: 1,
+    "customer.subscription.updated": 2,
+    "customer.subscription.deleted": 3,
 }
+DEFAULT_EVENT_RANK = EVENT_RANK["customer.subscription.updated"]
 
 
 class StripeCustomer(models.Model):

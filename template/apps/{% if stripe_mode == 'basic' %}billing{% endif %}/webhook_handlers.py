@@ -35,6 +35,7 @@ from .customers import link_customer, unlink_customer
 from .emails import BillingEmail, queue_email
 from .fast_sql import update_subscription_if_newer
 from .models import (
+    DEFAULT_EVENT_RANK,
     EVENT_RANK,
     TERMINAL_STATUSES,
     UNENDED_STATUSES,
@@ -236,8 +237,8 @@ def _is_stale(row: Subscription, fields: dict[str, Any]) -> str:
     if event_at < row.last_event_at:
         return "a newer event was already applied"
     if event_at == row.last_event_at and EVENT_RANK.get(
-        fields["last_event_type"], 1
-    ) < EVENT_RANK.get(row.last_event_type, 1):
+        fields["last_event_type"], DEFAULT_EVENT_RANK
+    ) < EVENT_RANK.get(row.last_event_type, DEFAULT_EVENT_RANK):
         return "a later lifecycle event of the same second was already applied"
     return ""
 

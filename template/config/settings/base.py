@@ -81,6 +81,17 @@ TEMPLATES = [
 DATABASE_URL = env("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite has one writer. A transaction that reads and then writes (checkout locks the user,
+    # then links a customer) fails with "database is locked" if it started as a reader while a
+    # webhook wrote; IMMEDIATE takes the write lock at BEGIN, so writers queue (up to `timeout`
+    # seconds) instead. WAL lets pages read while a webhook writes.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
