@@ -188,6 +188,23 @@ def test_a_state_read_later_than_the_last_webhook_is_applied(client, customer):
     assert Subscription.objects.get().cancel_at_period_end is True
 
 
+def test_an_active_state_read_in_the_second_checkout_created_the_subscription_wins(
+    client, customer
+):
+    # Checkout creates the subscription `incomplete` and activates it within one second; the
+    # customer, back on the success page in that second, must get the active state read from
+    # Stripe, whatever the order the created event and the read land in.
+    now = int(time.time())
+    deliver(client, subscription_event(created=now, status="incomplete"))
+    with transaction.atomic():
+        apply_subscription(load_fixture("subscription"), at=to_datetime(now), source=READ_FROM_API)
+    assert Subscription.objects.get().status == "active"
+    deliver(
+        client, subscription_event(created=now, status="incomplete")
+    )  # a late one of that second
+    assert Subscription.objects.get().status == "active"
+
+
 def test_created_arriving_after_updated_in_the_same_second_does_not_win(client, customer):
     now = int(time.time())
     updated = subscription_event("customer.subscription.updated", created=now, status="past_due")
