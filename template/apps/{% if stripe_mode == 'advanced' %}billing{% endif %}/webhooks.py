@@ -5,6 +5,10 @@ DJSTRIPE_WEBHOOK_SECRET, check the body is a Stripe event, then hand the request
 which records the delivery (WebhookEventTrigger), stores the Event once by its id, syncs its
 object and sends the signals that `webhook_handlers` receives, in one transaction. A failure
 answers 500 (the trigger keeps the traceback) and Stripe retries.
+
+An event of the other Stripe mode than STRIPE_LIVE_MODE (a test-mode event reaching a live
+project, or the reverse) is recorded as an `IgnoredEvent` with the reason, answered 200 so
+Stripe stops sending it, and never reaches dj-stripe: it changes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from djstripe.models import WebhookEndpoint
 from djstripe.views import ProcessWebhookView
 
+from .models import IgnoredEvent
 from .stripe_api import livemode
 
 logger = logging.getLogger(__name__)
@@ -121,6 +126,33 @@ def check_event_shape(payload: bytes) -> None:
         raise WebhookRejectedError("The body contains a NUL character.")
 
 
+def _mode(live: bool) -> str:
+    return "live" if live else "test"
+
+
+def ignore_other_mode(payload: bytes) -> IgnoredEvent | None:
+    """Record an event of the other Stripe mode as ignored (once) and return it; None for an
+    event of the mode in use, which is applied.
+
+    With a live key a test-mode event must never change state, and the reverse: dj-stripe
+    would store it and re-fetch its object with the key in use.
+    """
+    event = json.loads(payload)
+    event_live = event.get("livemode") is True
+    if event_live == livemode():
+        return None
+    reason = (
+        f"{_mode(event_live).capitalize()}-mode event received while the project uses "
+        f"{_mode(livemode())}-mode Stripe (STRIPE_LIVE_MODE): not applied."
+    )
+    ignored, _ = IgnoredEvent.objects.get_or_create(
+        stripe_event_id=event["id"],
+        defaults={"type": event["type"], "livemode": event_live, "reason": reason},
+    )
+    logger.warning("Stripe event %s ignored: %s", event["id"], ignored.reason)
+    return ignored
+
+
 #: dj-stripe lets this header replace the secret when DEBUG is on (for `stripe listen`);
 #: it is never honoured at /djstripe/webhook/.
 DEBUG_SECRET_HEADER = "HTTP_X_DJSTRIPE_WEBHOOK_SECRET"
@@ -136,6 +168,9 @@ def process_webhook(request: HttpRequest) -> HttpResponse:
     """
     verify_signature(payload=request.body, signature=request.headers.get("Stripe-Signature"))
     check_event_shape(request.body)
+    ignored = ignore_other_mode(request.body)
+    if ignored is not None:
+        return JsonResponse({"ignored": ignored.reason})
     request.META.pop(DEBUG_SECRET_HEADER, None)
     request.__dict__.pop("headers", None)  # drop the cached headers that held it
     endpoint = settings_webhook_endpoint()
