@@ -10,10 +10,10 @@ import stripe
 from django.core import mail
 from django.test import Client
 
+from apps.billing.emails import BillingEmail
 from apps.billing.metering import build_reports
 from apps.billing.models import (
     MeterReport,
-    PaymentFailedNotice,
     Subscription,
     UsageCounter,
     UsageRecord,
@@ -114,5 +114,5 @@ def test_concurrent_deliveries_of_one_failed_payment_send_one_email(user, stripe
 
     statuses = in_parallel(10, post)
     assert statuses == [200] * 10
-    assert PaymentFailedNotice.objects.count() == 1
+    assert BillingEmail.objects.count() == 1
     assert len(mail.outbox) == 1

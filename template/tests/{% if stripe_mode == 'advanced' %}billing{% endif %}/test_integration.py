@@ -12,7 +12,8 @@ from django.core import mail
 from djstripe.models import Event
 
 from apps.billing.metering import flush_usage
-from apps.billing.models import PaymentFailedNotice, SubscriptionMetadata
+from apps.billing.emails import BillingEmail
+from apps.billing.models import Subscription, SubscriptionMetadata
 from apps.billing.usage import current_usage
 from apps.billing.utils import get_active_subscription
 
@@ -123,7 +124,11 @@ def test_a_paid_renewal_resets_usage(client, user, subscriber, stripe_fake):
     assert [client.get("/api/three/").status_code for _ in range(4)] == [200, 200, 200, 429]
 
 
-def test_a_failed_renewal_emails_once_and_closes_the_gates(client, user, subscriber, stripe_fake):
+@pytest.mark.parametrize("past_due_access", [True, False])
+def test_a_failed_renewal_emails_once_and_past_due_access_follows_the_setting(
+    client, settings, user, subscriber, stripe_fake, past_due_access
+):
+    settings.BILLING_PAST_DUE_ACCESS = past_due_access
     factories.fail_next_payments(subscriber.customer_id)
     stripe_fake.duplicate_next(3)  # Stripe may deliver an event more than once
     stripe_fake.advance(days=31)
@@ -137,9 +142,13 @@ def test_a_failed_renewal_emails_once_and_closes_the_gates(client, user, subscri
     assert "Payment failed" in email.subject
     invoice = failed_events[0]["data"]["object"]
     assert invoice["hosted_invoice_url"] in email.body
-    assert PaymentFailedNotice.objects.get().sent_at is not None
-    assert get_active_subscription(user) is None  # past_due
-    assert client.get("/examples/premium/", **JSON).status_code == 403
+    assert "$29.00" in email.body
+    assert BillingEmail.objects.get(kind=BillingEmail.Kind.PAYMENT_FAILED).sent_at is not None
+    assert Subscription.objects.get(id=subscriber.id).status == "past_due"
+    # Stripe is retrying: access continues by default (the email says so), or ends at once.
+    assert (get_active_subscription(user) is not None) is past_due_access
+    expected = 200 if past_due_access else 403
+    assert client.get("/examples/premium/", **JSON).status_code == expected
 
     # Stripe's next retry fails too: a new event, a new email.
     stripe_fake.advance(days=3)

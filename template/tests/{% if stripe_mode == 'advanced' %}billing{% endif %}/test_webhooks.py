@@ -12,7 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from djstripe.models import Event, WebhookEndpoint, WebhookEventTrigger
 
-from apps.billing.models import PaymentFailedNotice, SubscriptionMetadata
+from apps.billing.emails import BillingEmail
+from apps.billing.models import SubscriptionMetadata
 from apps.billing.stripe_objects import invoice_subscription_id
 from apps.billing.webhooks import ENV_ENDPOINT_ID
 from tests.db_faults import refusing_inserts
@@ -200,7 +201,7 @@ def test_a_failing_receiver_answers_500_and_the_retry_applies_it(
     stripe_fake.advance(days=31)
     failed = json.dumps(stripe_fake.events("invoice.payment_failed")[-1]).encode()
 
-    with refusing_inserts(PaymentFailedNotice._meta.db_table):
+    with refusing_inserts(BillingEmail._meta.db_table):
         response = post(client, failed)
     assert response.status_code == 500
     assert not Event.objects.exists()  # rolled back: Stripe's retry will apply it
@@ -211,7 +212,7 @@ def test_a_failing_receiver_answers_500_and_the_retry_applies_it(
         assert post(client, failed).status_code == 200
         assert post(client, failed).status_code == 200
     assert len(mail.outbox) == 1
-    assert PaymentFailedNotice.objects.get().sent_at is not None
+    assert BillingEmail.objects.get().sent_at is not None
 
 
 @pytest.mark.parametrize(
