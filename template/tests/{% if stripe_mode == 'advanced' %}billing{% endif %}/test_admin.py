@@ -6,9 +6,10 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from apps.billing.emails import BillingEmail
 from apps.billing.models import (
+    IgnoredEvent,
     MeterReport,
-    PaymentFailedNotice,
     PlanConfiguration,
     SubscriptionMetadata,
     UsageCounter,
@@ -36,7 +37,8 @@ def admin_client(client, django_user_model):
         UsageCounter,
         UsageRecord,
         MeterReport,
-        PaymentFailedNotice,
+        BillingEmail,
+        IgnoredEvent,
     ],
 )
 def test_changelists_render(admin_client, user, model):
@@ -66,11 +68,16 @@ def test_copying_a_plan_to_its_subscriptions(admin_client, user):
 
 
 def test_sending_a_pending_email_from_the_admin(admin_client):
-    notice = PaymentFailedNotice.objects.create(
-        stripe_event_id="evt_1", email="a@example.com", fix_url="https://example.com/fix"
+    email = BillingEmail.objects.create(
+        stripe_event_id="evt_1",
+        kind=BillingEmail.Kind.PAYMENT_FAILED,
+        email="a@example.com",
+        subject="Payment failed",
+        body="Fix it at https://example.com/fix",
     )
     admin_client.post(
-        reverse("admin:billing_paymentfailednotice_changelist"),
-        {"action": "send_now", "_selected_action": [notice.pk]},
+        reverse("admin:billing_billingemail_changelist"),
+        {"action": "send_now", "_selected_action": [email.pk]},
     )
     assert len(mail.outbox) == 1 and "https://example.com/fix" in mail.outbox[0].body
+    assert BillingEmail.objects.get().sent_at is not None
