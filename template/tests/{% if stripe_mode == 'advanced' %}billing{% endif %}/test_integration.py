@@ -11,8 +11,8 @@ import stripe
 from django.core import mail
 from djstripe.models import Event
 
-from apps.billing.metering import flush_usage
 from apps.billing.emails import BillingEmail
+from apps.billing.metering import flush_usage
 from apps.billing.models import Subscription, SubscriptionMetadata
 from apps.billing.usage import current_usage
 from apps.billing.utils import get_active_subscription
