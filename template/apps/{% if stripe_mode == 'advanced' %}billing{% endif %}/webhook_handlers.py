@@ -4,7 +4,7 @@ dj-stripe verifies each webhook, stores its Event once and syncs the object it i
 (re-fetched from Stripe) before these receivers run, in the same transaction: a receiver that
 raises rolls everything back and the webhook answers 500, so Stripe retries. dj-stripe never
 sends the signal twice for one event id, and every receiver here is idempotent anyway. An event
-of the other Stripe mode never gets here (see `webhooks.ignore_other_mode`).
+of the other Stripe mode never gets here (see `webhooks.ignore_event`).
 
 - customer.subscription.created / .updated   SubscriptionMetadata from the plan's configuration,
                                               and an error log line if the customer now has a

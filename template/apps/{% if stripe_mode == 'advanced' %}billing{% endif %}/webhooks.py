@@ -6,9 +6,11 @@ which records the delivery (WebhookEventTrigger), stores the Event once by its i
 object and sends the signals that `webhook_handlers` receives, in one transaction. A failure
 answers 500 (the trigger keeps the traceback) and Stripe retries.
 
-An event of the other Stripe mode than STRIPE_LIVE_MODE (a test-mode event reaching a live
-project, or the reverse) is recorded as an `IgnoredEvent` with the reason, answered 200 so
-Stripe stops sending it, and never reaches dj-stripe: it changes nothing.
+Two kinds of events are recorded as an `IgnoredEvent` with the reason, answered 200 so Stripe
+stops sending them, and never reach dj-stripe, so they change nothing (`ignore_event`): an
+event of the other Stripe mode than STRIPE_LIVE_MODE (a test-mode event reaching a live
+project, or the reverse), and a change to a customer that Stripe has deleted since (dj-stripe
+could not re-fetch it, and would fail it on every retry).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from djstripe.models import WebhookEndpoint
+from djstripe.models import Customer, WebhookEndpoint
 from djstripe.views import ProcessWebhookView
 
 from .models import IgnoredEvent
@@ -130,24 +132,43 @@ def _mode(live: bool) -> str:
     return "live" if live else "test"
 
 
-def ignore_other_mode(payload: bytes) -> IgnoredEvent | None:
-    """Record an event of the other Stripe mode as ignored (once) and return it; None for an
-    event of the mode in use, which is applied.
-
-    With a live key a test-mode event must never change state, and the reverse: dj-stripe
-    would store it and re-fetch its object with the key in use.
-    """
-    event = json.loads(payload)
+def _reason_to_ignore(event: dict[str, Any]) -> str:
+    """Why this event must not be applied, or "" to apply it."""
     event_live = event.get("livemode") is True
-    if event_live == livemode():
+    if event_live != livemode():
+        # With a live key a test-mode event must never change state, and the reverse:
+        # dj-stripe would store it and re-fetch its object with the key in use.
+        return (
+            f"{_mode(event_live).capitalize()}-mode event received while the project uses "
+            f"{_mode(livemode())}-mode Stripe (STRIPE_LIVE_MODE): not applied."
+        )
+    obj = event["data"]["object"]
+    if (
+        obj.get("object") == "customer"
+        and event["type"] != "customer.deleted"
+        and Customer.objects.filter(id=obj.get("id"), date_purged__isnull=False).exists()
+    ):
+        # dj-stripe would re-fetch the customer, which Stripe no longer serves: the event
+        # would fail on every retry. The customer's deletion has been applied already.
+        return "The customer was deleted at Stripe since: its earlier changes no longer apply."
+    return ""
+
+
+def ignore_event(payload: bytes) -> IgnoredEvent | None:
+    """Record the event as ignored (once) and return it when it must not be applied: an event
+    of the other Stripe mode, or a change to a customer Stripe has deleted since. None for an
+    event to apply."""
+    event = json.loads(payload)
+    reason = _reason_to_ignore(event)
+    if not reason:
         return None
-    reason = (
-        f"{_mode(event_live).capitalize()}-mode event received while the project uses "
-        f"{_mode(livemode())}-mode Stripe (STRIPE_LIVE_MODE): not applied."
-    )
     ignored, _ = IgnoredEvent.objects.get_or_create(
         stripe_event_id=event["id"],
-        defaults={"type": event["type"], "livemode": event_live, "reason": reason},
+        defaults={
+            "type": event["type"],
+            "livemode": event.get("livemode") is True,
+            "reason": reason,
+        },
     )
     logger.warning("Stripe event %s ignored: %s", event["id"], ignored.reason)
     return ignored
@@ -168,7 +189,7 @@ def process_webhook(request: HttpRequest) -> HttpResponse:
     """
     verify_signature(payload=request.body, signature=request.headers.get("Stripe-Signature"))
     check_event_shape(request.body)
-    ignored = ignore_other_mode(request.body)
+    ignored = ignore_event(request.body)
     if ignored is not None:
         return JsonResponse({"ignored": ignored.reason})
     request.META.pop(DEBUG_SECRET_HEADER, None)

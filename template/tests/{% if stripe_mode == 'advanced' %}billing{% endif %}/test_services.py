@@ -141,28 +141,6 @@ def test_a_new_checkout_expires_the_other_open_ones(user, stripe_fake, catalog):
     assert Subscription.objects.count() == 1
 
 
-def test_a_checkout_of_another_mode_is_left_alone(user, stripe_fake, catalog):
-    customer = get_or_create_customer(user=user)
-    one_off = stripe.checkout.Session.create(
-        mode="payment",
-        customer=customer.id,
-        line_items=[
-            {
-                "price_data": {
-                    "currency": "usd",
-                    "unit_amount": 500,
-                    "product_data": {"name": "Sticker"},
-                },
-                "quantity": 1,
-            }
-        ],
-        success_url="https://app.example/ok",
-        api_key=stripe_fake.api_key,
-    )
-    checkout(user, catalog["pro"])
-    assert session_at_stripe(stripe_fake, one_off.id).status == "open"
-
-
 def test_one_free_trial_per_customer(settings, user, stripe_fake, catalog):
     settings.BILLING_TRIAL_PERIOD_DAYS = 14
     first = checkout(user, catalog["pro"])
