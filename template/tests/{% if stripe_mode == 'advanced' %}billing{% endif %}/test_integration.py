@@ -4,6 +4,7 @@ usage limits, metered billing, a failed renewal, a paid renewal and a cancellati
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,11 +17,25 @@ from apps.billing.metering import flush_usage
 from apps.billing.models import Subscription, SubscriptionMetadata
 from apps.billing.usage import current_usage
 from apps.billing.utils import get_active_subscription
+from tests.stripe_events import sign
 
 from . import factories
+from .conftest import WEBHOOK_SECRET, WEBHOOK_URL
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.billing.urls")]
 JSON = {"HTTP_ACCEPT": "application/json"}
+
+
+def post_event(client, event):
+    """Deliver one event of the offline Stripe now, signed as Stripe signs it."""
+    body = json.dumps(event).encode()
+    response = client.post(
+        WEBHOOK_URL,
+        data=body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=sign(body, secret=WEBHOOK_SECRET),
+    )
+    return response.status_code
 
 
 def subscribe(client, stripe_fake, plan):
@@ -122,6 +137,49 @@ def test_a_paid_renewal_resets_usage(client, user, subscriber, stripe_fake):
     assert renewed.billing_metadata.usage_period_start > period_start
     assert current_usage(renewed, "api_calls") == 0
     assert [client.get("/api/three/").status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_a_renewal_paid_out_of_band_resets_usage(client, user, subscriber, stripe_fake):
+    """An invoice marked paid outside Stripe sends invoice.paid and no payment_succeeded."""
+    assert [client.get("/api/three/").status_code for _ in range(3)] == [200] * 3
+    factories.fail_next_payments(subscriber.customer_id)
+    stripe_fake.advance(days=31)
+    stripe_fake.deliver()
+    assert current_usage(get_active_subscription(user), "api_calls") == 3  # not paid: same period
+    renewal = stripe_fake.events("invoice.payment_failed")[-1]["data"]["object"]
+
+    stripe.Invoice.pay(renewal["id"], paid_out_of_band=True, api_key=stripe_fake.api_key)
+    paid_events = [
+        event["type"]
+        for event in stripe_fake.events()
+        if event["type"].startswith("invoice.")
+        and event["data"]["object"]["id"] == renewal["id"]
+        and event["data"]["object"]["status"] == "paid"
+    ]
+    assert paid_events == ["invoice.paid"]
+    stripe_fake.deliver()
+
+    renewed = get_active_subscription(user)
+    assert renewed.status == "active"
+    assert renewed.billing_metadata.usage_period_start.timestamp() == renewal["period_end"]
+    assert current_usage(renewed, "api_calls") == 0
+
+
+@pytest.mark.parametrize("first", ["invoice.paid", "invoice.payment_succeeded"])
+def test_a_paid_renewal_starts_one_new_period_whichever_event_comes_first(
+    client, user, subscriber, stripe_fake, first
+):
+    stripe_fake.hold()
+    stripe_fake.advance(days=31)  # the renewal is charged: both events are sent
+    second = "invoice.payment_succeeded" if first == "invoice.paid" else "invoice.paid"
+    assert post_event(client, stripe_fake.events(first)[-1]) == 200
+    assert current_usage(get_active_subscription(user), "api_calls") == 0
+    assert client.get("/api/three/").status_code == 200  # used in the new period
+
+    assert post_event(client, stripe_fake.events(second)[-1]) == 200
+    stripe_fake.release()
+    stripe_fake.deliver()
+    assert current_usage(get_active_subscription(user), "api_calls") == 1  # not reset again
 
 
 @pytest.mark.parametrize("past_due_access", [True, False])
