@@ -9,6 +9,7 @@ import pytest
 import stripe
 from django.core import mail
 from django.test import Client
+from djstripe.models import Customer
 
 from apps.billing.emails import BillingEmail
 from apps.billing.metering import build_reports
@@ -116,3 +117,21 @@ def test_concurrent_deliveries_of_one_failed_payment_send_one_email(user, stripe
     assert statuses == [200] * 10
     assert BillingEmail.objects.count() == 1
     assert len(mail.outbox) == 1
+
+
+def test_two_concurrent_first_checkouts_give_one_customer(user, stripe_fake, catalog):
+    """Two tabs (or a double click) start the user's first checkout at once: one Stripe
+    customer, one local row, and only the newest Checkout can still be paid."""
+
+    def start(_: int) -> int:
+        client = Client()
+        client.force_login(user)
+        response = client.post("/billing/checkout/", {"price_id": catalog["pro"].stripe_price_id})
+        return response.status_code
+
+    assert in_parallel(2, start) == [302, 302]
+    customers = stripe.Customer.list(api_key=stripe_fake.api_key).data
+    assert len(customers) == 1
+    assert Customer.objects.get().id == customers[0].id
+    sessions = stripe.checkout.Session.list(customer=customers[0].id, api_key=stripe_fake.api_key)
+    assert sorted(session.status for session in sessions.data) == ["expired", "open"]
