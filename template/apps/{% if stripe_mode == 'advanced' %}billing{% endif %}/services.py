@@ -119,7 +119,8 @@ def forget_customer(stripe_customer_id: str) -> None:
     if customer is None:
         return
     if customer.subscriber_id is not None:
-        # dj-stripe's key for creating this user's customer would return the deleted one.
+        # dj-stripe's own Customer.get_or_create would replay its stored key and get the
+        # deleted customer back: forget it, as dj-stripe's purge does.
         IdempotencyKey.objects.filter(action=f"customer:create:{customer.subscriber_id}").delete()
     customer.subscriber = None
     customer.date_purged = customer.date_purged or timezone.now()
@@ -314,13 +315,15 @@ def live_subscriptions_beside(subscription: StripeSubscription) -> list[str]:
 
 def report_second_live_subscription(subscription: StripeSubscription) -> None:
     """Log an error naming both subscriptions when a customer has more than one that is not
-    over. Nothing is cancelled automatically: staff decide (admin: Subscriptions, filter
-    "More than one live subscription"), and Stripe bills both until they do."""
+    over. Nothing is cancelled automatically: staff decide (the admin's Subscriptions list,
+    filter "Customers with more than one live subscription"), and Stripe bills both until
+    they do."""
     others = live_subscriptions_beside(subscription)
     if others:
         logger.error(
             "Customer %s has more than one live subscription: %s and %s. Both are billed "
-            "until staff cancel one (admin: Subscriptions, 'More than one live subscription').",
+            "until staff cancel one (admin: Subscriptions, filter 'Customers with more than "
+            "one live subscription').",
             subscription.customer_id,
             subscription.id,
             ", ".join(others),
@@ -337,8 +340,9 @@ def close_billing_account(*, user: AbstractBaseUser) -> None:
     proration credit), then the customer is deleted at Stripe; a customer Stripe already
     deleted counts as done. The local rows stay, unlinked from the user (`forget_customer`),
     with the subscriptions' cancelled state: invoices and subscriptions remain as history.
-    Raises the StripeError when Stripe fails (nothing local changes for that customer, so the
-    caller can retry). Idempotent: a second call finds no customer linked to the user.
+    Raises the StripeError when Stripe fails: the customer stays linked to the user, so the
+    caller can keep the account flagged and call again later. Idempotent: a second call
+    finds no customer linked to the user, and a subscription already cancelled is skipped.
     """
     options = request_options()
     customers = Customer.objects.filter(subscriber=user, livemode=livemode())
