@@ -76,8 +76,7 @@ def test_subscribers_get_in(user, subscribe, status):
     assert call(views.async_premium_feature, user)[0].content == b"async premium"
 
 
-def test_past_due_does_not_get_in(settings, user, subscribe):
-    settings.BILLING_PAST_DUE_ACCESS = False  # on by default: Stripe's retry window
+def test_past_due_does_not_get_in(user, subscribe):
     subscribe("pro", status="past_due")
     assert call(views.premium_feature, user)[0].status_code == 302
     assert call(views.async_premium_feature, user, **JSON)[0].status_code == 403
