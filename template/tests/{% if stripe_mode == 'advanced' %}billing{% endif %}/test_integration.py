@@ -84,7 +84,9 @@ class TestStripeIntegration:
         assert subscription.status == "active"
 
 
-def test_checkout_syncs_the_subscription_and_opens_the_gates(client, user, subscriber, catalog):
+def test_checkout_syncs_the_subscription_and_opens_the_gates(
+    client, user, subscriber, catalog, stripe_fake
+):
     assert subscriber.plan.product.name == "Pro"
     assert subscriber.current_period_end is not None
     assert subscriber.customer.subscriber == user
@@ -97,7 +99,10 @@ def test_checkout_syncs_the_subscription_and_opens_the_gates(client, user, subsc
     assert client.get("/examples/premium/").status_code == 200
     assert client.get("/examples/pro/").status_code == 200
     assert client.get("/examples/analytics/").status_code == 200
-    page = client.get("/billing/success/").content.decode()
+    sessions = stripe.checkout.Session.list(
+        customer=subscriber.customer_id, api_key=stripe_fake.api_key
+    )
+    page = client.get(f"/billing/success/?session_id={sessions.data[0].id}").content.decode()
     assert "Your <strong>Pro</strong> subscription is active" in page
     assert mail.outbox == []
 
