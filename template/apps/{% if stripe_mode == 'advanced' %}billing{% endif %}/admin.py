@@ -148,10 +148,13 @@ class SeveralLiveSubscriptionsFilter(admin.SimpleListFilter):
 
 
 def add_several_live_subscriptions_filter() -> None:
-    """Add the filter to dj-stripe's own Subscription admin (registered before this app's)."""
-    model_admin = admin.site.get_model_admin(StripeSubscription)
-    if SeveralLiveSubscriptionsFilter not in model_admin.list_filter:
-        model_admin.list_filter = (*model_admin.list_filter, SeveralLiveSubscriptionsFilter)
+    """Add the filter to dj-stripe's own Subscription admin (registered before this app's).
+
+    Set on the admin's class, not its instance, so it stays when that admin is registered
+    again by a subclass of its class (as hiding the secret key does)."""
+    admin_class = type(admin.site.get_model_admin(StripeSubscription))
+    if SeveralLiveSubscriptionsFilter not in admin_class.list_filter:
+        admin_class.list_filter = (*admin_class.list_filter, SeveralLiveSubscriptionsFilter)
 
 
 add_several_live_subscriptions_filter()
