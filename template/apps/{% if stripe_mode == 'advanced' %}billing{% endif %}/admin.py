@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from typing import Any
 
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+from djstripe.models import Subscription as StripeSubscription
+
+from .emails import BillingEmail, send_email
 from .metering import send_report
 from .models import (
+    UNENDED_STATUSES,
+    IgnoredEvent,
     MeterReport,
-    PaymentFailedNotice,
     PlanConfiguration,
     SubscriptionMetadata,
     UsageCounter,
     UsageRecord,
 )
-from .notifications import send_notice
 
 
 @admin.register(PlanConfiguration)
@@ -89,15 +93,68 @@ class MeterReportAdmin(admin.ModelAdmin):
         self.message_user(request, f"{results.count(True)} of {len(results)} sent.")
 
 
-@admin.register(PaymentFailedNotice)
-class PaymentFailedNoticeAdmin(admin.ModelAdmin):
-    list_display = ["email", "stripe_invoice_id", "created_at", "sent_at", "attempts"]
-    list_filter = [("sent_at", admin.EmptyFieldListFilter)]
-    search_fields = ["email", "stripe_invoice_id", "stripe_event_id"]
-    readonly_fields = [field.name for field in PaymentFailedNotice._meta.fields]
+@admin.register(BillingEmail)
+class BillingEmailAdmin(admin.ModelAdmin):
+    list_display = ["kind", "email", "subject", "created_at", "sent_at", "attempts"]
+    list_filter = ["kind", ("sent_at", admin.EmptyFieldListFilter)]
+    search_fields = ["email", "stripe_event_id", "subject"]
+    readonly_fields = [field.name for field in BillingEmail._meta.fields]
     actions = ["send_now"]
 
     @admin.action(description="Send the selected unsent emails now")
-    def send_now(self, request: HttpRequest, queryset: QuerySet[PaymentFailedNotice]) -> None:
-        results = [send_notice(pk) for pk in queryset.values_list("pk", flat=True)]
+    def send_now(self, request: HttpRequest, queryset: QuerySet[BillingEmail]) -> None:
+        results = [send_email(pk) for pk in queryset.values_list("pk", flat=True)]
         self.message_user(request, f"{results.count(True)} of {len(results)} sent.")
+
+
+@admin.register(IgnoredEvent)
+class IgnoredEventAdmin(admin.ModelAdmin):
+    list_display = ["stripe_event_id", "type", "livemode", "received_at"]
+    list_filter = ["livemode", "type"]
+    search_fields = ["stripe_event_id"]
+    readonly_fields = [field.name for field in IgnoredEvent._meta.fields]
+
+
+class SeveralLiveSubscriptionsFilter(admin.SimpleListFilter):
+    """dj-stripe's Subscriptions list, narrowed to the live subscriptions of customers (or
+    users) that have more than one: Stripe bills each of them, nothing cancels one
+    automatically, and staff decide which to keep."""
+
+    title = "live subscriptions"
+    parameter_name = "live_subscriptions"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("several", "Customers with more than one live subscription")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[StripeSubscription]
+    ) -> QuerySet[StripeSubscription]:
+        if self.value() != "several":
+            return queryset
+        live = StripeSubscription.objects.filter(stripe_data__status__in=UNENDED_STATUSES)
+        customers = (
+            live.values("customer_id").annotate(n=Count("pk")).filter(n__gt=1).values("customer_id")
+        )
+        users = (
+            live.filter(customer__subscriber__isnull=False)
+            .values("customer__subscriber")
+            .annotate(n=Count("pk"))
+            .filter(n__gt=1)
+            .values("customer__subscriber")
+        )
+        return queryset.filter(stripe_data__status__in=UNENDED_STATUSES).filter(
+            Q(customer_id__in=customers) | Q(customer__subscriber__in=users)
+        )
+
+
+def add_several_live_subscriptions_filter() -> None:
+    """Add the filter to dj-stripe's own Subscription admin (registered before this app's).
+
+    Set on the admin's class, not its instance, so it stays when that admin is registered
+    again by a subclass of its class (as hiding the secret key does)."""
+    admin_class = type(admin.site.get_model_admin(StripeSubscription))
+    if SeveralLiveSubscriptionsFilter not in admin_class.list_filter:
+        admin_class.list_filter = (*admin_class.list_filter, SeveralLiveSubscriptionsFilter)
+
+
+add_several_live_subscriptions_filter()

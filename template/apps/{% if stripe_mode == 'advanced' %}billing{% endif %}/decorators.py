@@ -1,6 +1,8 @@
 """Feature gating for views (advanced mode): the shared gates of `gates`, plus usage limits.
 
-    @subscription_required                      any active or trialing subscription
+    @subscription_required                      any subscription that grants access: active,
+                                                trialing, past_due unless
+                                                BILLING_PAST_DUE_ACCESS is off
     @plan_required('pro')                       that plan (PlanConfiguration slug)
     @plan_required(['pro', 'enterprise'])       any of these plans
     @feature_required('advanced_analytics')     a plan whose features include it

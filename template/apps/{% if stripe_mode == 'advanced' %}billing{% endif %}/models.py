@@ -4,7 +4,9 @@ dj-stripe mirrors Stripe's objects (`djstripe.models`: Customer, Subscription, P
 Invoice, Event, ...). The models here add what Stripe does not know: which products are plans
 and what they include (`PlanConfiguration`), each subscription's entitlements and usage period
 (`SubscriptionMetadata`), usage counters, and the outboxes of work that must reach Stripe or a
-customer exactly once (`UsageRecord` → `MeterReport`, `PaymentFailedNotice`).
+customer exactly once (`UsageRecord` → `MeterReport`; billing emails are the shared
+`BillingEmail`), and the Stripe events the project received but chose not to apply
+(`IgnoredEvent`).
 
 Foreign keys to dj-stripe models point at the Stripe id (`to_field="id"`, as
 DJSTRIPE_FOREIGN_KEY_TO_FIELD does), so `subscription_id == "sub_..."`.
@@ -15,14 +17,30 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from djstripe.models import Price, Product
 from djstripe.models import Subscription as StripeSubscription
 
-#: Subscription statuses that grant access to paid features.
+from .emails import BillingEmail  # noqa: F401  (registers the shared model in this app)
+
+#: Subscription statuses that always grant access to paid features.
 ACTIVE_STATUSES = ("active", "trialing")
+#: Statuses of a subscription that is not over: Stripe may still bill it, or it may come back.
+#: A user with one of these cannot start a second subscription at checkout.
+UNENDED_STATUSES = ("active", "trialing", "past_due", "unpaid", "incomplete", "paused")
+
+
+def access_statuses() -> tuple[str, ...]:
+    """The statuses that grant access now: active and trialing, plus past_due (Stripe's retry
+    window after a failed renewal) while BILLING_PAST_DUE_ACCESS is on. Read at call time, so
+    a changed setting applies at once. unpaid, canceled, incomplete, incomplete_expired and
+    paused never give access."""
+    if settings.BILLING_PAST_DUE_ACCESS:
+        return (*ACTIVE_STATUSES, "past_due")
+    return ACTIVE_STATUSES
 
 
 def _to_datetime(timestamp: Any) -> datetime | None:
@@ -183,7 +201,8 @@ class Subscription(StripeSubscription):
 
     @property
     def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+        """True while this subscription grants access (see `access_statuses`)."""
+        return self.status in access_statuses()
 
 
 class SubscriptionMetadata(models.Model):
@@ -320,22 +339,23 @@ class UsageRecord(models.Model):
         return f"{self.subscription_id} {self.metric} +{self.quantity}"
 
 
-class PaymentFailedNotice(models.Model):
-    """The payment-failed email of one Stripe event: created once, sent once."""
+class IgnoredEvent(models.Model):
+    """A signed Stripe event that was received and deliberately not applied, with the reason.
+
+    An event of the other Stripe mode (a test-mode event while STRIPE_LIVE_MODE is on, or the
+    reverse) lands here instead of in dj-stripe's Event table: it changes no state, and staff
+    can still see that it arrived and why nothing happened. The raw delivery stays in
+    dj-stripe's WebhookEventTrigger log.
+    """
 
     stripe_event_id = models.CharField(max_length=255, unique=True)
-    stripe_invoice_id = models.CharField(max_length=255, blank=True)
-    email = models.EmailField()
-    fix_url = models.URLField(max_length=2000)
-    amount_due = models.BigIntegerField(default=0)
-    currency = models.CharField(max_length=3, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
+    type = models.CharField(max_length=250)
+    livemode = models.BooleanField()
+    reason = models.TextField()
+    received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-received_at"]
 
     def __str__(self) -> str:
-        return f"Payment failed email to {self.email} ({self.stripe_invoice_id})"
+        return f"{self.type} {self.stripe_event_id} (ignored)"

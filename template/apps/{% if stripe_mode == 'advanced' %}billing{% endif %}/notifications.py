@@ -1,37 +1,51 @@
-"""Billing emails (advanced mode): one payment-failed email per Stripe event.
+"""Billing emails of advanced mode: what each email says and to whom, built from a Stripe event.
 
-The webhook receiver stores a `PaymentFailedNotice` keyed by the event id inside the webhook's
-transaction, and the email goes out once that transaction commits. A duplicate delivery finds
-the notice and sends nothing; an email that could not be sent stays pending and is sent by
-`manage.py billing_flush_outbox`.
+Storing and sending is shared (`apps.billing.emails.queue_email`): the email is stored once per
+Stripe event inside the webhook's transaction and sent after it commits, never before, so a
+rolled-back webhook sends nothing and a redelivered event sends nothing more. An email that
+could not be sent stays pending and is sent by `manage.py billing_send_emails` (or
+`billing_flush_outbox`).
+
+- invoice.payment_failed                     PAYMENT_FAILED, with a link to fix the payment
+- invoice.payment_action_required            PAYMENT_ACTION_REQUIRED, with the hosted invoice
+                                              link where the customer authenticates (3D Secure)
+- customer.subscription.trial_will_end       TRIAL_WILL_END (unless
+                                              BILLING_TRIAL_REMINDER_EMAILS is off)
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from djstripe.models import Customer
 
-from .models import PaymentFailedNotice
+from .emails import BillingEmail, queue_email
+from .money import format_money
+from .stripe_objects import object_id
 
 logger = logging.getLogger(__name__)
 
 
-def _recipient(invoice: dict[str, Any]) -> str:
-    email = invoice.get("customer_email") or ""
+def _portal_url() -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("billing:customer_portal")
+
+
+def _customer(customer_id: str) -> Customer | None:
+    if not customer_id:
+        return None
+    return Customer.objects.select_related("subscriber").filter(id=customer_id).first()
+
+
+def recipient(*, customer_id: str, email: str = "") -> str:
+    """Where a customer's billing email goes: the address Stripe gave, else the linked user's,
+    else the customer's own."""
     if email:
         return str(email)
-    customer_id = invoice.get("customer")
-    if isinstance(customer_id, dict):
-        customer_id = customer_id.get("id")
-    customer = Customer.objects.select_related("subscriber").filter(id=customer_id).first()
+    customer = _customer(customer_id)
     if customer is None:
         return ""
     if customer.subscriber is not None and customer.subscriber.email:
@@ -39,77 +53,84 @@ def _recipient(invoice: dict[str, Any]) -> str:
     return str(customer.email or "")
 
 
-def queue_payment_failed_notice(
-    *, event_id: str, invoice: dict[str, Any]
-) -> PaymentFailedNotice | None:
-    """Store the notice of this event (once) and send it when the transaction commits."""
-    email = _recipient(invoice)
-    if not email:
-        logger.warning("Invoice %s failed but its customer has no email", invoice.get("id"))
-        return None
-    fix_url = invoice.get("hosted_invoice_url") or (
-        settings.SITE_URL.rstrip("/") + reverse("billing:customer_portal")
+def _invoice_amount(invoice: dict[str, Any]) -> str:
+    currency = str(invoice.get("currency") or settings.BILLING_CURRENCY)
+    return format_money(int(invoice.get("amount_due") or 0), currency)
+
+
+def _invoice_recipient(invoice: dict[str, Any]) -> str:
+    return recipient(
+        customer_id=object_id(invoice.get("customer")),
+        email=str(invoice.get("customer_email") or ""),
     )
-    # get_or_create also settles a concurrent delivery of the same event (IntegrityError, then
-    # a read); any other database error propagates and the webhook answers 500.
-    notice, created = PaymentFailedNotice.objects.get_or_create(
-        stripe_event_id=event_id,
-        defaults={
-            "stripe_invoice_id": str(invoice.get("id") or ""),
-            "email": email,
-            "fix_url": str(fix_url)[:2000],
-            "amount_due": int(invoice.get("amount_due") or 0),
-            "currency": str(invoice.get("currency") or settings.BILLING_CURRENCY)[:3],
+
+
+def queue_payment_failed_email(*, event_id: str, invoice: dict[str, Any]) -> BillingEmail | None:
+    """The payment-failed email of this event: the amount and a link to fix the payment."""
+    return queue_email(
+        event_id=event_id,
+        kind=BillingEmail.Kind.PAYMENT_FAILED,
+        to=_invoice_recipient(invoice),
+        subject=f"Payment failed for your {settings.PROJECT_NAME} subscription",
+        template="emails/payment_failed.txt",
+        context={
+            "amount": _invoice_amount(invoice),
+            "invoice_number": invoice.get("number") or "",
+            "fix_url": invoice.get("hosted_invoice_url") or _portal_url(),
         },
     )
-    if created:
-        transaction.on_commit(lambda: send_notice(notice.pk))
-    return notice
 
 
-def send_notice(notice_id: int) -> bool:
-    """Send a pending notice (locked: never twice). False if it is not pending or failed."""
-    with transaction.atomic():
-        notice = (
-            PaymentFailedNotice.objects.select_for_update(skip_locked=True)
-            .filter(pk=notice_id, sent_at__isnull=True)
-            .first()
-        )
-        if notice is None:
-            return False
-        notice.attempts += 1
-        context = {
-            "project_name": settings.PROJECT_NAME,
-            "amount_due": notice.amount_due / 100,
-            "currency": notice.currency.upper(),
-            "fix_url": notice.fix_url,
-            "invoice_id": notice.stripe_invoice_id,
-        }
-        try:
-            send_mail(
-                subject=f"Payment failed for your {settings.PROJECT_NAME} subscription",
-                message=render_to_string("emails/payment_failed.txt", context),
-                from_email=settings.BILLING_FROM_EMAIL,
-                recipient_list=[notice.email],
-            )
-        except Exception as exc:  # SMTP errors are many; the notice stays pending
-            notice.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            notice.save(update_fields=["attempts", "last_error"])
-            logger.exception("Payment-failed email %s not sent", notice.pk)
-            return False
-        notice.sent_at = timezone.now()
-        notice.last_error = ""
-        notice.save(update_fields=["attempts", "last_error", "sent_at"])
+def queue_payment_action_required_email(
+    *, event_id: str, invoice: dict[str, Any]
+) -> BillingEmail | None:
+    """The bank wants the customer to authenticate a payment (3D Secure): Stripe's hosted
+    invoice page is where they do it."""
+    return queue_email(
+        event_id=event_id,
+        kind=BillingEmail.Kind.PAYMENT_ACTION_REQUIRED,
+        to=_invoice_recipient(invoice),
+        subject=f"Confirm your {settings.PROJECT_NAME} payment",
+        template="emails/payment_action_required.txt",
+        context={
+            "amount": _invoice_amount(invoice),
+            "invoice_number": invoice.get("number") or "",
+            "confirm_url": invoice.get("hosted_invoice_url") or _portal_url(),
+        },
+    )
+
+
+def _has_payment_method(subscription: dict[str, Any], customer: Customer | None) -> bool:
+    if subscription.get("default_payment_method") or subscription.get("default_source"):
         return True
+    if customer is None:
+        return False
+    invoice_settings = (customer.stripe_data or {}).get("invoice_settings") or {}
+    return bool(invoice_settings.get("default_payment_method"))
 
 
-def send_pending_notices() -> tuple[int, int]:
-    """Send every pending notice; (sent, failed)."""
-    sent = failed = 0
-    pending = PaymentFailedNotice.objects.filter(sent_at__isnull=True).order_by("created_at")
-    for notice_id in list(pending.values_list("pk", flat=True)):
-        if send_notice(notice_id):
-            sent += 1
-        else:
-            failed += 1
-    return sent, failed
+def queue_trial_will_end_email(
+    *, event_id: str, subscription: dict[str, Any], plan_name: str = ""
+) -> BillingEmail | None:
+    """The reminder Stripe asks for three days before a trial ends (none if the setting
+    BILLING_TRIAL_REMINDER_EMAILS is off)."""
+    if not settings.BILLING_TRIAL_REMINDER_EMAILS:
+        return None
+    trial_end = subscription.get("trial_end")
+    if not isinstance(trial_end, int) or isinstance(trial_end, bool):
+        logger.warning("Trial-end event %s has no trial_end; no reminder sent", event_id)
+        return None
+    customer_id = object_id(subscription.get("customer"))
+    return queue_email(
+        event_id=event_id,
+        kind=BillingEmail.Kind.TRIAL_WILL_END,
+        to=recipient(customer_id=customer_id),
+        subject=f"Your {settings.PROJECT_NAME} trial ends soon",
+        template="emails/trial_will_end.txt",
+        context={
+            "plan_name": plan_name,
+            "trial_end": datetime.fromtimestamp(trial_end, tz=UTC),
+            "has_payment_method": _has_payment_method(subscription, _customer(customer_id)),
+            "manage_url": _portal_url(),
+        },
+    )

@@ -6,9 +6,10 @@ costs the same however much was recorded before: one conditional UPDATE
 never a read-modify-write of a JSON dict. Concurrent requests therefore cannot exceed a limit.
 
 A usage period starts when the subscription starts and moves forward when a renewal invoice is
-paid (`invoice.payment_succeeded`, see `webhook_handlers`): the new period's counters start
-at zero. Limits come from the subscription's `SubscriptionMetadata.usage_limits` (copied from
-its plan): a metric that is not listed is not included (limit 0), `null` means unlimited.
+paid (`invoice.paid` or `invoice.payment_succeeded`, see `webhook_handlers`): the new period's
+counters start at zero. Limits come from the subscription's `SubscriptionMetadata.usage_limits`
+(copied from its plan): a metric that is not listed is not included (limit 0), `null` means
+unlimited.
 """
 
 from __future__ import annotations

@@ -3,13 +3,23 @@
 dj-stripe verifies each webhook, stores its Event once and syncs the object it is about
 (re-fetched from Stripe) before these receivers run, in the same transaction: a receiver that
 raises rolls everything back and the webhook answers 500, so Stripe retries. dj-stripe never
-sends the signal twice for one event id, and every receiver here is idempotent anyway.
+sends the signal twice for one event id, and every receiver here is idempotent anyway. An event
+of the other Stripe mode never gets here (see `webhooks.ignore_event`).
 
-- customer.subscription.created / .updated   SubscriptionMetadata from the plan's configuration
-                                              (`services.sync_subscription_metadata`)
+- customer.subscription.created / .updated   SubscriptionMetadata from the plan's configuration,
+                                              and an error log line if the customer now has a
+                                              second live subscription
+                                              (`services.subscription_changed`)
 - customer.subscription.deleted               access ends (the subscription is canceled)
-- invoice.payment_succeeded                   a renewal starts a new usage period (counters at 0)
+- customer.subscription.trial_will_end        one reminder email (BILLING_TRIAL_REMINDER_EMAILS)
+- customer.deleted                            the customer is unlinked from its user (dj-stripe
+                                              purges it first), who can subscribe again
+- invoice.paid / invoice.payment_succeeded    a paid renewal starts a new usage period, once
+                                              whichever arrives (an invoice paid out of band
+                                              sends invoice.paid only)
 - invoice.payment_failed                      one email per event, with a link to fix payment
+- invoice.payment_action_required             one email per event, with the hosted invoice link
+                                              where the customer authenticates the payment
 
 `from djstripe import webhooks` no longer exists: the signals are `djstripe.signals
 .WEBHOOK_SIGNALS`. This module is imported by `BillingConfig.ready()`, after dj-stripe's own
@@ -28,10 +38,9 @@ from djstripe.models import Event
 from djstripe.models import Subscription as StripeSubscription
 from djstripe.signals import WEBHOOK_SIGNALS
 
-from . import usage
-from .models import ACTIVE_STATUSES
-from .notifications import queue_payment_failed_notice
-from .services import sync_subscription_metadata
+from . import notifications, usage
+from .models import UNENDED_STATUSES, PlanConfiguration
+from .services import forget_customer, subscription_changed
 from .stripe_objects import invoice_subscription_id, object_id
 
 logger = logging.getLogger(__name__)
@@ -61,10 +70,10 @@ def _synced_subscription(subscription_id: str) -> StripeSubscription | None:
     SIGNALS["customer.subscription.updated"], sender=Event, dispatch_uid="billing.sub_updated"
 )
 def handle_subscription_changed(sender: Any, event: Event, **kwargs: Any) -> None:
-    """Give the subscription its plan's features and limits."""
+    """Give the subscription its plan's features and limits; flag a second live one."""
     subscription = _synced_subscription(object_id(event.data["object"].get("id")))
     if subscription is not None:
-        sync_subscription_metadata(subscription)
+        subscription_changed(subscription)
 
 
 @receiver(
@@ -76,7 +85,7 @@ def handle_subscription_deleted(sender: Any, event: Event, **kwargs: Any) -> Non
     subscription = _synced_subscription(object_id(data.get("id")))
     if subscription is None:
         return
-    if subscription.status in ACTIVE_STATUSES:
+    if subscription.status in UNENDED_STATUSES:
         # dj-stripe synced an older state than this event reports: a deleted subscription
         # never comes back, so trust the event.
         subscription.stripe_data = {**subscription.stripe_data, "status": data.get("status")}
@@ -84,9 +93,42 @@ def handle_subscription_deleted(sender: Any, event: Event, **kwargs: Any) -> Non
     logger.info("Subscription %s canceled: access revoked", subscription.id)
 
 
-@receiver(SIGNALS["invoice.payment_succeeded"], sender=Event, dispatch_uid="billing.invoice_paid")
-def handle_payment_succeeded(sender: Any, event: Event, **kwargs: Any) -> None:
-    """A paid renewal starts a new usage period: the counters of the new period start at 0."""
+@receiver(
+    SIGNALS["customer.subscription.trial_will_end"],
+    sender=Event,
+    dispatch_uid="billing.trial_will_end",
+)
+def handle_trial_will_end(sender: Any, event: Event, **kwargs: Any) -> None:
+    """Remind the customer once that their trial ends (Stripe sends this 3 days before)."""
+    data = event.data["object"]
+    subscription = StripeSubscription.objects.filter(id=object_id(data.get("id"))).first()
+    plan = PlanConfiguration.for_subscription(subscription) if subscription else None
+    notifications.queue_trial_will_end_email(
+        event_id=event.id, subscription=data, plan_name=plan.name if plan else ""
+    )
+
+
+@receiver(SIGNALS["customer.deleted"], sender=Event, dispatch_uid="billing.customer_deleted")
+def handle_customer_deleted(sender: Any, event: Event, **kwargs: Any) -> None:
+    """The customer is gone at Stripe: its user keeps no link to it and can subscribe again
+    (their next checkout creates a new customer). dj-stripe's own handler has purged the row
+    already; this also covers a customer it did not know."""
+    customer_id = object_id(event.data["object"].get("id"))
+    forget_customer(customer_id)
+    logger.info("Stripe customer %s deleted: unlinked from its user", customer_id)
+
+
+@receiver(SIGNALS["invoice.paid"], sender=Event, dispatch_uid="billing.invoice_paid")
+@receiver(
+    SIGNALS["invoice.payment_succeeded"], sender=Event, dispatch_uid="billing.invoice_succeeded"
+)
+def handle_invoice_paid(sender: Any, event: Event, **kwargs: Any) -> None:
+    """A paid renewal starts a new usage period: the counters of the new period start at 0.
+
+    Stripe sends invoice.paid for every paid invoice (also one marked paid out of band) and
+    invoice.payment_succeeded only when it collected the payment; the period moves forward
+    to the invoice's period end once, whichever of the two comes first.
+    """
     invoice = event.data["object"]
     subscription_id = invoice_subscription_id(invoice)
     if not subscription_id or invoice.get("billing_reason") not in PERIOD_INVOICE_REASONS:
@@ -102,4 +144,16 @@ def handle_payment_succeeded(sender: Any, event: Event, **kwargs: Any) -> None:
 @receiver(SIGNALS["invoice.payment_failed"], sender=Event, dispatch_uid="billing.invoice_failed")
 def handle_payment_failed(sender: Any, event: Event, **kwargs: Any) -> None:
     """Email the customer once per event, with a link to fix their payment method."""
-    queue_payment_failed_notice(event_id=event.id, invoice=event.data["object"])
+    notifications.queue_payment_failed_email(event_id=event.id, invoice=event.data["object"])
+
+
+@receiver(
+    SIGNALS["invoice.payment_action_required"],
+    sender=Event,
+    dispatch_uid="billing.invoice_action_required",
+)
+def handle_payment_action_required(sender: Any, event: Event, **kwargs: Any) -> None:
+    """Email the customer once per event: their bank wants them to confirm the payment."""
+    notifications.queue_payment_action_required_email(
+        event_id=event.id, invoice=event.data["object"]
+    )

@@ -5,6 +5,12 @@ DJSTRIPE_WEBHOOK_SECRET, check the body is a Stripe event, then hand the request
 which records the delivery (WebhookEventTrigger), stores the Event once by its id, syncs its
 object and sends the signals that `webhook_handlers` receives, in one transaction. A failure
 answers 500 (the trigger keeps the traceback) and Stripe retries.
+
+Two kinds of events are recorded as an `IgnoredEvent` with the reason, answered 200 so Stripe
+stops sending them, and never reach dj-stripe, so they change nothing (`ignore_event`): an
+event of the other Stripe mode than STRIPE_LIVE_MODE (a test-mode event reaching a live
+project, or the reverse), and a change to a customer that Stripe has deleted since (dj-stripe
+could not re-fetch it, and would fail it on every retry).
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from djstripe.models import WebhookEndpoint
+from djstripe.models import Customer, WebhookEndpoint
 from djstripe.views import ProcessWebhookView
 
+from .models import IgnoredEvent
 from .stripe_api import livemode
 
 logger = logging.getLogger(__name__)
@@ -121,6 +128,52 @@ def check_event_shape(payload: bytes) -> None:
         raise WebhookRejectedError("The body contains a NUL character.")
 
 
+def _mode(live: bool) -> str:
+    return "live" if live else "test"
+
+
+def _reason_to_ignore(event: dict[str, Any]) -> str:
+    """Why this event must not be applied, or "" to apply it."""
+    event_live = event.get("livemode") is True
+    if event_live != livemode():
+        # With a live key a test-mode event must never change state, and the reverse:
+        # dj-stripe would store it and re-fetch its object with the key in use.
+        return (
+            f"{_mode(event_live).capitalize()}-mode event received while the project uses "
+            f"{_mode(livemode())}-mode Stripe (STRIPE_LIVE_MODE): not applied."
+        )
+    obj = event["data"]["object"]
+    if (
+        obj.get("object") == "customer"
+        and event["type"] != "customer.deleted"
+        and Customer.objects.filter(id=obj.get("id"), date_purged__isnull=False).exists()
+    ):
+        # dj-stripe would re-fetch the customer, which Stripe no longer serves: the event
+        # would fail on every retry. The customer's deletion has been applied already.
+        return "The customer was deleted at Stripe since: its earlier changes no longer apply."
+    return ""
+
+
+def ignore_event(payload: bytes) -> IgnoredEvent | None:
+    """Record the event as ignored (once) and return it when it must not be applied: an event
+    of the other Stripe mode, or a change to a customer Stripe has deleted since. None for an
+    event to apply."""
+    event = json.loads(payload)
+    reason = _reason_to_ignore(event)
+    if not reason:
+        return None
+    ignored, _ = IgnoredEvent.objects.get_or_create(
+        stripe_event_id=event["id"],
+        defaults={
+            "type": event["type"],
+            "livemode": event.get("livemode") is True,
+            "reason": reason,
+        },
+    )
+    logger.warning("Stripe event %s ignored: %s", event["id"], ignored.reason)
+    return ignored
+
+
 #: dj-stripe lets this header replace the secret when DEBUG is on (for `stripe listen`);
 #: it is never honoured at /djstripe/webhook/.
 DEBUG_SECRET_HEADER = "HTTP_X_DJSTRIPE_WEBHOOK_SECRET"
@@ -136,6 +189,9 @@ def process_webhook(request: HttpRequest) -> HttpResponse:
     """
     verify_signature(payload=request.body, signature=request.headers.get("Stripe-Signature"))
     check_event_shape(request.body)
+    ignored = ignore_event(request.body)
+    if ignored is not None:
+        return JsonResponse({"ignored": ignored.reason})
     request.META.pop(DEBUG_SECRET_HEADER, None)
     request.__dict__.pop("headers", None)  # drop the cached headers that held it
     endpoint = settings_webhook_endpoint()

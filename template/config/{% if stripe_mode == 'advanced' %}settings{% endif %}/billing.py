@@ -22,8 +22,11 @@ STRIPE_LIVE_PUBLIC_KEY = env("STRIPE_LIVE_PUBLIC_KEY", default=_public_key)
 STRIPE_LIVE_SECRET_KEY = env("STRIPE_LIVE_SECRET_KEY", default=_secret_key)
 STRIPE_TEST_PUBLIC_KEY = env("STRIPE_TEST_PUBLIC_KEY", default=_public_key)
 STRIPE_TEST_SECRET_KEY = env("STRIPE_TEST_SECRET_KEY", default=_secret_key)
-# Live mode follows the key (sk_live_... means live) unless STRIPE_LIVE_MODE is set.
-STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=_secret_key.startswith("sk_live_"))
+# Live mode follows the key (sk_live_... or rk_live_... means live) unless STRIPE_LIVE_MODE is
+# set. Webhook events of the other mode are recorded as ignored and change nothing.
+STRIPE_LIVE_MODE = env.bool(
+    "STRIPE_LIVE_MODE", default=_secret_key.startswith(("sk_live_", "rk_live_"))
+)
 # Signing secret of the endpoint https://<your domain>/djstripe/webhook/.
 DJSTRIPE_WEBHOOK_SECRET = env(
     "DJSTRIPE_WEBHOOK_SECRET", default=env("STRIPE_WEBHOOK_SECRET", default="")

@@ -11,6 +11,7 @@ Two ways to get Stripe objects:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -95,6 +96,18 @@ def stripe_fake(
         yield wrapper
     finally:
         fake_server.remove_listener(wrapper.listener)
+
+
+@pytest.fixture
+def billing_stripe(
+    stripe_fake: StripeFake, catalog: factories.Catalog, monkeypatch: pytest.MonkeyPatch
+) -> SimpleNamespace:
+    """The offline Stripe for the tests both modes share: `fake`, the plan they buy
+    (`price_id`, Pro) and `deliver()`, which posts the queued events to /djstripe/webhook/."""
+    monkeypatch.setattr(stripe, "api_key", stripe_fake.api_key)
+    return SimpleNamespace(
+        fake=stripe_fake, price_id=catalog["pro"].stripe_price_id, deliver=stripe_fake.deliver
+    )
 
 
 @pytest.fixture

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+import stripe
 from django.core import mail
 from django.urls import reverse
 
+from apps.billing.emails import BillingEmail
 from apps.billing.models import (
+    IgnoredEvent,
     MeterReport,
-    PaymentFailedNotice,
     PlanConfiguration,
     SubscriptionMetadata,
     UsageCounter,
@@ -36,7 +40,8 @@ def admin_client(client, django_user_model):
         UsageCounter,
         UsageRecord,
         MeterReport,
-        PaymentFailedNotice,
+        BillingEmail,
+        IgnoredEvent,
     ],
 )
 def test_changelists_render(admin_client, user, model):
@@ -66,11 +71,48 @@ def test_copying_a_plan_to_its_subscriptions(admin_client, user):
 
 
 def test_sending_a_pending_email_from_the_admin(admin_client):
-    notice = PaymentFailedNotice.objects.create(
-        stripe_event_id="evt_1", email="a@example.com", fix_url="https://example.com/fix"
+    email = BillingEmail.objects.create(
+        stripe_event_id="evt_1",
+        kind=BillingEmail.Kind.PAYMENT_FAILED,
+        email="a@example.com",
+        subject="Payment failed",
+        body="Fix it at https://example.com/fix",
     )
     admin_client.post(
-        reverse("admin:billing_paymentfailednotice_changelist"),
-        {"action": "send_now", "_selected_action": [notice.pk]},
+        reverse("admin:billing_billingemail_changelist"),
+        {"action": "send_now", "_selected_action": [email.pk]},
     )
     assert len(mail.outbox) == 1 and "https://example.com/fix" in mail.outbox[0].body
+    assert BillingEmail.objects.get().sent_at is not None
+
+
+def test_a_second_live_subscription_is_logged_and_listed_for_staff(
+    admin_client, caplog, user, other_user, stripe_fake, catalog
+):
+    """Two live subscriptions of one customer (made past checkout's guards, e.g. in the
+    Dashboard): an error names both, staff find them with the filter, nothing is cancelled."""
+    options = {"api_key": stripe_fake.api_key}
+    customer = factories.stripe_customer(user=user)
+    first = stripe.Subscription.create(
+        customer=customer.id, items=[{"price": catalog["pro"].stripe_price_id}], **options
+    )
+    second = stripe.Subscription.create(
+        customer=customer.id, items=[{"price": catalog["enterprise"].stripe_price_id}], **options
+    )
+    alone = factories.stripe_subscription(user=other_user, plan=catalog["pro"])
+    with caplog.at_level(logging.ERROR, logger="apps.billing.services"):
+        stripe_fake.deliver()
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors and all(first.id in e and second.id in e for e in errors)
+    assert not [e for e in errors if alone.id in e]
+
+    url = reverse("admin:djstripe_subscription_changelist")
+    page = admin_client.get(url).content.decode()
+    assert "Customers with more than one live subscription" in page
+    flagged = admin_client.get(url, {"live_subscriptions": "several"})
+    assert flagged.status_code == 200
+    shown = {obj.id for obj in flagged.context["cl"].result_list}
+    assert shown == {first.id, second.id}
+    # Nothing was cancelled on anyone's behalf: staff decide.
+    for subscription in (first, second):
+        assert stripe.Subscription.retrieve(subscription.id, **options).status == "active"

@@ -41,3 +41,26 @@ def test_the_offline_stripe_is_refused_by_the_deploy_check(settings):
     assert ids(check_offline_stripe_deploy()) == ["billing.E004"]
     settings.STRIPE_API_BASE = ""
     assert check_offline_stripe_deploy() == []
+
+
+@pytest.mark.parametrize(
+    ("key", "live"),
+    [
+        ("sk_live_" + "a" * 30, True),
+        ("rk_live_" + "a" * 30, True),  # a restricted live key is live too
+        ("sk_test_" + "a" * 30, False),
+        ("", False),
+    ],
+)
+def test_live_mode_follows_the_key_by_default(monkeypatch, key, live):
+    import importlib
+
+    from config.settings import billing
+
+    monkeypatch.setenv("STRIPE_SECRET_KEY", key)
+    monkeypatch.delenv("STRIPE_LIVE_MODE", raising=False)
+    try:
+        assert importlib.reload(billing).STRIPE_LIVE_MODE is live
+    finally:
+        monkeypatch.undo()
+        importlib.reload(billing)

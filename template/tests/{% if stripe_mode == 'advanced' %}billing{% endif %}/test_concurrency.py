@@ -9,11 +9,12 @@ import pytest
 import stripe
 from django.core import mail
 from django.test import Client
+from djstripe.models import Customer
 
+from apps.billing.emails import BillingEmail
 from apps.billing.metering import build_reports
 from apps.billing.models import (
     MeterReport,
-    PaymentFailedNotice,
     Subscription,
     UsageCounter,
     UsageRecord,
@@ -114,5 +115,28 @@ def test_concurrent_deliveries_of_one_failed_payment_send_one_email(user, stripe
 
     statuses = in_parallel(10, post)
     assert statuses == [200] * 10
-    assert PaymentFailedNotice.objects.count() == 1
+    assert BillingEmail.objects.count() == 1
     assert len(mail.outbox) == 1
+
+
+def test_two_concurrent_first_checkouts_give_one_customer(django_user_model, stripe_fake, catalog):
+    """Two tabs (or a double click) start a user's first checkout at once: one Stripe
+    customer, one local row, and only the newest Checkout can still be paid. Several users,
+    to let the race go every way."""
+    for n in range(5):
+        user = django_user_model.objects.create_user(email=f"racer{n}@example.com")
+
+        def start(_: int, user=user) -> int:
+            client = Client()
+            client.force_login(user)
+            price_id = catalog["pro"].stripe_price_id
+            return client.post("/billing/checkout/", {"price_id": price_id}).status_code
+
+        assert in_parallel(2, start) == [302, 302]
+        customers = stripe.Customer.list(email=user.email, api_key=stripe_fake.api_key).data
+        assert len(customers) == 1
+        assert Customer.objects.get(subscriber=user).id == customers[0].id
+        sessions = stripe.checkout.Session.list(
+            customer=customers[0].id, api_key=stripe_fake.api_key
+        ).data
+        assert sorted(session.status for session in sessions) == ["expired", "open"]

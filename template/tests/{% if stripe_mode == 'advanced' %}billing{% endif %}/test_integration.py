@@ -4,6 +4,7 @@ usage limits, metered billing, a failed renewal, a paid renewal and a cancellati
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -11,15 +12,30 @@ import stripe
 from django.core import mail
 from djstripe.models import Event
 
+from apps.billing.emails import BillingEmail
 from apps.billing.metering import flush_usage
-from apps.billing.models import PaymentFailedNotice, SubscriptionMetadata
+from apps.billing.models import Subscription, SubscriptionMetadata
 from apps.billing.usage import current_usage
 from apps.billing.utils import get_active_subscription
+from tests.stripe_events import sign
 
 from . import factories
+from .conftest import WEBHOOK_SECRET, WEBHOOK_URL
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.billing.urls")]
 JSON = {"HTTP_ACCEPT": "application/json"}
+
+
+def post_event(client, event):
+    """Deliver one event of the offline Stripe now, signed as Stripe signs it."""
+    body = json.dumps(event).encode()
+    response = client.post(
+        WEBHOOK_URL,
+        data=body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=sign(body, secret=WEBHOOK_SECRET),
+    )
+    return response.status_code
 
 
 def subscribe(client, stripe_fake, plan):
@@ -68,7 +84,9 @@ class TestStripeIntegration:
         assert subscription.status == "active"
 
 
-def test_checkout_syncs_the_subscription_and_opens_the_gates(client, user, subscriber, catalog):
+def test_checkout_syncs_the_subscription_and_opens_the_gates(
+    client, user, subscriber, catalog, stripe_fake
+):
     assert subscriber.plan.product.name == "Pro"
     assert subscriber.current_period_end is not None
     assert subscriber.customer.subscriber == user
@@ -81,7 +99,10 @@ def test_checkout_syncs_the_subscription_and_opens_the_gates(client, user, subsc
     assert client.get("/examples/premium/").status_code == 200
     assert client.get("/examples/pro/").status_code == 200
     assert client.get("/examples/analytics/").status_code == 200
-    page = client.get("/billing/success/").content.decode()
+    sessions = stripe.checkout.Session.list(
+        customer=subscriber.customer_id, api_key=stripe_fake.api_key
+    )
+    page = client.get(f"/billing/success/?session_id={sessions.data[0].id}").content.decode()
     assert "Your <strong>Pro</strong> subscription is active" in page
     assert mail.outbox == []
 
@@ -123,7 +144,54 @@ def test_a_paid_renewal_resets_usage(client, user, subscriber, stripe_fake):
     assert [client.get("/api/three/").status_code for _ in range(4)] == [200, 200, 200, 429]
 
 
-def test_a_failed_renewal_emails_once_and_closes_the_gates(client, user, subscriber, stripe_fake):
+def test_a_renewal_paid_out_of_band_resets_usage(client, user, subscriber, stripe_fake):
+    """An invoice marked paid outside Stripe sends invoice.paid and no payment_succeeded."""
+    assert [client.get("/api/three/").status_code for _ in range(3)] == [200] * 3
+    factories.fail_next_payments(subscriber.customer_id)
+    stripe_fake.advance(days=31)
+    stripe_fake.deliver()
+    assert current_usage(get_active_subscription(user), "api_calls") == 3  # not paid: same period
+    renewal = stripe_fake.events("invoice.payment_failed")[-1]["data"]["object"]
+
+    stripe.Invoice.pay(renewal["id"], paid_out_of_band=True, api_key=stripe_fake.api_key)
+    paid_events = [
+        event["type"]
+        for event in stripe_fake.events()
+        if event["type"].startswith("invoice.")
+        and event["data"]["object"]["id"] == renewal["id"]
+        and event["data"]["object"]["status"] == "paid"
+    ]
+    assert paid_events == ["invoice.paid"]
+    stripe_fake.deliver()
+
+    renewed = get_active_subscription(user)
+    assert renewed.status == "active"
+    assert renewed.billing_metadata.usage_period_start.timestamp() == renewal["period_end"]
+    assert current_usage(renewed, "api_calls") == 0
+
+
+@pytest.mark.parametrize("first", ["invoice.paid", "invoice.payment_succeeded"])
+def test_a_paid_renewal_starts_one_new_period_whichever_event_comes_first(
+    client, user, subscriber, stripe_fake, first
+):
+    stripe_fake.hold()
+    stripe_fake.advance(days=31)  # the renewal is charged: both events are sent
+    second = "invoice.payment_succeeded" if first == "invoice.paid" else "invoice.paid"
+    assert post_event(client, stripe_fake.events(first)[-1]) == 200
+    assert current_usage(get_active_subscription(user), "api_calls") == 0
+    assert client.get("/api/three/").status_code == 200  # used in the new period
+
+    assert post_event(client, stripe_fake.events(second)[-1]) == 200
+    stripe_fake.release()
+    stripe_fake.deliver()
+    assert current_usage(get_active_subscription(user), "api_calls") == 1  # not reset again
+
+
+@pytest.mark.parametrize("past_due_access", [True, False])
+def test_a_failed_renewal_emails_once_and_past_due_access_follows_the_setting(
+    client, settings, user, subscriber, stripe_fake, past_due_access
+):
+    settings.BILLING_PAST_DUE_ACCESS = past_due_access
     factories.fail_next_payments(subscriber.customer_id)
     stripe_fake.duplicate_next(3)  # Stripe may deliver an event more than once
     stripe_fake.advance(days=31)
@@ -137,9 +205,13 @@ def test_a_failed_renewal_emails_once_and_closes_the_gates(client, user, subscri
     assert "Payment failed" in email.subject
     invoice = failed_events[0]["data"]["object"]
     assert invoice["hosted_invoice_url"] in email.body
-    assert PaymentFailedNotice.objects.get().sent_at is not None
-    assert get_active_subscription(user) is None  # past_due
-    assert client.get("/examples/premium/", **JSON).status_code == 403
+    assert "$29.00" in email.body
+    assert BillingEmail.objects.get(kind=BillingEmail.Kind.PAYMENT_FAILED).sent_at is not None
+    assert Subscription.objects.get(id=subscriber.id).status == "past_due"
+    # Stripe is retrying: access continues by default (the email says so), or ends at once.
+    assert (get_active_subscription(user) is not None) is past_due_access
+    expected = 200 if past_due_access else 403
+    assert client.get("/examples/premium/", **JSON).status_code == expected
 
     # Stripe's next retry fails too: a new event, a new email.
     stripe_fake.advance(days=3)

@@ -116,4 +116,4 @@ def test_the_project_pages_render_the_subscription(client, user):
     dashboard = client.get("/dashboard/").content.decode()
     assert "Plan: Pro" in dashboard and "Renews:" in dashboard
     billing = client.get("/billing/subscription/").content.decode()
-    assert "<td>Pro</td><td>active</td>" in billing
+    assert "<td>pro</td><td>active</td>" in billing.lower()

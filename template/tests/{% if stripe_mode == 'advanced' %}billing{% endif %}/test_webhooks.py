@@ -7,12 +7,14 @@ import json
 import time
 
 import pytest
+import stripe
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
-from djstripe.models import Event, WebhookEndpoint, WebhookEventTrigger
+from djstripe.models import Customer, Event, WebhookEndpoint, WebhookEventTrigger
 
-from apps.billing.models import PaymentFailedNotice, SubscriptionMetadata
+from apps.billing.emails import BillingEmail
+from apps.billing.models import IgnoredEvent, SubscriptionMetadata
 from apps.billing.stripe_objects import invoice_subscription_id
 from apps.billing.webhooks import ENV_ENDPOINT_ID
 from tests.db_faults import refusing_inserts
@@ -200,7 +202,7 @@ def test_a_failing_receiver_answers_500_and_the_retry_applies_it(
     stripe_fake.advance(days=31)
     failed = json.dumps(stripe_fake.events("invoice.payment_failed")[-1]).encode()
 
-    with refusing_inserts(PaymentFailedNotice._meta.db_table):
+    with refusing_inserts(BillingEmail._meta.db_table):
         response = post(client, failed)
     assert response.status_code == 500
     assert not Event.objects.exists()  # rolled back: Stripe's retry will apply it
@@ -211,7 +213,7 @@ def test_a_failing_receiver_answers_500_and_the_retry_applies_it(
         assert post(client, failed).status_code == 200
         assert post(client, failed).status_code == 200
     assert len(mail.outbox) == 1
-    assert PaymentFailedNotice.objects.get().sent_at is not None
+    assert BillingEmail.objects.get().sent_at is not None
 
 
 @pytest.mark.parametrize(
@@ -226,3 +228,57 @@ def test_a_failing_receiver_answers_500_and_the_retry_applies_it(
 )
 def test_an_invoice_names_its_subscription_under_parent(invoice, expected):
     assert invoice_subscription_id(invoice) == expected
+
+
+# --- events that are recorded and not applied ---------------------------------------------------
+
+
+def relabel(body: bytes, *, live: bool) -> bytes:
+    """The same event as Stripe's other mode would send it (signed again below)."""
+    event = json.loads(body)
+    event["livemode"] = live
+    event["data"]["object"]["livemode"] = live
+    return json.dumps(event).encode()
+
+
+def test_a_test_mode_event_never_changes_a_live_project(client, settings, subscription_created):
+    settings.STRIPE_LIVE_MODE = True
+    response = post(client, subscription_created)
+    assert response.status_code == 200  # Stripe stops sending it
+    ignored = IgnoredEvent.objects.get()
+    assert ignored.stripe_event_id == json.loads(subscription_created)["id"]
+    assert ignored.type == "customer.subscription.created" and ignored.livemode is False
+    assert "Test-mode event" in ignored.reason and "live-mode" in ignored.reason
+    assert response.json() == {"ignored": ignored.reason}
+    assert nothing_stored()  # dj-stripe never saw it
+    assert not SubscriptionMetadata.objects.exists()
+    assert post(client, subscription_created).status_code == 200  # a redelivery: one record
+    assert IgnoredEvent.objects.count() == 1
+
+
+def test_a_live_event_never_changes_a_test_project(client, subscription_created):
+    live = relabel(subscription_created, live=True)
+    assert post(client, live).status_code == 200
+    assert "Live-mode event" in IgnoredEvent.objects.get().reason
+    assert nothing_stored()
+    assert not SubscriptionMetadata.objects.exists()
+    # The event of this project's mode is applied as usual.
+    assert post(client, subscription_created).status_code == 200
+    assert SubscriptionMetadata.objects.count() == 1
+
+
+def test_a_change_to_a_customer_deleted_since_is_ignored_not_retried(
+    client, user, stripe_fake, catalog
+):
+    customer = factories.stripe_customer(user=user)
+    stripe_fake.deliver()
+    stripe.Customer.modify(customer.id, name="Alice", api_key=stripe_fake.api_key)
+    updated = json.dumps(stripe_fake.events("customer.updated")[-1]).encode()
+    stripe.Customer.delete(customer.id, api_key=stripe_fake.api_key)
+    deleted = json.dumps(stripe_fake.events("customer.deleted")[-1]).encode()
+
+    assert post(client, deleted).status_code == 200
+    assert Customer.objects.get(id=customer.id).subscriber is None
+    # The update arrives late: Stripe cannot give the customer back any more.
+    assert post(client, updated).status_code == 200
+    assert "deleted at Stripe" in IgnoredEvent.objects.get().reason

@@ -2,7 +2,8 @@
 
 Run it every minute (cron: `* * * * * cd /app && python manage.py billing_flush_outbox`) or as
 a worker process (`python manage.py billing_flush_outbox --loop`). Safe to run concurrently
-and to re-run: nothing is reported or emailed twice.
+and to re-run: nothing is reported or emailed twice. The emails are the shared billing emails
+(`apps.billing.emails`), which `billing_send_emails` sends on its own too.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from apps.billing.emails import send_pending_emails
 from apps.billing.metering import flush_usage
-from apps.billing.notifications import send_pending_notices
 from apps.billing.stripe_api import is_configured
 
 
@@ -42,5 +43,5 @@ class Command(BaseCommand):
             )
         else:
             self.stderr.write("Stripe is not configured: set STRIPE_SECRET_KEY. Usage not sent.")
-        sent, failed = send_pending_notices()
+        sent, failed = send_pending_emails()
         self.stdout.write(f"Emails: {sent} sent, {failed} failed.")

@@ -1,0 +1,322 @@
+"""The billing services against the offline Stripe: one customer per user, one open Checkout
+at a time, one trial per customer, the success page's confirmation, deleted customers, and
+closing a billing account."""
+
+from __future__ import annotations
+
+import pytest
+import stripe
+from django.urls import reverse
+from djstripe.models import Customer
+
+from apps.billing.checkout_state import CheckoutOutcome
+from apps.billing.models import Subscription, SubscriptionMetadata
+from apps.billing.selectors import get_active_subscription, get_customer, stripe_customer_id_of
+from apps.billing.services import (
+    close_billing_account,
+    confirm_checkout_session,
+    create_checkout_session,
+    forget_customer,
+    get_or_create_customer,
+)
+
+pytestmark = pytest.mark.django_db
+SUCCESS = "http://testserver/billing/success/?session_id={CHECKOUT_SESSION_ID}"
+CANCEL = "http://testserver/billing/pricing/"
+#: Nothing listens here: calls to it fail like Stripe being unreachable.
+UNREACHABLE = "http://127.0.0.1:9"
+
+
+def checkout(user, plan):
+    return create_checkout_session(user, plan.stripe_price_id, SUCCESS, CANCEL)
+
+
+def stripe_customers(fake):
+    return stripe.Customer.list(api_key=fake.api_key).data
+
+
+def session_at_stripe(fake, session_id):
+    return stripe.checkout.Session.retrieve(session_id, api_key=fake.api_key)
+
+
+# --- one customer per user ----------------------------------------------------------------
+
+
+def test_the_customer_is_created_before_the_first_checkout_and_reused(user, stripe_fake, catalog):
+    first = checkout(user, catalog["pro"])
+    second = checkout(user, catalog["enterprise"])
+    customers = stripe_customers(stripe_fake)
+    assert len(customers) == 1
+    assert customers[0].email == user.email
+    assert customers[0].metadata["djstripe_subscriber"] == str(user.pk)
+    for session in (first, second):
+        stored = session_at_stripe(stripe_fake, session.id)
+        assert stored.customer == customers[0].id
+        assert stored.customer_email is None  # never Checkout's own customer
+    local = Customer.objects.get()
+    assert local.id == customers[0].id and local.subscriber == user
+
+
+def test_every_subscription_of_a_user_is_on_their_one_customer(user, stripe_fake, catalog):
+    """The portal of the user's customer shows each of their subscriptions."""
+    session = checkout(user, catalog["pro"])
+    stripe_fake.submit_checkout(session.id)
+    stripe_fake.deliver()
+    stripe.Subscription.cancel(get_active_subscription(user).id, api_key=stripe_fake.api_key)
+    stripe_fake.deliver()
+    again = checkout(user, catalog["enterprise"])
+    stripe_fake.submit_checkout(again.id)
+    stripe_fake.deliver()
+    assert len(stripe_customers(stripe_fake)) == 1
+    customer = get_customer(user)
+    assert Subscription.objects.filter(customer=customer).count() == 2
+
+
+def test_a_customer_deleted_at_stripe_without_a_webhook_is_replaced(user, stripe_fake, catalog):
+    old = get_or_create_customer(user=user)
+    stripe.Customer.delete(old.id, api_key=stripe_fake.api_key)  # its webhook never arrives
+    session = checkout(user, catalog["pro"])
+    new = get_customer(user)
+    assert new.id != old.id
+    assert session_at_stripe(stripe_fake, session.id).customer == new.id
+    old.refresh_from_db()
+    assert old.subscriber is None and old.date_purged is not None
+    # The new customer can pay.
+    assert stripe_fake.submit_checkout(session.id).status == 303
+    stripe_fake.deliver()
+    assert get_active_subscription(user).customer_id == new.id
+
+
+def test_forget_customer_unlinks_so_the_user_can_start_over(user, stripe_fake, catalog):
+    old = get_or_create_customer(user=user)
+    forget_customer(old.id)
+    forget_customer(old.id)  # idempotent
+    forget_customer("cus_unknown")  # a customer never seen: nothing to do
+    assert stripe_customer_id_of(user) is None
+    assert get_or_create_customer(user=user).id != old.id
+    assert len(stripe_customers(stripe_fake)) == 2
+
+
+def test_the_customer_deleted_webhook_unlinks_and_later_events_still_apply(
+    client, user, stripe_fake, catalog
+):
+    session = checkout(user, catalog["pro"])
+    stripe_fake.submit_checkout(session.id)
+    stripe_fake.deliver()
+    customer = get_customer(user)
+    subscription = get_active_subscription(user)
+
+    stripe_fake.hold()
+    stripe.Customer.delete(customer.id, api_key=stripe_fake.api_key)  # cancels its subscription
+    stripe_fake.release(order="reverse")  # customer.deleted before the subscription's events
+    deliveries = stripe_fake.deliver()
+    types = {delivery.event_type for delivery in deliveries}
+    assert {"customer.deleted", "customer.subscription.deleted"} <= types
+    assert all(d.ok for d in deliveries)  # nothing waits for a customer that will never return
+
+    assert get_customer(user) is None
+    assert Subscription.objects.get(id=subscription.id).status == "canceled"
+    assert get_active_subscription(user) is None
+    # The user can subscribe again: a new customer.
+    client.force_login(user)
+    response = client.post("/billing/checkout/", {"price_id": catalog["pro"].stripe_price_id})
+    assert response.status_code == 302
+    assert get_customer(user).id != customer.id
+    assert stripe_fake.submit_checkout(response["Location"]).status == 303
+    stripe_fake.deliver()
+    assert get_active_subscription(user).customer_id == get_customer(user).id
+
+
+# --- one open Checkout, one trial --------------------------------------------------------
+
+
+def test_a_new_checkout_expires_the_other_open_ones(user, stripe_fake, catalog):
+    first_tab = checkout(user, catalog["pro"])
+    second_tab = checkout(user, catalog["enterprise"])
+    assert session_at_stripe(stripe_fake, first_tab.id).status == "expired"
+    assert session_at_stripe(stripe_fake, second_tab.id).status == "open"
+    assert stripe_fake.submit_checkout(first_tab.url).status != 303  # cannot be paid any more
+    assert stripe_fake.submit_checkout(second_tab.url).status == 303
+    stripe_fake.deliver()
+    assert Subscription.objects.count() == 1
+
+
+def test_one_free_trial_per_customer(settings, user, stripe_fake, catalog):
+    settings.BILLING_TRIAL_PERIOD_DAYS = 14
+    first = checkout(user, catalog["pro"])
+    stripe_fake.submit_checkout(first.id)
+    stripe_fake.deliver()
+    subscription = get_active_subscription(user)
+    assert subscription.status == "trialing"
+    stripe.Subscription.cancel(subscription.id, api_key=stripe_fake.api_key)
+    stripe_fake.deliver()
+
+    second = checkout(user, catalog["pro"])
+    stripe_fake.submit_checkout(second.id)
+    stripe_fake.deliver()
+    assert get_active_subscription(user).status == "active"  # charged now, no second trial
+
+
+def test_no_second_trial_for_a_customer_stripe_knows_subscribed(
+    settings, user, stripe_fake, catalog
+):
+    """A subscription made outside this database (e.g. in the Dashboard) counts too."""
+    settings.BILLING_TRIAL_PERIOD_DAYS = 14
+    customer = get_or_create_customer(user=user)
+    stripe.Subscription.create(
+        customer=customer.id,
+        items=[{"price": catalog["pro"].stripe_price_id}],
+        default_payment_method=stripe.PaymentMethod.attach(
+            "pm_card_visa", customer=customer.id, api_key=stripe_fake.api_key
+        ).id,
+        api_key=stripe_fake.api_key,
+    )  # no webhook delivered: the database does not know it
+    stripe.Subscription.cancel(
+        stripe.Subscription.list(customer=customer.id, api_key=stripe_fake.api_key).data[0].id,
+        api_key=stripe_fake.api_key,
+    )
+    session = checkout(user, catalog["pro"])
+    stripe_fake.submit_checkout(session.id)
+    done = stripe.checkout.Session.retrieve(
+        session.id, expand=["subscription"], api_key=stripe_fake.api_key
+    )
+    assert done.subscription.status == "active"
+
+
+# --- the success page's confirmation ------------------------------------------------------
+
+
+def test_a_paid_session_gives_access_before_any_webhook(user, stripe_fake, catalog):
+    session = checkout(user, catalog["pro"])
+    assert stripe_fake.submit_checkout(session.id).status == 303
+    assert get_active_subscription(user) is None  # no webhook delivered yet
+
+    confirmation = confirm_checkout_session(user=user, session_id=session.id)
+
+    assert confirmation.outcome == CheckoutOutcome.CONFIRMED
+    subscription = get_active_subscription(user)
+    assert subscription is not None and confirmation.subscription == subscription
+    assert subscription.plan_name == "Pro"
+    assert subscription.billing_metadata.plan == catalog["pro"]
+    # The webhooks then find it applied: one subscription, one metadata row.
+    stripe_fake.deliver()
+    assert confirm_checkout_session(user=user, session_id=session.id).outcome == "confirmed"
+    assert Subscription.objects.count() == 1
+    assert SubscriptionMetadata.objects.count() == 1
+
+
+def test_an_open_session_is_open(user, stripe_fake, catalog):
+    session = checkout(user, catalog["pro"])
+    assert confirm_checkout_session(user=user, session_id=session.id).outcome == "open"
+    assert get_active_subscription(user) is None
+
+
+def test_an_expired_session_is_expired(user, stripe_fake, catalog):
+    first = checkout(user, catalog["pro"])
+    checkout(user, catalog["pro"])  # expires the first
+    assert confirm_checkout_session(user=user, session_id=first.id).outcome == "expired"
+
+
+def test_another_users_session_is_not_found(user, other_user, stripe_fake, catalog):
+    session = checkout(user, catalog["pro"])
+    stripe_fake.submit_checkout(session.id)
+    confirmation = confirm_checkout_session(user=other_user, session_id=session.id)
+    assert confirmation.outcome == CheckoutOutcome.NOT_FOUND
+    assert confirmation.subscription is None
+    assert not Subscription.objects.exists()  # nothing applied for anyone
+
+
+@pytest.mark.parametrize(
+    "session_id", ["", "cs_unknown123", "not-a-session", "cs_../../v1/customers", "x" * 300]
+)
+def test_unknown_or_malformed_ids_are_not_found(user, stripe_fake, session_id):
+    assert confirm_checkout_session(user=user, session_id=session_id).outcome == "not_found"
+
+
+def test_a_complete_session_whose_subscription_gives_no_access_is_not_confirmed(
+    user, stripe_fake, catalog
+):
+    session = checkout(user, catalog["pro"])
+    stripe_fake.submit_checkout(session.id)
+    done = stripe.checkout.Session.retrieve(session.id, api_key=stripe_fake.api_key)
+    stripe.Subscription.cancel(done.subscription, api_key=stripe_fake.api_key)
+    confirmation = confirm_checkout_session(user=user, session_id=session.id)
+    assert confirmation.outcome == CheckoutOutcome.PROCESSING
+    assert get_active_subscription(user) is None
+
+
+def test_stripe_unreachable_is_unavailable(monkeypatch, user, stripe_fake, catalog):
+    session = checkout(user, catalog["pro"])
+    monkeypatch.setattr(stripe, "api_base", UNREACHABLE)
+    assert confirm_checkout_session(user=user, session_id=session.id).outcome == "unavailable"
+
+
+def test_stripe_not_configured_is_unavailable(settings, user):
+    settings.STRIPE_SECRET_KEY = ""
+    outcome = confirm_checkout_session(user=user, session_id="cs_test_123").outcome
+    assert outcome == CheckoutOutcome.UNAVAILABLE
+
+
+# --- closing the billing account ---------------------------------------------------------
+
+
+@pytest.fixture
+def paying(client, user, stripe_fake, catalog):
+    client.force_login(user)
+    response = client.post("/billing/checkout/", {"price_id": catalog["pro"].stripe_price_id})
+    stripe_fake.submit_checkout(response["Location"])
+    stripe_fake.deliver()
+    return get_active_subscription(user)
+
+
+def test_closing_cancels_now_and_deletes_the_customer(user, stripe_fake, paying):
+    customer_id = paying.customer_id
+    close_billing_account(user=user)
+
+    remote = stripe.Subscription.retrieve(paying.id, api_key=stripe_fake.api_key)
+    assert remote.status == "canceled"
+    assert stripe.Customer.retrieve(customer_id, api_key=stripe_fake.api_key).deleted is True
+    assert get_active_subscription(user) is None  # at once, before any webhook
+    assert Subscription.objects.get(id=paying.id).status == "canceled"
+    assert get_customer(user) is None
+    assert Customer.objects.get(id=customer_id).subscriber is None  # kept, unlinked
+
+    close_billing_account(user=user)  # idempotent
+    # The webhooks of the cancellation and the deletion arrive after: all accepted.
+    assert all(d.ok for d in stripe_fake.deliver())
+    # No renewal is ever charged.
+    stripe_fake.advance(days=40)
+    stripe_fake.deliver()
+    invoices = stripe.Invoice.list(customer=customer_id, api_key=stripe_fake.api_key).data
+    assert [invoice.billing_reason for invoice in invoices] == ["subscription_create"]
+
+
+def test_closing_after_the_customer_was_deleted_at_stripe_is_done(user, stripe_fake, paying):
+    stripe.Customer.delete(paying.customer_id, api_key=stripe_fake.api_key)
+    close_billing_account(user=user)
+    assert get_customer(user) is None
+
+
+def test_closing_without_a_customer_does_nothing(user, stripe_fake):
+    close_billing_account(user=user)
+    assert stripe_customers(stripe_fake) == []
+
+
+def test_closing_raises_when_stripe_fails_and_changes_nothing(
+    monkeypatch, user, stripe_fake, paying
+):
+    monkeypatch.setattr(stripe, "api_base", UNREACHABLE)
+    with pytest.raises(stripe.APIConnectionError):
+        close_billing_account(user=user)
+    monkeypatch.undo()
+    assert get_customer(user) is not None  # still linked: the caller retries later
+    assert get_active_subscription(user) is not None
+    close_billing_account(user=user)
+    assert get_customer(user) is None
+
+
+def test_the_portal_link_uses_the_one_customer(client, user, stripe_fake, paying):
+    response = client.post(reverse("billing:customer_portal"))
+    assert response.status_code == 302
+    portal = stripe_fake.page(response["Location"])
+    assert portal.status == 200 and "Pro" in portal.text
