@@ -11,7 +11,6 @@ Two ways to get Stripe objects:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from djstripe.models import Event, WebhookEventTrigger
 from apps.billing.models import PlanConfiguration
 from fakestripe import Delivery, FakeStripe
 from tests.fuzzing import WebhookTarget
+from tests.offline_billing import BillingStripe
 
 from . import factories
 
@@ -101,13 +101,11 @@ def stripe_fake(
 @pytest.fixture
 def billing_stripe(
     stripe_fake: StripeFake, catalog: factories.Catalog, monkeypatch: pytest.MonkeyPatch
-) -> SimpleNamespace:
-    """The offline Stripe for the tests both modes share: `fake`, the plan they buy
-    (`price_id`, Pro) and `deliver()`, which posts the queued events to /djstripe/webhook/."""
+) -> BillingStripe:
+    """The offline Stripe for the tests both modes share (Pro is the plan they buy); its events
+    go to /djstripe/webhook/."""
     monkeypatch.setattr(stripe, "api_key", stripe_fake.api_key)
-    return SimpleNamespace(
-        fake=stripe_fake, price_id=catalog["pro"].stripe_price_id, deliver=stripe_fake.deliver
-    )
+    return BillingStripe(stripe_fake.fake, catalog["pro"].stripe_price_id, stripe_fake.deliver)
 
 
 @pytest.fixture
