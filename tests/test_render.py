@@ -23,6 +23,10 @@ SHARED_BILLING = {
     "urls.py",
     "stripe_objects.py",
     "views.py",
+    "money.py",
+    "emails.py",
+    "checkout_state.py",
+    "management/commands/billing_send_emails.py",
     "migrations/__init__.py",
     "templatetags/__init__.py",
     "templatetags/billing_tags.py",
@@ -47,7 +51,12 @@ SHARED_BILLING = {
     "migrations/0001_initial.py",
 }
 BILLING_FILES = {
-    "basic": SHARED_BILLING | {"management/commands/billing_retry_events.py"},
+    "basic": SHARED_BILLING
+    | {
+        "customers.py",
+        "management/commands/billing_retry_events.py",
+        "migrations/0002_customer_unlinking_and_billing_emails.py",
+    },
     "advanced": SHARED_BILLING
     | {
         "metering.py",
@@ -56,6 +65,7 @@ BILLING_FILES = {
         "templatetags/usage_tags.py",
         "management/commands/billing_flush_outbox.py",
         "management/commands/billing_sync_plans.py",
+        "migrations/0002_billing_emails_ignored_events.py",
     },
 }
 
