@@ -30,8 +30,9 @@ from .stripe_objects import object_id
 logger = logging.getLogger(__name__)
 
 
-def _portal_url() -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("billing:customer_portal")
+def _billing_page_url() -> str:
+    # The billing page, not the portal: the portal opens only from a signed-in POST.
+    return settings.SITE_URL.rstrip("/") + reverse("billing:subscription")
 
 
 def _customer(customer_id: str) -> Customer | None:
@@ -76,7 +77,7 @@ def queue_payment_failed_email(*, event_id: str, invoice: dict[str, Any]) -> Bil
         context={
             "amount": _invoice_amount(invoice),
             "invoice_number": invoice.get("number") or "",
-            "fix_url": invoice.get("hosted_invoice_url") or _portal_url(),
+            "fix_url": invoice.get("hosted_invoice_url") or _billing_page_url(),
         },
     )
 
@@ -95,7 +96,7 @@ def queue_payment_action_required_email(
         context={
             "amount": _invoice_amount(invoice),
             "invoice_number": invoice.get("number") or "",
-            "confirm_url": invoice.get("hosted_invoice_url") or _portal_url(),
+            "confirm_url": invoice.get("hosted_invoice_url") or _billing_page_url(),
         },
     )
 
@@ -131,6 +132,6 @@ def queue_trial_will_end_email(
             "plan_name": plan_name,
             "trial_end": datetime.fromtimestamp(trial_end, tz=UTC),
             "has_payment_method": _has_payment_method(subscription, _customer(customer_id)),
-            "manage_url": _portal_url(),
+            "manage_url": _billing_page_url(),
         },
     )

@@ -48,7 +48,7 @@ def test_an_email_that_could_not_be_sent_is_sent_by_the_flush(settings, user, st
     assert len(mail.outbox) == 1
 
 
-def test_the_email_falls_back_to_the_linked_user_and_the_portal(
+def test_the_email_falls_back_to_the_linked_user_and_the_billing_page(
     user, django_capture_on_commit_callbacks
 ):
     customer = factories.customer(user=user)
@@ -64,7 +64,7 @@ def test_the_email_falls_back_to_the_linked_user_and_the_portal(
         queue_payment_failed_email(event_id="evt_1", invoice=invoice)  # a duplicate
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [user.email]
-    assert "http://testserver/billing/portal/" in mail.outbox[0].body
+    assert "http://testserver/billing/subscription/" in mail.outbox[0].body
     assert "$29.00" in mail.outbox[0].body
 
 
@@ -150,4 +150,4 @@ def test_a_trial_ending_sends_one_reminder_unless_turned_off(
     body = mail.outbox[0].body
     assert "trial of Pro ends on" in body
     assert "your payment method is charged automatically" in body  # paid by card at checkout
-    assert "http://testserver/billing/portal/" in body
+    assert "http://testserver/billing/subscription/" in body
