@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "csp",
     *BILLING_APPS,
     "apps.accounts",
     "apps.core",
@@ -47,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -76,6 +79,25 @@ TEMPLATES = [
         },
     },
 ]
+
+# Content-Security-Policy (django-csp): pages load scripts, styles, images and fonts from this
+# site only, so injected markup cannot run code. No inline <script> or style="..." in
+# templates: static files, or <script nonce="{{ request.csp_nonce }}"> where a script must be
+# inline. `form-action` also holds where billing forms redirect (browsers check redirects
+# too): Stripe Checkout and the customer portal (add your own domain if Stripe serves them on
+# one), and in development the offline Stripe (config/settings/local.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, "https://checkout.stripe.com", "https://billing.stripe.com"],
+    }
+}
 
 # SQLite by default; set DATABASE_URL (e.g. postgres://user@127.0.0.1:5432/db) for PostgreSQL.
 DATABASE_URL = env("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
