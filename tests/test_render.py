@@ -23,6 +23,7 @@ SHARED_BILLING = {
     "urls.py",
     "stripe_objects.py",
     "views.py",
+    "webhook_json.py",
     "migrations/__init__.py",
     "templatetags/__init__.py",
     "templatetags/billing_tags.py",
