@@ -75,6 +75,8 @@ def value_for(field: models.Field) -> Any:
         return uuid.uuid4()
     if isinstance(field, models.JSONField):
         return {}
+    if isinstance(field, models.GenericIPAddressField):
+        return "192.0.2.1"
     return f"x{next(_serial)}"
 
 
