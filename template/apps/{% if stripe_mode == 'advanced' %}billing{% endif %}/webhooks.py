@@ -3,10 +3,9 @@ endpoints stored in the database), then dj-stripe.
 
 The order is fixed: require the signature header and verify it against
 DJSTRIPE_WEBHOOK_SECRET (at <uuid>: that endpoint's secret), check the body is a Stripe event,
-then hand the request to dj-stripe,
-which records the delivery (WebhookEventTrigger), stores the Event once by its id, syncs its
-object and sends the signals that `webhook_handlers` receives, in one transaction. A failure
-answers 500 (the trigger keeps the traceback) and Stripe retries.
+then hand the request to dj-stripe, which records the delivery (WebhookEventTrigger), stores the
+Event once by its id, syncs its object and sends the signals that `webhook_handlers` receives,
+in one transaction. A failure answers 500 (the trigger keeps the traceback) and Stripe retries.
 """
 
 from __future__ import annotations

@@ -37,9 +37,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# The same one proxy (load balancer, ingress) gives allauth's rate limits the client's address:
-# the last X-Forwarded-For entry, the one it appended. Set 0 without a proxy, 2 behind a CDN
-# and a load balancer (or ALLAUTH_TRUSTED_CLIENT_IP_HEADER for the CDN's own header).
+# Behind that one proxy (load balancer, ingress), allauth's rate limits find the client's
+# address in the last X-Forwarded-For entry, the one the proxy appended. Set 0 without a proxy,
+# 2 behind a CDN and a load balancer (or ALLAUTH_TRUSTED_CLIENT_IP_HEADER: the CDN's header).
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=1)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
