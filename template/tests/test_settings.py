@@ -18,22 +18,25 @@ from django.conf import settings as django_settings
 from django.core.mail import send_mail
 
 PROJECT = Path(django_settings.BASE_DIR)
-PRODUCTION = {
+PRODUCTION: dict[str, str | None] = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
     "SECRET_KEY": "production-settings-test-" + "x" * 40,
     "ALLOWED_HOSTS": "app.example.com",
     "DATABASE_URL": "sqlite:///" + os.path.join(tempfile.gettempdir(), "settings-test.sqlite3"),
     "STRIPE_API_BASE": "",
+    "ALLAUTH_TRUSTED_PROXY_COUNT": None,  # production's default
 }
 #: What gunicorn does first: import the WSGI application, and so the settings.
 START = "import config.wsgi; from django.conf import settings as s; "
 
 
-def python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def python(code: str, env: dict[str, str | None]) -> subprocess.CompletedProcess[str]:
+    """Run `code` with the project's Python; a variable set to None is left out."""
+    merged = {**os.environ, **env}
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=PROJECT,
-        env={**os.environ, **env},
+        env={name: value for name, value in merged.items() if value is not None},
         capture_output=True,
         text=True,
         timeout=60,
@@ -53,6 +56,7 @@ def test_production_trusts_one_proxy_and_uses_redis_when_told():
     assert started.returncode == 0, started.stderr
     assert started.stdout.split() == ["1", "django.core.cache.backends.redis.RedisCache"]
     started = python(code, {**PRODUCTION, "REDIS_URL": "", "ALLAUTH_TRUSTED_PROXY_COUNT": "2"})
+    assert started.returncode == 0, started.stderr
     assert started.stdout.split() == ["2", "django.core.cache.backends.db.DatabaseCache"]
 
 
