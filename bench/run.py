@@ -123,8 +123,22 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
 
 
+#: Production settings with stripe-python pointed at the offline Stripe, for the ingest benchmark
+#: only: production settings refuse STRIPE_API_BASE, and the project follows it only with DEBUG on.
+BENCH_SETTINGS = '''"""Production settings; Stripe calls go to the offline Stripe (bench/run.py)."""
+import os
+
+import stripe
+
+from config.settings.production import *  # noqa: F403
+
+stripe.api_base = os.environ["BENCH_STRIPE_API_BASE"]
+'''
+
+
 def start_offline_stripe(project: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """The generated project's offline Stripe, as a process (advanced mode re-fetches from it)."""
+    """The generated project's offline Stripe, as a process (advanced mode re-fetches from it),
+    and the environment that points the project at it."""
     fake = subprocess.Popen(
         [str(project / ".venv" / "bin" / "python"), "-m", "fakestripe"],
         cwd=project,
@@ -139,8 +153,10 @@ def start_offline_stripe(project: Path) -> tuple[subprocess.Popen[str], dict[str
         if not key:
             raise SystemExit("the offline Stripe did not start")
         values[key] = value
+    (project / "bench_settings.py").write_text(BENCH_SETTINGS)
     env = {
-        "STRIPE_API_BASE": values["FAKESTRIPE_URL"],
+        "DJANGO_SETTINGS_MODULE": "bench_settings",
+        "BENCH_STRIPE_API_BASE": values["FAKESTRIPE_URL"],
         "STRIPE_SECRET_KEY": values["FAKESTRIPE_API_KEY"],
     }
     return fake, env

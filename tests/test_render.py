@@ -27,6 +27,7 @@ SHARED_BILLING = {
     "emails.py",
     "checkout_state.py",
     "management/commands/billing_send_emails.py",
+    "webhook_json.py",
     "migrations/__init__.py",
     "templatetags/__init__.py",
     "templatetags/billing_tags.py",

@@ -1,11 +1,14 @@
-"""Admin for the project's billing models (dj-stripe registers its own Stripe objects)."""
+"""Admin for the project's billing models (dj-stripe registers its own Stripe objects, shown
+here without the Stripe secret key)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import djstripe.admin  # noqa: F401  (registers dj-stripe's admins before they are wrapped below)
 from django.contrib import admin, messages
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest
 from djstripe.models import Subscription as StripeSubscription
 
@@ -158,3 +161,57 @@ def add_several_live_subscriptions_filter() -> None:
 
 
 add_several_live_subscriptions_filter()
+
+
+# --- dj-stripe's admins, without the secret key -------------------------------------------------
+
+#: Attributes of dj-stripe's models that hold a Stripe secret key. dj-stripe's StripeModelAdmin
+#: shows every property of a model read-only on its change page, and `default_api_key` (the
+#: secret key in use) is one: any staff member with a view permission would read it.
+SECRET_FIELDS = frozenset({"default_api_key"})
+
+
+def _without_secrets(names: Sequence[Any]) -> list[Any]:
+    """Field names (a tuple is one line of several fields) minus SECRET_FIELDS."""
+    kept: list[Any] = []
+    for name in names:
+        if isinstance(name, list | tuple):
+            line = _without_secrets(name)
+            if line:
+                kept.append(tuple(line))
+        elif name not in SECRET_FIELDS:
+            kept.append(name)
+    return kept
+
+
+class HideSecretsAdminMixin(admin.ModelAdmin):
+    """Removes SECRET_FIELDS from everything a change page or a list shows."""
+
+    def get_fields(self, request: HttpRequest, obj: Model | None = None) -> Sequence[Any]:
+        return _without_secrets(super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Sequence[Any]:
+        return _without_secrets(super().get_readonly_fields(request, obj))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Model | None = None) -> Any:
+        return [
+            (title, {**options, "fields": _without_secrets(options.get("fields", ()))})
+            for title, options in super().get_fieldsets(request, obj)
+        ]
+
+    def get_list_display(self, request: HttpRequest) -> Sequence[Any]:
+        return _without_secrets(super().get_list_display(request))
+
+
+def hide_secrets_in_djstripe_admins(site: admin.AdminSite = admin.site) -> None:
+    """Register every dj-stripe admin again with HideSecretsAdminMixin in front of it."""
+    for model, model_admin in list(site._registry.items()):
+        if model._meta.app_label != "djstripe" or isinstance(model_admin, HideSecretsAdminMixin):
+            continue
+        admin_class = type(model_admin)
+        wrapped = type(admin_class.__name__, (HideSecretsAdminMixin, admin_class), {})
+        site.unregister(model)
+        site.register(model, wrapped)
+
+
+hide_secrets_in_djstripe_admins()

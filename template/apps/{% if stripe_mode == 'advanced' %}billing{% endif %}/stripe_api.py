@@ -66,6 +66,8 @@ def request_options(*, api_key: str | None = None) -> dict[str, Any]:
 def configure_stripe_module() -> None:
     """Pin the API version and point stripe-python (and so dj-stripe) at the configured host."""
     stripe.api_version = settings.STRIPE_API_VERSION
-    if settings.STRIPE_API_BASE:
+    # The offline Stripe only ever serves development (DEBUG on): anywhere else the secret key
+    # goes to api.stripe.com only (production settings refuse STRIPE_API_BASE at start-up).
+    if settings.STRIPE_API_BASE and settings.DEBUG:
         stripe.api_base = settings.STRIPE_API_BASE
         stripe.meter_events_api_base = settings.STRIPE_API_BASE

@@ -1,10 +1,11 @@
-"""Webhook intake (advanced mode): POST /djstripe/webhook/, then dj-stripe.
+"""Webhook intake (advanced mode): POST /djstripe/webhook/ (and /djstripe/webhook/<uuid>/ of
+endpoints stored in the database), then dj-stripe.
 
 The order is fixed: require the signature header and verify it against
-DJSTRIPE_WEBHOOK_SECRET, check the body is a Stripe event, then hand the request to dj-stripe,
-which records the delivery (WebhookEventTrigger), stores the Event once by its id, syncs its
-object and sends the signals that `webhook_handlers` receives, in one transaction. A failure
-answers 500 (the trigger keeps the traceback) and Stripe retries.
+DJSTRIPE_WEBHOOK_SECRET (at <uuid>: that endpoint's secret), check the body is a Stripe event,
+then hand the request to dj-stripe, which records the delivery (WebhookEventTrigger), stores the
+Event once by its id, syncs its object and sends the signals that `webhook_handlers` receives,
+in one transaction. A failure answers 500 (the trigger keeps the traceback) and Stripe retries.
 
 Two kinds of events are recorded as an `IgnoredEvent` with the reason, answered 200 so Stripe
 stops sending them, and never reach dj-stripe, so they change nothing (`ignore_event`): an
@@ -15,19 +16,20 @@ could not re-fetch it, and would fail it on every retry).
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
+from uuid import UUID
 
 import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from djstripe.models import Customer, WebhookEndpoint
 from djstripe.views import ProcessWebhookView
 
 from .models import IgnoredEvent
 from .stripe_api import livemode
+from .webhook_json import InvalidJSONBodyError, parse_json_body
 
 logger = logging.getLogger(__name__)
 
@@ -83,34 +85,40 @@ def settings_webhook_endpoint() -> WebhookEndpoint:
     return endpoint
 
 
-def verify_signature(*, payload: bytes, signature: str | None) -> None:
-    """Check the Stripe-Signature header against DJSTRIPE_WEBHOOK_SECRET (and its age)."""
-    secret = settings.DJSTRIPE_WEBHOOK_SECRET
-    if not secret:
-        raise WebhookNotConfiguredError("Set DJSTRIPE_WEBHOOK_SECRET to receive Stripe webhooks.")
+def verify_signature(
+    *, payload: bytes, signature: str | None, endpoint: WebhookEndpoint | None = None
+) -> None:
+    """Check the Stripe-Signature header (and its age) against DJSTRIPE_WEBHOOK_SECRET, or
+    against the secret and tolerance of `endpoint`, a webhook endpoint stored in the database."""
+    if endpoint is None:
+        secret, tolerance = settings.DJSTRIPE_WEBHOOK_SECRET, settings.STRIPE_WEBHOOK_TOLERANCE
+        if not secret:
+            raise WebhookNotConfiguredError(
+                "Set DJSTRIPE_WEBHOOK_SECRET to receive Stripe webhooks."
+            )
+    else:
+        secret, tolerance = endpoint.secret, endpoint.djstripe_tolerance
+        if not secret:
+            raise WebhookNotConfiguredError(
+                f"The webhook endpoint {endpoint.id} has no signing secret."
+            )
     if not signature:
         raise WebhookRejectedError("Missing Stripe-Signature header.")
     try:
         body = payload.decode("utf-8")
-        stripe.WebhookSignature.verify_header(
-            body, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE
-        )
+        stripe.WebhookSignature.verify_header(body, signature, secret, tolerance=tolerance)
     except stripe.SignatureVerificationError as exc:
         raise WebhookRejectedError(f"Invalid signature: {exc.user_message or exc}") from exc
     except Exception as exc:  # undecodable body or malformed header: never a 500
         raise WebhookRejectedError("Malformed webhook request.") from exc
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def check_event_shape(payload: bytes) -> None:
     """A signed body must still be a Stripe event before dj-stripe stores anything of it."""
     try:
-        event = json.loads(payload, parse_constant=_reject_constant)
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise WebhookRejectedError("The body is not valid JSON.") from exc
+        event = parse_json_body(payload)
+    except InvalidJSONBodyError as exc:
+        raise WebhookRejectedError(str(exc)) from exc
     if not isinstance(event, dict) or event.get("object", "event") != "event":
         raise WebhookRejectedError("The body is not a Stripe event.")
     event_id, event_type = event.get("id"), event.get("type")
@@ -158,7 +166,7 @@ def ignore_event(payload: bytes) -> IgnoredEvent | None:
     """Record the event as ignored (once) and return it when it must not be applied: an event
     of the other Stripe mode, or a change to a customer Stripe has deleted since. None for an
     event to apply."""
-    event = json.loads(payload)
+    event = parse_json_body(payload)
     reason = _reason_to_ignore(event)
     if not reason:
         return None
@@ -175,7 +183,7 @@ def ignore_event(payload: bytes) -> IgnoredEvent | None:
 
 
 #: dj-stripe lets this header replace the secret when DEBUG is on (for `stripe listen`);
-#: it is never honoured at /djstripe/webhook/.
+#: it is never honoured here: a delivery is checked against its endpoint's secret only.
 DEBUG_SECRET_HEADER = "HTTP_X_DJSTRIPE_WEBHOOK_SECRET"
 
 
@@ -189,12 +197,35 @@ def process_webhook(request: HttpRequest) -> HttpResponse:
     """
     verify_signature(payload=request.body, signature=request.headers.get("Stripe-Signature"))
     check_event_shape(request.body)
+    return _process_verified(request, settings_webhook_endpoint())
+
+
+def process_endpoint_webhook(request: HttpRequest, *, uuid: UUID) -> HttpResponse:
+    """Verify a delivery to /djstripe/webhook/<uuid>/ and hand it to dj-stripe's processing.
+
+    The route of webhook endpoints stored in the database (created in the admin or by
+    `stripe_listen`). dj-stripe's own view stores a WebhookEventTrigger for any request with a
+    Stripe-Signature header before it checks the signature; here the signature is checked
+    first, against that endpoint's secret and tolerance, so forged requests store nothing.
+    """
+    signature = request.headers.get("Stripe-Signature")
+    if not signature:
+        raise WebhookRejectedError("Missing Stripe-Signature header.")
+    endpoint = WebhookEndpoint.objects.filter(djstripe_uuid=uuid).first()
+    if endpoint is None:
+        raise Http404("No such webhook endpoint.")
+    verify_signature(payload=request.body, signature=signature, endpoint=endpoint)
+    check_event_shape(request.body)
+    return _process_verified(request, endpoint)
+
+
+def _process_verified(request: HttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
+    """dj-stripe's processing of a delivery whose signature and shape were checked."""
     ignored = ignore_event(request.body)
     if ignored is not None:
         return JsonResponse({"ignored": ignored.reason})
     request.META.pop(DEBUG_SECRET_HEADER, None)
     request.__dict__.pop("headers", None)  # drop the cached headers that held it
-    endpoint = settings_webhook_endpoint()
     try:
         response = ProcessWebhookView().post(request, uuid=endpoint.djstripe_uuid)
     except Exception as exc:

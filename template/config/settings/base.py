@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "csp",
     *BILLING_APPS,
     "apps.accounts",
     "apps.core",
@@ -47,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -76,6 +79,25 @@ TEMPLATES = [
         },
     },
 ]
+
+# Content-Security-Policy (django-csp): pages load scripts, styles, images and fonts from this
+# site only, so injected markup cannot run code. No inline <script> or style="..." in
+# templates: static files, or <script nonce="{{ request.csp_nonce }}"> where a script must be
+# inline. `form-action` also holds where billing forms redirect (browsers check redirects
+# too): Stripe Checkout and the customer portal (add your own domain if Stripe serves them on
+# one), and in development the offline Stripe (config/settings/local.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, "https://checkout.stripe.com", "https://billing.stripe.com"],
+    }
+}
 
 # SQLite by default; set DATABASE_URL (e.g. postgres://user@127.0.0.1:5432/db) for PostgreSQL.
 DATABASE_URL = env("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
@@ -116,6 +138,33 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_UNIQUE_EMAIL = True
+# allauth limits logins, sign-ups and password resets per client address. Behind a reverse
+# proxy REMOTE_ADDR is the proxy's, so every client would share one counter (30 failed logins
+# from anyone: 429 for everyone). Say how many proxies in front of the app append to
+# X-Forwarded-For (production assumes one), or which header your proxy puts the client's
+# address in (e.g. CF-Connecting-IP); never more than you run, or clients choose their address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER: str | None = env("ALLAUTH_TRUSTED_CLIENT_IP_HEADER", default=None)
+
+# The rate-limit counters (allauth keeps them in the default cache) must be shared by every
+# gunicorn worker and server: a per-process memory cache would give each its own, and a client
+# would get workers x the limit. The database by default (`migrate` creates the table), Redis
+# when REDIS_URL is set.
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "django_cache",
+            # Django culls a third of the entries beyond MAX_ENTRIES (300 by default), and the
+            # counters of a client under a limit would go with them.
+            "OPTIONS": {"MAX_ENTRIES": 50_000},
+        }
+    }
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -131,6 +180,9 @@ STORAGES = {
 }
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Seconds an SMTP connection may block. Without it (Django's default is None) a hanging mail
+# server holds the request's thread forever, and a few stuck sends take every gunicorn thread.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default=PROJECT["from_email"])
 BILLING_FROM_EMAIL = env("BILLING_FROM_EMAIL", default=DEFAULT_FROM_EMAIL)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import CONTENT_SECURITY_POLICY, STRIPE_API_BASE, env
 
 DEBUG = env.bool("DEBUG", default=True)
 # `copier copy` writes a random SECRET_KEY into .env; this fallback only keeps a fresh clone
@@ -14,3 +16,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# The offline Stripe (`make run`) serves its Checkout and portal pages at STRIPE_API_BASE: the
+# billing forms redirect there.
+if STRIPE_API_BASE:
+    _offline_stripe = "{0.scheme}://{0.netloc}".format(urlsplit(STRIPE_API_BASE))
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(_offline_stripe)

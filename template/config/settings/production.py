@@ -24,11 +24,23 @@ CSRF_TRUSTED_ORIGINS = env.list(
 )
 SITE_URL = env("SITE_URL", default=f"https://{ALLOWED_HOSTS[0]}")
 
+# STRIPE_API_BASE sends every Stripe call, the secret key included, to another host: the
+# offline Stripe of development. A production process never starts with it set.
+if env("STRIPE_API_BASE", default=""):
+    raise ImproperlyConfigured(
+        "STRIPE_API_BASE is set, but it is for the offline Stripe in development only: "
+        "production settings talk to api.stripe.com. Unset STRIPE_API_BASE."
+    )
+
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind that one proxy (load balancer, ingress), allauth's rate limits find the client's
+# address in the last X-Forwarded-For entry, the one the proxy appended. Set 0 without a proxy,
+# 2 behind a CDN and a load balancer (or ALLAUTH_TRUSTED_CLIENT_IP_HEADER: the CDN's header).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=1)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True

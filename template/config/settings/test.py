@@ -26,6 +26,14 @@ STRIPE_TEST_PUBLIC_KEY = STRIPE_LIVE_PUBLIC_KEY = STRIPE_PUBLIC_KEY
 STRIPE_TEST_SECRET_KEY = STRIPE_LIVE_SECRET_KEY = STRIPE_SECRET_KEY
 DJSTRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
 STRIPE_LIVE_MODE = False
+# The database cache whatever REDIS_URL says: its rows roll back with each test, so no test sees
+# another's rate-limit counters (tests/test_login_throttling.py runs against Redis on its own).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "django_cache",
+    }
+}
 SITE_URL = "http://testserver"
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 LOGGING = {"version": 1, "disable_existing_loggers": False}
