@@ -38,11 +38,15 @@ def test_portal_cancel_and_renew(fake: FakeStripe) -> None:
     result = fake.page(f"{base}/cancel", {})
     assert result.status == 303 and result.location == f"/p/session/{portal.id}"
     sub = stripe.Subscription.retrieve(sub_id)
-    assert sub.cancel_at_period_end is True and sub.status == "active"
+    # Flexible billing mode (the default): the portal sets cancel_at to the period end and
+    # leaves cancel_at_period_end false.
+    assert sub.cancel_at == sub["items"].data[0].current_period_end
+    assert sub.cancel_at_period_end is False and sub.status == "active"
     assert event_types(fake)[-1] == "customer.subscription.updated"
     assert "Renew plan" in fake.page(portal.url).text
     assert fake.page(f"{base}/renew", {}).status == 303
-    assert stripe.Subscription.retrieve(sub_id).cancel_at_period_end is False
+    renewed = stripe.Subscription.retrieve(sub_id)
+    assert renewed.cancel_at is None and renewed.cancel_at_period_end is False
     fake.page(f"{base}/cancel", {})
     fake.advance(days=32)
     assert stripe.Subscription.retrieve(sub_id).status == "canceled"

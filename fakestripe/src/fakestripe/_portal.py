@@ -125,13 +125,18 @@ def portal_cancel(st: State, session: Obj, sub_id: str, immediately: bool = Fals
     sub = _portal_sub(st, session, sub_id)
     if immediately:
         cancel_subscription(st, sub)
+    elif sub["billing_mode"]["type"] == "flexible":
+        # In flexible billing mode the portal cancels at period end by setting `cancel_at`;
+        # `cancel_at_period_end` stays false.
+        end = sub["items"]["data"][0]["current_period_end"]
+        modify(st, sub, {"cancel_at": str(end)})
     else:
         modify(st, sub, {"cancel_at_period_end": "true"})
 
 
 def portal_renew(st: State, session: Obj, sub_id: str) -> None:
     sub = _portal_sub(st, session, sub_id)
-    modify(st, sub, {"cancel_at_period_end": "false"})
+    modify(st, sub, {"cancel_at": ""} if sub["cancel_at"] else {"cancel_at_period_end": "false"})
 
 
 def portal_change_plan(

@@ -342,7 +342,10 @@ def _apply_cancellation(st: State, sub: Obj, p: Params, u: Update) -> None:
             set_cancel_at_period_end(st, sub, False, None)
         else:
             sub["cancel_at"] = cancel_at
-            sub["cancel_at_period_end"] = cancel_at == u.period_end
+            # Classic billing mode reports a cancel_at at the period end as cancel_at_period_end;
+            # flexible mode keeps the two apart.
+            classic = sub["billing_mode"]["type"] == "classic"
+            sub["cancel_at_period_end"] = classic and cancel_at == u.period_end
             sub["canceled_at"] = u.now
             sub["cancellation_details"]["reason"] = "cancellation_requested"
             st.schedule(cancel_at, "cancel_at", sub["id"])

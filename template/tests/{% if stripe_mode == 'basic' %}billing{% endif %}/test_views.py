@@ -4,9 +4,16 @@ from unittest.mock import MagicMock, patch
 
 import pytest
 import stripe
+from django.conf import settings
 from django.urls import reverse
 
+from apps.billing.money import format_price
+
 pytestmark = pytest.mark.django_db
+
+
+def per_month(amount: int) -> str:
+    return format_price(amount, settings.BILLING_CURRENCY, "month")
 
 
 def test_pricing_lists_the_configured_plans(client):
@@ -14,7 +21,8 @@ def test_pricing_lists_the_configured_plans(client):
     assert response.status_code == 200
     html = response.content.decode()
     assert "Pro" in html and "Enterprise" in html
-    assert "$29.00/month" in html and "$99.00/month" in html
+    # In the project's currency (BILLING_CURRENCY): $29.00, €29.00, ...
+    assert per_month(2900) in html and per_month(9900) in html
     assert "Get Started" in html  # anonymous visitors are sent to sign up
 
 
@@ -146,5 +154,5 @@ def test_the_documented_pricing_view_with_plain_dict_plans_renders(rf, user):
     request = rf.get("/pricing/")
     request.user = user
     html = pricing(request).content.decode()
-    assert "$29.00/month" in html and "$99.00/month" in html
+    assert per_month(2900) in html and per_month(9900) in html
     assert 'value="price_test_123"' in html
