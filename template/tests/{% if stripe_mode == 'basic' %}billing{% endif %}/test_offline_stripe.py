@@ -14,7 +14,7 @@ from django.urls import reverse
 from apps.billing.decorators import plan_required
 from apps.billing.emails import BillingEmail
 from apps.billing.models import StripeCustomer, Subscription, WebhookEvent
-from apps.billing.selectors import get_customer
+from apps.billing.selectors import cancels_at, get_customer, renews_at
 from apps.billing.utils import get_active_subscription
 
 from .harness import CARD_3DS_ALWAYS, CARD_DECLINED, CARD_FAILS_LATER
@@ -130,7 +130,7 @@ def test_a_renewal_that_needs_3d_secure_emails_the_confirmation_link_once(offlin
     assert invoice["hosted_invoice_url"] in message.body
 
 
-def test_cancel_at_period_end_keeps_access_until_the_period_ends(offline, user):
+def test_a_portal_cancellation_keeps_access_until_the_period_ends(offline, user):
     offline.subscribe()
     offline.deliver()
     subscription = get_active_subscription(user)
@@ -144,8 +144,13 @@ def test_cancel_at_period_end_keeps_access_until_the_period_ends(offline, user):
     offline.deliver()
 
     subscription.refresh_from_db()
-    assert subscription.cancel_at_period_end is True
+    # Flexible billing mode: the portal sets cancel_at to the period end, not the flag.
+    assert subscription.cancel_at == subscription.current_period_end
+    assert cancels_at(subscription) == subscription.current_period_end
+    assert renews_at(subscription) is None
     assert user.has_active_subscription  # paid until the end of the period
+    billing = offline.client.get(reverse("billing:subscription")).content.decode()
+    assert "Cancels on" in billing and "Renews" not in billing
 
     offline.fake.advance(days=32)
     offline.deliver()
