@@ -82,4 +82,17 @@ MOVES: dict[str, dict[str, str]] = {
             "sync_subscription_metadata",
         ),
     },
+    "0.3.0": {
+        # One handler for every paid invoice: invoice.paid (also sent for invoices paid outside
+        # Stripe) and invoice.payment_succeeded.
+        f"{BILLING}.webhook_handlers.handle_payment_succeeded": (
+            f"{BILLING}.webhook_handlers.handle_invoice_paid"
+        ),
+        # Billing emails: one shared outbox (`BillingEmail`) for both modes.
+        f"{BILLING}.notifications.queue_payment_failed_notice": (
+            f"{BILLING}.notifications.queue_payment_failed_email"
+        ),
+        f"{BILLING}.notifications.send_notice": f"{BILLING}.emails.send_email",
+        f"{BILLING}.notifications.send_pending_notices": f"{BILLING}.emails.send_pending_emails",
+    },
 }
