@@ -26,6 +26,8 @@ SHARED_BILLING = {
     "money.py",
     "emails.py",
     "checkout_state.py",
+    "lifecycle.py",
+    "email_admin.py",
     "management/commands/billing_send_emails.py",
     "webhook_json.py",
     "migrations/__init__.py",

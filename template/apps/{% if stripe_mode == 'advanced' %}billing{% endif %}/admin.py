@@ -12,10 +12,10 @@ from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest
 from djstripe.models import Subscription as StripeSubscription
 
-from .emails import BillingEmail, send_email
+from . import email_admin  # noqa: F401  (registers BillingEmail's admin)
+from .lifecycle import UNENDED_STATUSES
 from .metering import send_report
 from .models import (
-    UNENDED_STATUSES,
     IgnoredEvent,
     MeterReport,
     PlanConfiguration,
@@ -93,20 +93,6 @@ class MeterReportAdmin(admin.ModelAdmin):
     @admin.action(description="Send the selected unsent reports to Stripe now")
     def send_now(self, request: HttpRequest, queryset: QuerySet[MeterReport]) -> None:
         results = [send_report(pk) for pk in queryset.values_list("pk", flat=True)]
-        self.message_user(request, f"{results.count(True)} of {len(results)} sent.")
-
-
-@admin.register(BillingEmail)
-class BillingEmailAdmin(admin.ModelAdmin):
-    list_display = ["kind", "email", "subject", "created_at", "sent_at", "attempts"]
-    list_filter = ["kind", ("sent_at", admin.EmptyFieldListFilter)]
-    search_fields = ["email", "stripe_event_id", "subject"]
-    readonly_fields = [field.name for field in BillingEmail._meta.fields]
-    actions = ["send_now"]
-
-    @admin.action(description="Send the selected unsent emails now")
-    def send_now(self, request: HttpRequest, queryset: QuerySet[BillingEmail]) -> None:
-        results = [send_email(pk) for pk in queryset.values_list("pk", flat=True)]
         self.message_user(request, f"{results.count(True)} of {len(results)} sent.")
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -25,22 +24,7 @@ from djstripe.models import Price, Product
 from djstripe.models import Subscription as StripeSubscription
 
 from .emails import BillingEmail  # noqa: F401  (registers the shared model in this app)
-
-#: Subscription statuses that always grant access to paid features.
-ACTIVE_STATUSES = ("active", "trialing")
-#: Statuses of a subscription that is not over: Stripe may still bill it, or it may come back.
-#: A user with one of these cannot start a second subscription at checkout.
-UNENDED_STATUSES = ("active", "trialing", "past_due", "unpaid", "incomplete", "paused")
-
-
-def access_statuses() -> tuple[str, ...]:
-    """The statuses that grant access now: active and trialing, plus past_due (Stripe's retry
-    window after a failed renewal) while BILLING_PAST_DUE_ACCESS is on. Read at call time, so
-    a changed setting applies at once. unpaid, canceled, incomplete, incomplete_expired and
-    paused never give access."""
-    if settings.BILLING_PAST_DUE_ACCESS:
-        return (*ACTIVE_STATUSES, "past_due")
-    return ACTIVE_STATUSES
+from .lifecycle import access_statuses
 
 
 def _to_datetime(timestamp: Any) -> datetime | None:

@@ -18,14 +18,8 @@ from typing import TYPE_CHECKING, Any
 from djstripe.models import Customer
 from djstripe.models import Subscription as StripeSubscription
 
-from .models import (
-    UNENDED_STATUSES,
-    PlanConfiguration,
-    Subscription,
-    SubscriptionMetadata,
-    access_statuses,
-    subscription_period,
-)
+from .lifecycle import UNENDED_STATUSES, access_statuses
+from .models import PlanConfiguration, Subscription, SubscriptionMetadata, subscription_period
 from .stripe_api import livemode
 
 if TYPE_CHECKING:

@@ -17,8 +17,6 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import stripe
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -27,13 +25,8 @@ from djstripe.models import Subscription as StripeSubscription
 
 from .checkout_state import CheckoutConfirmation, CheckoutOutcome
 from .errors import StripeNotConfiguredError
-from .models import (
-    UNENDED_STATUSES,
-    PlanConfiguration,
-    Subscription,
-    SubscriptionMetadata,
-    subscription_period,
-)
+from .lifecycle import UNENDED_STATUSES, is_missing, lock_user, start_subscription_checkout
+from .models import PlanConfiguration, Subscription, SubscriptionMetadata, subscription_period
 from .selectors import get_customer
 from .stripe_api import livemode, request_options
 from .stripe_objects import object_id
@@ -50,22 +43,13 @@ SUBSCRIBER_KEY = "djstripe_subscriber"
 # --- the customer ---------------------------------------------------------------------------
 
 
-def _lock_user(user: AbstractBaseUser) -> None:
-    """Lock the user's row until the transaction ends: one customer or checkout at a time."""
-    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
-
-
-def _is_missing(exc: stripe.StripeError) -> bool:
-    return isinstance(exc, stripe.InvalidRequestError) and exc.code == "resource_missing"
-
-
 def _exists_at_stripe(customer_id: str, options: dict[str, Any]) -> bool:
     """False when Stripe deleted the customer (it answers with a `deleted` stub) or never
     had it (resource_missing, e.g. a database restored from another account)."""
     try:
         found = stripe.Customer.retrieve(customer_id, **options)
     except stripe.InvalidRequestError as exc:
-        if _is_missing(exc):
+        if is_missing(exc):
             return False
         raise
     return not found.to_dict().get("deleted", False)
@@ -91,7 +75,7 @@ def get_or_create_customer(*, user: AbstractBaseUser) -> Customer:
     """
     options = request_options()
     with transaction.atomic():
-        _lock_user(user)
+        lock_user(user)
         customer = get_customer(user)
         if customer is not None:
             if _exists_at_stripe(customer.id, options):
@@ -157,19 +141,6 @@ def _line_items(price_id: str) -> list[dict[str, Any]]:
 _ENCODED_SESSION_ID = re.compile(r"%7BCHECKOUT_SESSION_ID%7D", re.IGNORECASE)
 
 
-def _expire_open_sessions(customer_id: str, options: dict[str, Any]) -> None:
-    """Expire the customer's other open subscription Checkouts: only the newest can be paid."""
-    sessions = stripe.checkout.Session.list(customer=customer_id, status="open", **options)
-    for session in sessions.auto_paging_iter():
-        if session["mode"] != "subscription":
-            continue
-        try:
-            stripe.checkout.Session.expire(session["id"], **options)
-        except stripe.InvalidRequestError:
-            # Completed or expired since it was listed: nothing left to expire.
-            logger.info("Checkout Session %s was no longer open", session["id"])
-
-
 def _had_subscription(customer: Customer, user: AbstractBaseUser, options: dict[str, Any]) -> bool:
     """Whether this customer (or user, under an earlier customer) ever had a subscription:
     Stripe gives a trial to every new subscription that asks for one, so we ask only once."""
@@ -204,25 +175,17 @@ def create_checkout_session(
     options = request_options()
     customer = get_or_create_customer(user=user)
     meta = {**(metadata or {}), SUBSCRIBER_KEY: str(user.pk)}
-    subscription_data: dict[str, Any] = {"metadata": meta}
-    with transaction.atomic():
-        # One checkout of this user at a time: the expiry below sees every other session.
-        _lock_user(user)
-        _expire_open_sessions(customer.id, options)
-        trial_days = settings.BILLING_TRIAL_PERIOD_DAYS
-        if trial_days > 0 and not _had_subscription(customer, user, options):
-            subscription_data["trial_period_days"] = trial_days
-        return stripe.checkout.Session.create(
-            mode="subscription",
-            customer=customer.id,
-            line_items=_line_items(price_id),
-            success_url=_ENCODED_SESSION_ID.sub("{CHECKOUT_SESSION_ID}", success_url),
-            cancel_url=cancel_url,
-            client_reference_id=str(user.pk),
-            metadata=meta,
-            subscription_data=subscription_data,
-            **options,
-        )
+    return start_subscription_checkout(
+        user=user,
+        customer_id=customer.id,
+        had_subscription=lambda: _had_subscription(customer, user, options),
+        subscription_data={"metadata": meta},
+        options=options,
+        line_items=_line_items(price_id),
+        success_url=_ENCODED_SESSION_ID.sub("{CHECKOUT_SESSION_ID}", success_url),
+        cancel_url=cancel_url,
+        metadata=meta,
+    )
 
 
 #: What a Checkout Session id looks like; anything else is not asked of Stripe.
@@ -355,7 +318,7 @@ def close_billing_account(*, user: AbstractBaseUser) -> None:
                     apply_subscription(canceled, api_key=options["api_key"])
             stripe.Customer.delete(customer.id, **options)
         except stripe.InvalidRequestError as exc:
-            if not _is_missing(exc):
+            if not is_missing(exc):
                 raise
             # Stripe deleted the customer already (its subscriptions with it).
         forget_customer(customer.id)

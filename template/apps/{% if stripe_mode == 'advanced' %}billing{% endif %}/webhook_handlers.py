@@ -39,7 +39,8 @@ from djstripe.models import Subscription as StripeSubscription
 from djstripe.signals import WEBHOOK_SIGNALS
 
 from . import notifications, usage
-from .models import UNENDED_STATUSES, PlanConfiguration
+from .lifecycle import UNENDED_STATUSES
+from .models import PlanConfiguration
 from .services import forget_customer, subscription_changed
 from .stripe_objects import invoice_subscription_id, object_id
 

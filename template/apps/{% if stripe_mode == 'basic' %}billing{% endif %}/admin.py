@@ -6,8 +6,9 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
-from .emails import BillingEmail, send_email
-from .models import UNENDED_STATUSES, StripeCustomer, Subscription, WebhookEvent
+from . import email_admin  # noqa: F401  (registers BillingEmail's admin)
+from .lifecycle import UNENDED_STATUSES
+from .models import StripeCustomer, Subscription, WebhookEvent
 from .webhooks import retry_events
 
 
@@ -77,19 +78,3 @@ class WebhookEventAdmin(admin.ModelAdmin):
         results = retry_events(rows)
         done = sum(row.status == WebhookEvent.Status.PROCESSED for row in results)
         self.message_user(request, f"{done} of {len(results)} events applied.", messages.INFO)
-
-
-@admin.register(BillingEmail)
-class BillingEmailAdmin(admin.ModelAdmin):
-    list_display = ["kind", "email", "subject", "attempts", "created_at", "sent_at"]
-    list_filter = ["kind", ("sent_at", admin.EmptyFieldListFilter)]
-    search_fields = ["email", "stripe_event_id"]
-    readonly_fields = [field.name for field in BillingEmail._meta.fields]
-    actions = ["send_now"]
-
-    @admin.action(description="Send the selected pending emails now")
-    def send_now(self, request: HttpRequest, queryset: QuerySet[BillingEmail]) -> None:
-        pending = queryset.filter(sent_at__isnull=True).order_by("created_at", "pk")
-        ids = list(pending.values_list("pk", flat=True))
-        sent = sum(send_email(pk) for pk in ids)
-        self.message_user(request, f"{sent} of {len(ids)} emails sent.", messages.INFO)

@@ -21,14 +21,8 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from .models import (
-    DEFAULT_EVENT_RANK,
-    EVENT_RANK,
-    TERMINAL_STATUSES,
-    StripeCustomer,
-    Subscription,
-    WebhookEvent,
-)
+from .lifecycle import TERMINAL_STATUSES
+from .models import DEFAULT_EVENT_RANK, EVENT_RANK, StripeCustomer, Subscription, WebhookEvent
 
 
 def update_subscription_if_newer(

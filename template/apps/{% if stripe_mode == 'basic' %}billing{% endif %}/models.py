@@ -13,18 +13,11 @@ from django.conf import settings
 from django.db import models
 
 from .emails import BillingEmail  # noqa: F401  (the shared model, registered in this app)
+from .lifecycle import access_statuses
 
 if TYPE_CHECKING:
     from .plans import Plan
 
-#: Subscription statuses that always grant access to paid features; past_due is added by
-#: `selectors.access_statuses()` when BILLING_PAST_DUE_ACCESS is on.
-ACTIVE_STATUSES = ("active", "trialing")
-#: Statuses of a subscription that has not ended: Stripe may still bill it, so a user with one
-#: is never sent to Checkout again.
-UNENDED_STATUSES = ("active", "trialing", "past_due", "unpaid", "incomplete", "paused")
-#: Statuses a subscription never leaves (Stripe cannot reactivate them).
-TERMINAL_STATUSES = ("canceled", "incomplete_expired")
 #: `last_event_type` of a state read from Stripe's API (the success page, account closing)
 #: rather than delivered by a webhook.
 READ_FROM_API = "api.read"
@@ -115,9 +108,7 @@ class Subscription(models.Model):
 
     @property
     def is_active(self) -> bool:
-        """True while this subscription grants access (see `selectors.access_statuses`)."""
-        from .selectors import access_statuses
-
+        """True while this subscription grants access (see `lifecycle.access_statuses`)."""
         return self.status in access_statuses()
 
     @property

@@ -12,16 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.db.models import Q
 
-from .models import (
-    ACTIVE_STATUSES,
-    TERMINAL_STATUSES,
-    UNENDED_STATUSES,
-    StripeCustomer,
-    Subscription,
-)
+from .lifecycle import TERMINAL_STATUSES, UNENDED_STATUSES, access_statuses
+from .models import StripeCustomer, Subscription
 from .plans import get_plan_by_price_id, get_plans
 
 if TYPE_CHECKING:
@@ -42,13 +36,6 @@ __all__ = [
     "stripe_customer_id_of",
     "subscription_history",
 ]
-
-
-def access_statuses() -> tuple[str, ...]:
-    """The subscription statuses that grant access now (the setting is read on each call)."""
-    if settings.BILLING_PAST_DUE_ACCESS:
-        return (*ACTIVE_STATUSES, "past_due")
-    return ACTIVE_STATUSES
 
 
 def get_active_subscription(user: AbstractBaseUser | AnonymousUser) -> Subscription | None:

@@ -10,8 +10,6 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import stripe
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -19,7 +17,14 @@ from django.utils import timezone
 from .checkout_state import CheckoutConfirmation, CheckoutOutcome
 from .customers import link_customer, unlink_customer
 from .errors import StripeNotConfiguredError
-from .models import ACTIVE_STATUSES, READ_FROM_API, UNENDED_STATUSES, StripeCustomer, Subscription
+from .lifecycle import (
+    ACTIVE_STATUSES,
+    UNENDED_STATUSES,
+    is_missing,
+    lock_user,
+    start_subscription_checkout,
+)
+from .models import READ_FROM_API, StripeCustomer, Subscription
 from .stripe_api import request_options
 from .stripe_objects import object_id
 from .webhook_handlers import DeferEventError, apply_subscription, link_checkout_customer
@@ -41,11 +46,6 @@ logger = logging.getLogger(__name__)
 
 
 # --- the customer -----------------------------------------------------------------------------
-
-
-def _lock_user(user: AbstractBaseUser) -> None:
-    """Hold the user's row until the transaction ends: one first checkout at a time per user."""
-    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
 
 
 def _exists_at_stripe(stripe_customer_id: str, options: dict[str, Any]) -> bool:
@@ -77,7 +77,7 @@ def get_or_create_customer(*, user: AbstractBaseUser) -> StripeCustomer:
     """
     options = request_options()
     with transaction.atomic():
-        _lock_user(user)
+        lock_user(user)
         customer = StripeCustomer.objects.filter(user=user).first()
         if customer is not None:
             if _exists_at_stripe(customer.stripe_customer_id, options):
@@ -103,22 +103,6 @@ def forget_customer(stripe_customer_id: str) -> None:
 
 
 # --- checkout ---------------------------------------------------------------------------------
-
-
-def _expire_open_sessions(stripe_customer_id: str, options: dict[str, Any]) -> None:
-    """Expire the customer's other open subscription Checkout pages: two tabs never both pay."""
-    sessions = stripe.checkout.Session.list(
-        customer=stripe_customer_id, status="open", limit=100, **options
-    )
-    for session in sessions.auto_paging_iter():
-        if session["mode"] != "subscription":
-            continue
-        try:
-            stripe.checkout.Session.expire(session.id, **options)
-        except stripe.InvalidRequestError as exc:
-            # Completed or expired meanwhile: a completed one is a subscription on its way,
-            # which the admin and the error log show if it makes a second one.
-            logger.warning("Could not expire Checkout session %s: %s", session.id, exc)
 
 
 def _had_subscription(
@@ -150,27 +134,18 @@ def create_checkout_session(
     """
     options = request_options()
     meta = {**(metadata or {}), "user_id": str(user.pk)}
-    subscription_data: dict[str, Any] = {"metadata": meta}
     customer = get_or_create_customer(user=user)  # committed on its own: never made twice
-    # The user's row stays locked until the session exists: a second tab's checkout waits, then
-    # expires this session before making its own.
-    with transaction.atomic():
-        _lock_user(user)
-        _expire_open_sessions(customer.stripe_customer_id, options)
-        trial_days = settings.BILLING_TRIAL_PERIOD_DAYS
-        if trial_days > 0 and not _had_subscription(user, customer, options):
-            subscription_data["trial_period_days"] = trial_days
-        return stripe.checkout.Session.create(
-            mode="subscription",
-            customer=customer.stripe_customer_id,
-            line_items=[{"price": price_id, "quantity": 1}],
-            success_url=success_url,
-            cancel_url=cancel_url,
-            client_reference_id=str(user.pk),
-            metadata=meta,
-            subscription_data=subscription_data,
-            **options,
-        )
+    return start_subscription_checkout(
+        user=user,
+        customer_id=customer.stripe_customer_id,
+        had_subscription=lambda: _had_subscription(user, customer, options),
+        subscription_data={"metadata": meta},
+        options=options,
+        line_items=[{"price": price_id, "quantity": 1}],
+        success_url=success_url,
+        cancel_url=cancel_url,
+        metadata=meta,
+    )
 
 
 def _stripe_time(obj: Any) -> datetime:
@@ -247,10 +222,6 @@ def confirm_checkout_session(*, user: AbstractBaseUser, session_id: str) -> Chec
 # --- closing the account ----------------------------------------------------------------------
 
 
-def _is_missing(exc: stripe.InvalidRequestError) -> bool:
-    return exc.code == "resource_missing"
-
-
 def close_billing_account(*, user: AbstractBaseUser) -> None:
     """Stop billing a user whose account is being deleted: cancel every subscription of their
     Stripe customer that has not ended (at once, no proration credit), then delete the customer
@@ -276,7 +247,7 @@ def close_billing_account(*, user: AbstractBaseUser) -> None:
                 stripe.Subscription.cancel(subscription.id, **options)
         stripe.Customer.delete(customer_id, **options)
     except stripe.InvalidRequestError as exc:
-        if not _is_missing(exc):
+        if not is_missing(exc):
             raise
         logger.info("Stripe customer %s was already deleted", customer_id)
     unlink_customer(customer_id)

@@ -34,15 +34,8 @@ from django.urls import reverse
 from .customers import link_customer, unlink_customer
 from .emails import BillingEmail, queue_email
 from .fast_sql import update_subscription_if_newer
-from .models import (
-    DEFAULT_EVENT_RANK,
-    EVENT_RANK,
-    TERMINAL_STATUSES,
-    UNENDED_STATUSES,
-    StripeCustomer,
-    Subscription,
-    WebhookEvent,
-)
+from .lifecycle import TERMINAL_STATUSES, UNENDED_STATUSES
+from .models import DEFAULT_EVENT_RANK, EVENT_RANK, StripeCustomer, Subscription, WebhookEvent
 from .money import format_money
 from .plans import Plan, get_plan_by_price_id
 from .stripe_api import livemode
