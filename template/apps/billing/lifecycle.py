@@ -17,6 +17,17 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Every status a Stripe subscription can have.
+STATUSES = (
+    "active",
+    "trialing",
+    "past_due",
+    "unpaid",
+    "canceled",
+    "incomplete",
+    "incomplete_expired",
+    "paused",
+)
 #: Subscription statuses that grant access to paid features (see `access_statuses`).
 ACTIVE_STATUSES = ("active", "trialing")
 #: Statuses of a subscription that has not ended: Stripe may still bill it, or it may come

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
+from apps.billing.lifecycle import STATUSES
 from apps.billing.models import Subscription
 from apps.billing.selectors import (
     UNENDED_STATUSES,
@@ -21,20 +22,10 @@ from . import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.billing.urls")]
 JSON = {"HTTP_ACCEPT": "application/json"}
-ALL_STATUSES = [
-    "active",
-    "trialing",
-    "past_due",
-    "unpaid",
-    "canceled",
-    "incomplete",
-    "incomplete_expired",
-    "paused",
-]
 
 
 @pytest.mark.parametrize("past_due_access", [True, False])
-@pytest.mark.parametrize("status", ALL_STATUSES)
+@pytest.mark.parametrize("status", STATUSES)
 def test_access_per_status(client, settings, user, status, past_due_access):
     settings.BILLING_PAST_DUE_ACCESS = past_due_access
     factories.subscription(user=user, status=status)
@@ -51,7 +42,7 @@ def test_access_statuses_follow_the_setting_at_call_time(settings):
     assert access_statuses() == ("active", "trialing")
 
 
-@pytest.mark.parametrize("status", ALL_STATUSES)
+@pytest.mark.parametrize("status", STATUSES)
 def test_an_unended_subscription_is_found_whatever_its_access(user, status):
     subscription = factories.subscription(user=user, status=status)
     found = get_unended_subscription(user)

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from apps.billing.lifecycle import STATUSES
 from apps.billing.models import Subscription
 from apps.billing.selectors import (
     UNENDED_STATUSES,
@@ -16,23 +17,13 @@ from apps.billing.selectors import (
 )
 from apps.billing.utils import get_active_subscription
 
-ALL_STATUSES = [
-    "active",
-    "trialing",
-    "past_due",
-    "unpaid",
-    "canceled",
-    "incomplete",
-    "incomplete_expired",
-    "paused",
-]
 PERIOD_END = datetime(2026, 2, 1, tzinfo=UTC)
 CANCEL_AT = datetime(2026, 1, 20, tzinfo=UTC)
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("past_due_access", [True, False])
-@pytest.mark.parametrize("status", ALL_STATUSES)
+@pytest.mark.parametrize("status", STATUSES)
 def test_access_by_status(user, make_subscription, settings, status, past_due_access):
     settings.BILLING_PAST_DUE_ACCESS = past_due_access
     subscription = make_subscription(status=status)
@@ -49,7 +40,7 @@ def test_past_due_access_is_on_by_default(settings):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("status", ALL_STATUSES)
+@pytest.mark.parametrize("status", STATUSES)
 def test_any_subscription_that_has_not_ended_blocks_another_checkout(
     user, make_subscription, status
 ):
