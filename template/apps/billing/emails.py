@@ -4,21 +4,23 @@ A webhook handler calls `queue_email()` inside the webhook's transaction. The ro
 the Stripe event id, so a redelivered event finds it and sends nothing more; the email goes
 out only once that transaction commits, so a rollback never leaves a sent email behind.
 
-No request waits on SMTP: with BILLING_EMAIL_DELIVERY = "background" (the default) the send
-runs on a worker thread of the process, bounded by EMAIL_TIMEOUT. An email that could not be
-sent stays pending with its error and is sent by `manage.py billing_send_emails` (run it from
-cron or a scheduler), never lost.
+No request waits on SMTP: the send is a Celery task (`send_billing_email`), run by a worker,
+retried with exponential backoff while SMTP fails, and bounded by EMAIL_TIMEOUT. An email that
+still could not be sent stays pending with its error: the periodic
+`send_pending_billing_emails` (and `manage.py billing_send_emails`) sends it later, and staff
+can send it from the admin. Never lost. Without a broker (development, tests) the task runs
+in-process once the transaction has committed, and is not retried there.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from celery import Task, shared_task
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import close_old_connections, connections, models, transaction
+from django.db import models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -79,28 +81,33 @@ def queue_email(
     return email
 
 
-_executor: ThreadPoolExecutor | None = None
+#: Retries of a failed send: 30 s, 1 min, 2 min, ... capped at 30 min; then the periodic sweep.
+RETRY_BACKOFF_CAP = 1800
+MAX_RETRIES = 8
 
 
 def dispatch(email_id: int) -> None:
-    """Send now (inline) or on the process's email thread (background), per the setting."""
-    global _executor
-    if settings.BILLING_EMAIL_DELIVERY == "inline":
-        send_email(email_id)
-        return
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="billing-email")
-    _executor.submit(_send_on_thread, email_id)
+    """Hand the email to a worker (in-process without a broker)."""
+    send_billing_email.delay(email_id)
 
 
-def _send_on_thread(email_id: int) -> None:
-    close_old_connections()
-    try:
-        send_email(email_id)
-    except Exception:  # a crashed send stays pending; billing_send_emails retries it
-        logger.exception("Billing email %s not sent", email_id)
-    finally:
-        connections.close_all()  # this thread's connections only
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def send_billing_email(self: Task, email_id: int) -> bool:
+    """Send one pending email; retried with backoff while sending fails (SMTP down)."""
+    if send_email(email_id):
+        return True
+    pending = BillingEmail.objects.filter(pk=email_id, sent_at__isnull=True).exists()
+    # In-process (no broker) a retry would run at once, in the request; after the last retry
+    # the email waits, pending, for the periodic sweep.
+    if pending and not self.request.is_eager and self.request.retries < MAX_RETRIES:
+        raise self.retry(countdown=min(RETRY_BACKOFF_CAP, 30 * 2**self.request.retries))
+    return False
+
+
+@shared_task
+def send_pending_billing_emails() -> tuple[int, int]:
+    """Periodic: send every email still pending; (sent, failed)."""
+    return send_pending_emails()
 
 
 def send_email(email_id: int) -> bool:

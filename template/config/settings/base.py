@@ -18,7 +18,11 @@ if (BASE_DIR / ".env").exists():
 # The billing mode's own settings: BILLING_PLANS (basic) or dj-stripe's (advanced). They are
 # read after .env, and the names below (BILLING_APPS, ...) come from there.
 from .billing import *  # noqa: E402, F403
-from .billing import BILLING_APPS, BILLING_TEMPLATE_BUILTINS  # noqa: E402
+from .billing import (  # noqa: E402
+    BILLING_APPS,
+    BILLING_BEAT_SCHEDULE,
+    BILLING_TEMPLATE_BUILTINS,
+)
 
 PROJECT = tomllib.loads((BASE_DIR / "config" / "project.toml").read_text(encoding="utf-8"))
 PROJECT_NAME: str = PROJECT["name"]
@@ -222,6 +226,38 @@ BILLING_TRIAL_PERIOD_DAYS = env.int(
 BILLING_PAST_DUE_ACCESS = env.bool("BILLING_PAST_DUE_ACCESS", default=True)
 # One reminder email when Stripe announces a trial's end (customer.subscription.trial_will_end).
 BILLING_TRIAL_REMINDER_EMAILS = env.bool("BILLING_TRIAL_REMINDER_EMAILS", default=True)
-# "background": billing emails are sent on a thread of the process, so no request waits on
-# SMTP; "inline": in the request, after its transaction commits (the tests use this).
-BILLING_EMAIL_DELIVERY = env("BILLING_EMAIL_DELIVERY", default="background")
+
+# ---------------------------------------------------------------------------
+# Celery: webhook processing, emails, usage reporting and reconciliation run as tasks
+# ---------------------------------------------------------------------------
+# Redis (redis://127.0.0.1:6379/1) or RabbitMQ (amqp://guest:guest@127.0.0.1:5672//). Without
+# a broker, tasks run in-process through the same code (a fresh project, `make run`, tests):
+# nothing else has to be started, and periodic tasks wait for a beat.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or "memory://"
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
+CELERY_TASK_EAGER_PROPAGATES = False  # a failed in-process task is recorded, not a 500
+# A task is acknowledged once it has finished, and given back to the broker if its worker dies:
+# a worker killed mid-task loses nothing, the task runs again (every task is idempotent).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis hands an unacknowledged task to another worker after this many seconds: longer than
+# the longest task, shorter than you are willing to wait after a worker's machine died.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True  # tasks record their outcome in the database
+CELERY_TASK_SERIALIZER = CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Periodic work, declared here (not in an admin): `make beat` runs it. Each mode adds its own
+# (BILLING_BEAT_SCHEDULE in config/settings/billing.py).
+CELERY_BEAT_SCHEDULE = {
+    "send-pending-billing-emails": {
+        "task": "apps.billing.emails.send_pending_billing_emails",
+        "schedule": 300.0,
+    },
+    **BILLING_BEAT_SCHEDULE,
+}

@@ -9,7 +9,10 @@ DEBUG = False
 SECRET_KEY = "test-only-secret-key-not-for-production"  # noqa: S105
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-BILLING_EMAIL_DELIVERY = "inline"  # tests read mail.outbox right after the response
+# Tasks run in-process, whatever the developer's .env says; the tests that need a real broker
+# and worker set them up themselves.
+CELERY_BROKER_URL = "memory://"
+CELERY_TASK_ALWAYS_EAGER = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -35,3 +35,6 @@ DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True  # no effect since dj-stripe 2.10 (always native JSON)
 # Usage meters warn from this share of a limit on (get_usage's .is_near_limit).
 BILLING_USAGE_WARNING_PERCENT = env.int("BILLING_USAGE_WARNING_PERCENT", default=80)
+
+#: Periodic tasks of this billing mode, added to CELERY_BEAT_SCHEDULE (config/settings/base.py).
+BILLING_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}

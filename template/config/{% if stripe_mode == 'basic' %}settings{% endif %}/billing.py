@@ -42,3 +42,6 @@ BILLING_PLANS = env.json(
         },
     ],
 )
+
+#: Periodic tasks of this billing mode, added to CELERY_BEAT_SCHEDULE (config/settings/base.py).
+BILLING_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
