@@ -36,3 +36,20 @@ def test_signup_creates_a_user_and_logs_them_in(client):
 def test_superuser_has_staff_rights(django_user_model):
     admin = django_user_model.objects.create_superuser(email="root@example.com", password="pw")
     assert admin.is_staff and admin.is_superuser
+
+
+def test_account_emails_speak_in_the_projects_name(client, settings):
+    from django.core import mail
+
+    client.post(
+        reverse("account_signup"),
+        {
+            "email": "named@example.com",
+            "password1": "a-long-unusual-passphrase",
+            "password2": "a-long-unusual-passphrase",
+        },
+    )
+    assert mail.outbox, "the sign-up sends an email confirmation"
+    body = mail.outbox[0].body
+    assert settings.PROJECT_NAME in body
+    assert "example.com!" not in body and "Hello from example.com" not in body

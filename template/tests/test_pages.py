@@ -24,3 +24,16 @@ def test_dashboard_shows_no_subscription(client, user):
     response = client.get(reverse("dashboard"))
     assert response.status_code == 200
     assert b"have an active subscription" in response.content
+
+
+def test_pages_have_a_favicon(client):
+    html = client.get(reverse("home")).content.decode()
+    assert 'rel="icon"' in html and "favicon.svg" in html
+
+
+def test_unlimited_limits_read_unlimited(client, settings):
+    from django.template.loader import render_to_string
+
+    plan = {"name": "Scale", "price": 99, "price_id": "price_x", "limits": {"api_calls": None}}
+    html = render_to_string("billing/pricing.html", {"plans": [plan]})
+    assert "Unlimited API calls" in html and "None" not in html
