@@ -51,6 +51,7 @@ SHARED_BILLING = {
     "webhook_urls.py",
     "webhook_views.py",
     "webhooks.py",
+    "tasks.py",
     "migrations/0001_initial.py",
 }
 BILLING_FILES = {
@@ -59,6 +60,7 @@ BILLING_FILES = {
         "customers.py",
         "management/commands/billing_retry_events.py",
         "migrations/0002_customer_unlinking_and_billing_emails.py",
+        "migrations/0003_subscription_last_event_id.py",
     },
     "advanced": SHARED_BILLING
     | {

@@ -3,6 +3,7 @@ duplicated and out of order."""
 
 from __future__ import annotations
 
+import copy
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -219,6 +220,44 @@ def test_created_arriving_after_updated_in_the_same_second_does_not_win(client, 
     deliver(client, updated)
     deliver(client, created)
     assert Subscription.objects.get().status == "past_due"
+
+
+def renewal_that_fails(created: int) -> list[dict[str, Any]]:
+    """A failed renewal as Stripe sends it: two updates of one second, each with the values it
+    changed in `previous_attributes` (the new period, then past_due)."""
+    obj = load_fixture("subscription")
+    item = obj["items"]["data"][0]
+    old_items = copy.deepcopy(obj["items"])
+    item["current_period_start"], item["current_period_end"] = created, created + 30 * 86_400
+    renewed = make_event("customer.subscription.updated", copy.deepcopy(obj), created=created)
+    renewed["data"]["previous_attributes"] = {"items": old_items}
+    obj["status"] = "past_due"
+    failed = make_event("customer.subscription.updated", obj, created=created)
+    failed["data"]["previous_attributes"] = {"status": "active"}
+    return [renewed, failed]
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["in-order", "reversed"])
+def test_two_updates_of_one_second_end_in_the_later_one_whatever_their_order(
+    client, customer, reverse
+):
+    now = int(time.time())
+    deliver(client, subscription_event(created=now - 60))
+    events = renewal_that_fails(now)
+    for event in reversed(events) if reverse else events:
+        assert delivered(client, event) == Status.PROCESSED
+    sub = Subscription.objects.get()
+    assert (sub.status, sub.current_period_start) == ("past_due", to_datetime(now))
+
+
+def test_without_previous_attributes_the_later_applied_of_one_second_wins(client, customer):
+    now = int(time.time())
+    deliver(client, subscription_event(created=now - 60))
+    renewed, failed = renewal_that_fails(now)
+    for event in (failed, renewed):
+        del event["data"]["previous_attributes"]
+        deliver(client, event)
+    assert Subscription.objects.get().status == "active"  # nothing tells their order apart
 
 
 def test_a_canceled_subscription_stays_canceled(client, customer):
