@@ -128,7 +128,7 @@ class WebhookEvent(models.Model):
         RECEIVED = "received", "Received"
         PROCESSED = "processed", "Processed"
         DEFERRED = "deferred", "Deferred (waiting for its customer)"
-        FAILED = "failed", "Failed (Stripe will retry)"
+        FAILED = "failed", "Failed (retried with backoff, then left for staff)"
         IGNORED = "ignored", "Ignored"
 
     stripe_event_id = models.CharField(max_length=255, unique=True)
