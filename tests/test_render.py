@@ -51,7 +51,6 @@ SHARED_BILLING = {
     "webhook_urls.py",
     "webhook_views.py",
     "webhooks.py",
-    "tasks.py",
     "migrations/0001_initial.py",
 }
 BILLING_FILES = {
@@ -61,6 +60,7 @@ BILLING_FILES = {
         "management/commands/billing_retry_events.py",
         "migrations/0002_customer_unlinking_and_billing_emails.py",
         "migrations/0003_subscription_last_event_id_webhook_retries.py",
+        "tasks.py",
     },
     "advanced": SHARED_BILLING
     | {
