@@ -27,7 +27,7 @@ from .lifecycle import (
     start_subscription_checkout,
 )
 from .models import READ_FROM_API, StripeCustomer, Subscription
-from .stripe_api import request_options
+from .stripe_api import is_configured, request_options
 from .stripe_objects import object_id
 from .webhook_handlers import (
     DeferEventError,
@@ -318,21 +318,24 @@ def reconcile_subscriptions() -> list[Correction]:
     logged (field: old → new). A state read from Stripe never overwrites a webhook that is newer
     (`webhook_handlers.apply_subscription`). One request per linked customer (100
     subscriptions a page): run it nightly (`tasks.reconcile_subscriptions`). A customer Stripe
-    cannot answer for is logged and skipped.
+    cannot answer for is logged and skipped. Without Stripe keys there is nothing to read.
     """
+    if not is_configured():
+        logger.info("Stripe is not configured: no subscriptions to reconcile")
+        return []
     options = request_options()
     corrections: list[Correction] = []
     customers = StripeCustomer.objects.filter(user__isnull=False).order_by("pk")
-    for customer_id in customers.values_list("stripe_customer_id", flat=True).iterator():
+    for customer_id in list(customers.values_list("stripe_customer_id", flat=True)):
         try:
             listing = stripe.Subscription.list(
                 customer=customer_id, status="all", limit=100, **options
             )
             at = _stripe_time(listing)
             for subscription in listing.auto_paging_iter():
-                corrections += reconcile_subscription(subscription.to_dict(), at=at)
+                for correction in reconcile_subscription(subscription.to_dict(), at=at):
+                    logger.warning("Reconciled with Stripe: %s", correction)
+                    corrections.append(correction)
         except (stripe.StripeError, DeferEventError, ValueError) as exc:
             logger.warning("Could not reconcile the subscriptions of %s: %s", customer_id, exc)
-    for correction in corrections:
-        logger.warning("Reconciled with Stripe: %s", correction)
     return corrections

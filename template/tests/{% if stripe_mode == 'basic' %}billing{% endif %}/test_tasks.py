@@ -286,3 +286,10 @@ def test_reconciliation_never_overwrites_a_newer_webhook(offline, user):
     stale = load_fixture("subscription", id=sub_id, customer=customer_id)
     assert reconcile_subscription(stale, at=to_datetime(listing_time)) == []
     assert Subscription.objects.get().cancel_at_period_end is True
+
+
+def test_reconciliation_without_stripe_keys_reads_nothing(settings, make_subscription):
+    settings.STRIPE_SECRET_KEY = ""
+    make_subscription(status="active")
+    assert reconcile_subscriptions.delay().get() == 0
+    assert Subscription.objects.get().status == "active"
