@@ -59,6 +59,8 @@ BILLING_FILES = {
         "customers.py",
         "management/commands/billing_retry_events.py",
         "migrations/0002_customer_unlinking_and_billing_emails.py",
+        "migrations/0003_subscription_last_event_id_webhook_retries.py",
+        "tasks.py",
     },
     "advanced": SHARED_BILLING
     | {

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from . import email_admin  # noqa: F401  (registers BillingEmail's admin)
 from .lifecycle import UNENDED_STATUSES
 from .models import StripeCustomer, Subscription, WebhookEvent
-from .webhooks import retry_events
+from .tasks import queue_processing
 
 
 @admin.register(StripeCustomer)
@@ -59,22 +59,44 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "customer__user__email",
     ]
     raw_id_fields = ["customer"]
-    readonly_fields = ["last_event_at", "last_event_type", "created_at", "updated_at"]
+    readonly_fields = [
+        "last_event_at",
+        "last_event_type",
+        "last_event_id",
+        "created_at",
+        "updated_at",
+    ]
 
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
-    list_display = ["stripe_event_id", "type", "status", "attempts", "created", "received_at"]
+    """Every Stripe event received. A failed one shows its error here; once its task has given up
+    retrying, staff apply it again with the action (after fixing what made it fail)."""
+
+    list_display = [
+        "stripe_event_id",
+        "type",
+        "status",
+        "attempts",
+        "short_error",
+        "created",
+        "received_at",
+    ]
     list_filter = ["status", "type", "livemode"]
     search_fields = ["stripe_event_id", "stripe_customer_id"]
     readonly_fields = [field.name for field in WebhookEvent._meta.fields]
     actions = ["retry"]
+
+    @admin.display(description="Last error")
+    def short_error(self, event: WebhookEvent) -> str:
+        return event.last_error[:120]
 
     @admin.action(description="Apply the selected failed or deferred events again")
     def retry(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
         rows = queryset.filter(
             status__in=[WebhookEvent.Status.FAILED, WebhookEvent.Status.DEFERRED]
         ).order_by("created", "pk")
-        results = retry_events(rows)
-        done = sum(row.status == WebhookEvent.Status.PROCESSED for row in results)
-        self.message_user(request, f"{done} of {len(results)} events applied.", messages.INFO)
+        pks = list(rows.values_list("pk", flat=True))
+        for event_pk in pks:
+            queue_processing(event_pk)
+        self.message_user(request, f"{len(pks)} events queued to be applied again.", messages.INFO)

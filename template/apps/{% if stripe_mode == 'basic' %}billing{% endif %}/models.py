@@ -96,6 +96,8 @@ class Subscription(models.Model):
     # `created` of the newest Stripe event applied to this row: older events never overwrite it.
     last_event_at = models.DateTimeField(null=True, blank=True)
     last_event_type = models.CharField(max_length=100, blank=True)
+    # Its id (empty for a state read from the API): orders two events of the same second.
+    last_event_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -126,7 +128,7 @@ class WebhookEvent(models.Model):
         RECEIVED = "received", "Received"
         PROCESSED = "processed", "Processed"
         DEFERRED = "deferred", "Deferred (waiting for its customer)"
-        FAILED = "failed", "Failed (Stripe will retry)"
+        FAILED = "failed", "Failed (retried with backoff, then left for staff)"
         IGNORED = "ignored", "Ignored"
 
     stripe_event_id = models.CharField(max_length=255, unique=True)

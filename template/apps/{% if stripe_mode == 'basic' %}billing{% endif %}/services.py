@@ -1,10 +1,12 @@
 """Writes to Stripe and to the database (basic mode): the user's Stripe customer, checkout and
-its confirmation, and closing the billing account when a user deletes theirs."""
+its confirmation, closing the billing account when a user deletes theirs, and the nightly
+reconciliation of subscriptions with Stripe's."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -25,9 +27,14 @@ from .lifecycle import (
     start_subscription_checkout,
 )
 from .models import READ_FROM_API, StripeCustomer, Subscription
-from .stripe_api import request_options
+from .stripe_api import is_configured, request_options
 from .stripe_objects import object_id
-from .webhook_handlers import DeferEventError, apply_subscription, link_checkout_customer
+from .webhook_handlers import (
+    DeferEventError,
+    apply_subscription,
+    link_checkout_customer,
+    subscription_fields,
+)
 from .webhooks import replay_deferred
 
 if TYPE_CHECKING:
@@ -40,6 +47,7 @@ __all__ = [
     "forget_customer",
     "get_or_create_customer",
     "link_customer",
+    "reconcile_subscriptions",
 ]
 
 logger = logging.getLogger(__name__)
@@ -251,3 +259,83 @@ def close_billing_account(*, user: AbstractBaseUser) -> None:
             raise
         logger.info("Stripe customer %s was already deleted", customer_id)
     unlink_customer(customer_id)
+
+
+# --- reconciliation ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A local subscription's field that differed from Stripe's, and was set to Stripe's."""
+
+    subscription_id: str
+    field: str
+    old: Any
+    new: Any
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id}: {self.field}: {self.old!r} → {self.new!r}"
+
+
+#: The fields a subscription's state sets (those `webhook_handlers.subscription_fields` reads).
+STATE_FIELDS = tuple(subscription_fields({}))
+
+
+def _state(subscription_id: str) -> dict[str, Any] | None:
+    row = Subscription.objects.filter(stripe_subscription_id=subscription_id).first()
+    if row is None:
+        return None
+    return {name: getattr(row, name) for name in STATE_FIELDS}
+
+
+def reconcile_subscription(data: dict[str, Any], *, at: datetime) -> list[Correction]:
+    """Apply a subscription as Stripe has it now (read at `at`) through the webhook's own code,
+    ordered with the webhooks, and return what that changed. One ended at Stripe and here (or
+    never known here) is left alone."""
+    subscription_id = str(data.get("id") or "")
+    before = _state(subscription_id)
+    if data.get("status") not in UNENDED_STATUSES and (
+        before is None or before["status"] not in UNENDED_STATUSES
+    ):
+        return []
+    with transaction.atomic():
+        apply_subscription(data, at=at, source=READ_FROM_API)
+    after = _state(subscription_id) or {}
+    if before is None:
+        return [Correction(subscription_id, "subscription", None, after.get("status"))]
+    return [
+        Correction(subscription_id, name, before[name], after[name])
+        for name in before
+        if before[name] != after[name]
+    ]
+
+
+def reconcile_subscriptions() -> list[Correction]:
+    """Re-read from Stripe the subscriptions of every linked customer and correct local state.
+
+    What a lost or mis-configured webhook left wrong (a cancellation never received, a plan
+    change, a subscription never recorded) is set to Stripe's state, and each correction is
+    logged (field: old → new). A state read from Stripe never overwrites a webhook that is newer
+    (`webhook_handlers.apply_subscription`). One request per linked customer (100
+    subscriptions a page): run it nightly (`tasks.reconcile_subscriptions`). A customer Stripe
+    cannot answer for is logged and skipped. Without Stripe keys there is nothing to read.
+    """
+    if not is_configured():
+        logger.info("Stripe is not configured: no subscriptions to reconcile")
+        return []
+    options = request_options()
+    corrections: list[Correction] = []
+    customers = StripeCustomer.objects.filter(user__isnull=False).order_by("pk")
+    for customer_id in list(customers.values_list("stripe_customer_id", flat=True)):
+        try:
+            listing = stripe.Subscription.list(
+                customer=customer_id, status="all", limit=100, **options
+            )
+            at = _stripe_time(listing)
+            for subscription in listing.auto_paging_iter():
+                for correction in reconcile_subscription(subscription.to_dict(), at=at):
+                    logger.warning("Reconciled with Stripe: %s", correction)
+                    corrections.append(correction)
+        except (stripe.StripeError, DeferEventError, ValueError) as exc:
+            logger.warning("Could not reconcile the subscriptions of %s: %s", customer_id, exc)
+    return corrections

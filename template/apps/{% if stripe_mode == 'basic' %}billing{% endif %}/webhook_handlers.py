@@ -12,10 +12,11 @@ Handled events:
 - invoice.payment_failed                emails the customer a link to fix their payment method
 - invoice.payment_action_required       emails the customer a link to confirm the payment (3DS)
 
-Handlers run inside a transaction opened by the intake in `webhooks`, once per event. Emails
-are stored in that transaction and sent after it commits (`apps.billing.emails`), so a rollback
-never leaves one sent. Events of the other mode (a test event while a live secret key is
-configured, or the reverse) and types without a handler are stored and marked ignored.
+Handlers run in a worker, inside the transaction `webhooks.process_event` opens, once per event.
+Emails are stored in that transaction and sent by a task after it commits
+(`apps.billing.emails`), so a rollback never leaves one sent. Events of the other mode (a test
+event while a live secret key is configured, or the reverse) and types without a handler are
+stored and marked ignored.
 """
 
 from __future__ import annotations
@@ -33,9 +34,15 @@ from django.urls import reverse
 
 from .customers import link_customer, unlink_customer
 from .emails import BillingEmail, queue_email
-from .fast_sql import update_subscription_if_newer
 from .lifecycle import TERMINAL_STATUSES, UNENDED_STATUSES
-from .models import DEFAULT_EVENT_RANK, EVENT_RANK, StripeCustomer, Subscription, WebhookEvent
+from .models import (
+    DEFAULT_EVENT_RANK,
+    EVENT_RANK,
+    READ_FROM_API,
+    StripeCustomer,
+    Subscription,
+    WebhookEvent,
+)
 from .money import format_money
 from .plans import Plan, get_plan_by_price_id
 from .stripe_api import livemode
@@ -67,26 +74,6 @@ def to_datetime(timestamp: Any) -> datetime | None:
     if timestamp in (None, ""):
         return None
     return datetime.fromtimestamp(int(timestamp), tz=UTC)
-
-
-#: Events whose handler a concurrent delivery of the same event may run again harmlessly: what
-#: they write is a function of the event, guarded by the ordering check, and they send nothing.
-#: These are applied first and stored after (one round trip fewer each; see webhooks). Types
-#: without a handler are stored as ignored the same way. Anything that emails, or otherwise
-#: acts outside the database, must stay out of this set.
-REPEATABLE_TYPES = frozenset(
-    {
-        "customer.subscription.created",
-        "customer.subscription.updated",
-        "customer.subscription.deleted",
-        "invoice.paid",
-        "invoice.payment_succeeded",
-    }
-)
-
-
-def is_repeatable(event_type: str) -> bool:
-    return event_type in REPEATABLE_TYPES or event_type not in HANDLERS
 
 
 def apply_event(event: dict[str, Any]) -> Outcome:
@@ -220,8 +207,7 @@ def subscription_fields(obj: dict[str, Any]) -> dict[str, Any]:
 
 def _is_stale(row: Subscription, fields: dict[str, Any]) -> str:
     """Why this new state (`fields`, with the `last_event_at` and `last_event_type` it comes
-    from) must not overwrite the row ('' if it may). `fast_sql.update_subscription_if_newer` is
-    the same rule as a WHERE clause; a test holds the two to each other."""
+    from) must not overwrite the row ('' if it may)."""
     if row.status in TERMINAL_STATUSES and fields["status"] not in TERMINAL_STATUSES:
         return f"subscription is already {row.status}"
     if row.last_event_at is None:
@@ -236,21 +222,72 @@ def _is_stale(row: Subscription, fields: dict[str, Any]) -> str:
     return ""
 
 
-def apply_subscription(obj: dict[str, Any], *, at: datetime, source: str) -> Outcome:
+def _holds(obj: Any, attributes: Any) -> bool:
+    """Whether `obj` has these attribute values (nested objects compared key by key)."""
+    if isinstance(attributes, dict):
+        return isinstance(obj, dict) and all(
+            _holds(obj.get(key), value) for key, value in attributes.items()
+        )
+    return bool(obj == attributes)
+
+
+def _is_older_of_one_second(row: Subscription, obj: dict[str, Any], previous: Any) -> str:
+    """Why this event is older than the one the row holds, both of one second and one rank, where
+    `_is_stale` cannot tell ('' if it is not older, or if that cannot be told).
+
+    Stripe's timestamps are whole seconds, and a renewal that fails sends two
+    customer.subscription.updated of the same second (the new period, then past_due), which
+    workers may apply in any order. Each event's `previous_attributes` holds the values it
+    changed: the event whose previous attributes are the other's values came after it. When
+    both or neither match, the later applied wins."""
+    if not row.last_event_id:
+        return ""
+    applied = (
+        WebhookEvent.objects.filter(stripe_event_id=row.last_event_id)
+        .values_list("payload", flat=True)
+        .first()
+    )
+    data = (applied.get("data") or {}) if isinstance(applied, dict) else {}
+    applied_previous = data.get("previous_attributes")
+    comes_after = isinstance(previous, dict) and bool(previous)
+    comes_after = comes_after and _holds(data.get("object"), previous)
+    comes_before = isinstance(applied_previous, dict) and bool(applied_previous)
+    comes_before = comes_before and _holds(obj, applied_previous)
+    if comes_before and not comes_after:
+        return "a later event of the same second was already applied"
+    return ""
+
+
+def _same_second_and_rank(row: Subscription, fields: dict[str, Any]) -> bool:
+    return (
+        row.last_event_at == fields["last_event_at"]
+        and fields["last_event_type"] != READ_FROM_API
+        and EVENT_RANK.get(row.last_event_type, DEFAULT_EVENT_RANK)
+        == EVENT_RANK.get(fields["last_event_type"], DEFAULT_EVENT_RANK)
+    )
+
+
+def apply_subscription(
+    obj: dict[str, Any],
+    *,
+    at: datetime,
+    source: str,
+    event_id: str = "",
+    previous: dict[str, Any] | None = None,
+) -> Outcome:
     """Create or update the Subscription row from a Stripe subscription, unless a newer state
-    was applied already. `at` is when Stripe had this state (an event's `created`) and
-    `source` where it comes from (the event type, or `READ_FROM_API`): the webhook and the
-    success page write through here, in any order, with the same result."""
+    was applied already. `at` is when Stripe had this state (an event's `created`), `source`
+    where it comes from (the event type, or `READ_FROM_API`), and `event_id` and `previous`
+    the event's id and `previous_attributes`: the webhook, the success page and the nightly
+    reconciliation write through here, in any order, with the same result."""
     subscription_id = object_id(obj.get("id"))
     if not subscription_id.startswith("sub_"):
         raise ValueError(f"The {source} carries no subscription id.")
     fields = subscription_fields(obj)
-    fields.update(last_event_at=at, last_event_type=source)
+    fields.update(last_event_at=at, last_event_type=source, last_event_id=event_id)
     customer_id = object_id(obj.get("customer"))
-    if customer_id and update_subscription_if_newer(subscription_id, customer_id, fields):
-        return Outcome(detail=f"Updated {subscription_id} ({fields['status']}).")
-
-    # A new subscription, a stale state, or a customer not linked (to this row) yet.
+    # The row is locked while its state is compared and written: concurrent events of one
+    # subscription queue up here, and the newest state stays, whatever order they come in.
     row = (
         Subscription.objects.select_for_update(of=("self",))
         .select_related("customer")
@@ -275,7 +312,7 @@ def apply_subscription(obj: dict[str, Any], *, at: datetime, source: str) -> Out
                 linked_customer_id=linked_customer_id,
             )
         except IntegrityError:
-            # Created concurrently by another delivery: fall through to the ordered update.
+            # Created concurrently by another event: fall through to the ordered update.
             row = (
                 Subscription.objects.select_for_update()
                 .filter(stripe_subscription_id=subscription_id)
@@ -284,6 +321,8 @@ def apply_subscription(obj: dict[str, Any], *, at: datetime, source: str) -> Out
             if row is None:
                 raise
     stale = _is_stale(row, fields)
+    if not stale and _same_second_and_rank(row, fields):
+        stale = _is_older_of_one_second(row, obj, previous)
     if stale:
         return Outcome(detail=f"Skipped: {stale}.", linked_customer_id=linked_customer_id)
     for name, value in fields.items():
@@ -327,7 +366,13 @@ def _report_second_live_subscription(row: Subscription) -> None:
 def handle_subscription_event(event: dict[str, Any]) -> Outcome:
     created = to_datetime(event["created"])
     assert created is not None  # the intake fills in `created`
-    return apply_subscription(event["data"]["object"], at=created, source=event["type"])
+    return apply_subscription(
+        event["data"]["object"],
+        at=created,
+        source=event["type"],
+        event_id=event["id"],
+        previous=event["data"].get("previous_attributes"),
+    )
 
 
 def handle_trial_will_end(event: dict[str, Any]) -> Outcome:

@@ -1,4 +1,5 @@
-"""The Stripe webhook endpoint (basic mode): POST /billing/webhook/. The work is in `webhooks`."""
+"""The Stripe webhook endpoint (basic mode): POST /billing/webhook/. The work is in `webhooks`
+(verify, store once) and `tasks` (applied by a worker)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import logging
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from kombu.exceptions import OperationalError as BrokerUnavailableError
 
-from . import webhooks
+from . import tasks, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +19,7 @@ logger = logging.getLogger(__name__)
 @require_POST
 def webhook(request: HttpRequest) -> HttpResponse:
     try:
-        event = webhooks.handle_webhook(
+        receipt = webhooks.handle_webhook(
             payload=request.body, signature=request.headers.get("Stripe-Signature")
         )
     except webhooks.WebhookRejectedError as exc:
@@ -25,8 +27,11 @@ def webhook(request: HttpRequest) -> HttpResponse:
     except webhooks.WebhookNotConfiguredError as exc:
         logger.error("%s", exc)
         return JsonResponse({"error": str(exc)}, status=503)
-    except webhooks.EventProcessingError as exc:
-        return JsonResponse(
-            {"error": "processing_failed", "event": exc.event.stripe_event_id}, status=500
-        )
-    return JsonResponse({"id": event.stripe_event_id, "status": event.status})
+    if receipt.needs_processing:
+        try:
+            tasks.queue_processing(receipt.pk)
+        except BrokerUnavailableError:
+            # Stored, not queued: Stripe's retry of this delivery queues it.
+            logger.exception("Could not queue Stripe event %s", receipt.event_id)
+            return JsonResponse({"error": "queue_unavailable"}, status=503)
+    return JsonResponse({"id": receipt.event_id, "status": receipt.status})

@@ -1,16 +1,19 @@
-"""Webhook intake (basic mode): verify, store once, apply once, never lose an event.
+"""Webhook intake and processing (basic mode): verify, store once, queue, apply once.
 
-The order is fixed: require the signature header, verify it, check the body's shape, then
-store the raw event by its unique Stripe id and apply it in one transaction. Most events
-(handlers that write only guarded rows, see `webhook_handlers.REPEATABLE_TYPES`) are applied
-first and inserted last in that transaction, the insert being the claim; every other event is
-inserted and locked before its handler runs. Either way a duplicate delivery finds the event
-already processed and does nothing. An error while applying rolls the changes back, records the
-error on the stored event and makes the view answer 500 so Stripe retries. An event that
-cannot be applied yet (its customer is not linked to a user) is kept as `deferred` and applied
-as soon as the link appears, or as soon as Stripe says the customer was deleted. An event of
-the other mode (test or live) than the secret key's is stored as ignored, with the reason.
-The handlers, one per event type, are in `webhook_handlers`.
+The endpoint does little, in a fixed order: require the signature header, verify it, check the
+body's shape, then store the raw event by its unique Stripe id (an INSERT that does nothing
+when the id is stored already: that is the duplicate check) and queue its processing once the
+row is committed (`tasks.process_webhook_event`). A redelivery of an event not applied yet
+(received, deferred, failed) queues it again; one already applied is only acknowledged.
+
+A worker applies the event with `process_event`: it locks the stored event, runs its handler
+and records the new status in the same transaction, so concurrent runs of one event (several
+workers, a redelivery) queue up behind the lock and only the first applies it. An error rolls
+the handler's writes back and records the error on the event: the task retries it with backoff.
+An event that cannot be applied yet (its customer is not linked to a user) is kept as
+`deferred` and applied as soon as the link appears, or as soon as Stripe says the customer was
+deleted. An event of the other mode (test or live) than the secret key's is stored as ignored,
+with the reason. The handlers, one per event type, are in `webhook_handlers`.
 """
 
 from __future__ import annotations
@@ -18,18 +21,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from .fast_sql import insert_row
-from .models import WebhookEvent
+from .fast_sql import insert_event_once
+from .models import StripeCustomer, WebhookEvent
 from .stripe_objects import object_id
-from .webhook_handlers import DeferEventError, apply_event, is_repeatable, to_datetime
+from .webhook_handlers import DeferEventError, apply_event, to_datetime
 from .webhook_json import InvalidJSONBodyError, parse_json_body
 
 logger = logging.getLogger(__name__)
@@ -278,121 +282,104 @@ def _new_row(event: dict[str, Any]) -> WebhookEvent:
     )
 
 
-def _record_outcome(lock: Callable[[], WebhookEvent], status: str, error: str) -> WebhookEvent:
+@dataclass(frozen=True)
+class Receipt:
+    """A delivery stored: the event's row and its status when this delivery arrived."""
+
+    pk: int
+    event_id: str
+    status: str
+
+    @property
+    def needs_processing(self) -> bool:
+        """Not applied yet (new, deferred or failed): queue it (again)."""
+        return self.status not in DONE_STATUSES
+
+
+def store_event(event: dict[str, Any]) -> Receipt:
+    """Store the event unless its id is stored already (INSERT ... ON CONFLICT DO NOTHING, one
+    statement: see `fast_sql`); a redelivery reads the stored row's status instead."""
+    stored = insert_event_once(_new_row(event))
+    if stored is None:
+        stored = (
+            WebhookEvent.objects.filter(stripe_event_id=event["id"])
+            .values_list("pk", "status")
+            .get()
+        )
+    return Receipt(stored[0], event["id"], stored[1])
+
+
+def handle_webhook(*, payload: bytes, signature: str | None) -> Receipt:
+    """Verify and store one delivery; the caller queues it when `needs_processing`."""
+    return store_event(verify_and_parse(payload=payload, signature=signature))
+
+
+# --- processing (in a worker) -----------------------------------------------------------------
+
+
+def _record_outcome(row_pk: int, status: str, error: str) -> WebhookEvent:
     """Keep the event with what went wrong, in a transaction of its own."""
     with transaction.atomic():
-        row = lock()
-        if row.status not in DONE_STATUSES:  # unless another delivery applied it meanwhile
+        row = WebhookEvent.objects.select_for_update().get(pk=row_pk)
+        if row.status not in DONE_STATUSES:  # unless another run applied it meanwhile
             row.status, row.last_error = status, error
             row.attempts += 1
             row.save(update_fields=["status", "last_error", "attempts"])
     return row
 
 
-class _StoredBeforeError(Exception):
-    """A delivery of this event was stored earlier: the locking path decides what to do."""
+def _apply_locked(row_pk: int) -> tuple[WebhookEvent, Any]:
+    """Lock the stored event, apply it unless it is done, record the outcome (one transaction)."""
+    row = WebhookEvent.objects.select_for_update().get(pk=row_pk)
+    if row.status in DONE_STATUSES:
+        logger.info("Stripe event %s was already applied", row.stripe_event_id)
+        return row, None
+    outcome = apply_event(row.payload)
+    row.status, row.last_error = outcome.status, outcome.detail
+    row.attempts += 1
+    row.processed_at = timezone.now()
+    row.save(update_fields=["status", "last_error", "attempts", "processed_at"])
+    return row, outcome
 
 
-Step = Callable[[], tuple[WebhookEvent, Any]]
-
-
-def _lock_then_apply(lock: Callable[[], WebhookEvent]) -> Step:
-    """Lock the stored event first: for every handler, and for events seen before."""
-
-    def step() -> tuple[WebhookEvent, Any]:
-        row = lock()
-        if row.status in DONE_STATUSES:
-            logger.info("Stripe event %s was already applied", row.stripe_event_id)
-            return row, None
-        outcome = apply_event(row.payload)
-        row.status, row.last_error = outcome.status, outcome.detail
-        row.attempts += 1
-        row.processed_at = timezone.now()
-        row.save(update_fields=["status", "last_error", "attempts", "processed_at"])
-        return row, outcome
-
-    return step
-
-
-def _apply_then_store(event: dict[str, Any]) -> Step:
-    """Apply first, then insert the event already processed: two statements fewer.
-
-    Only for handlers whose writes a concurrent delivery of the same event may repeat (see
-    `webhook_handlers.REPEATABLE_TYPES`). The insert is the claim: if a delivery stored the event
-    before, it fails on the unique event id, everything this one wrote is rolled back, and the
-    locking path runs instead.
-    """
-
-    def step() -> tuple[WebhookEvent, Any]:
-        outcome = apply_event(event)
-        row = _new_row(event)
-        row.status, row.last_error = outcome.status, outcome.detail
-        row.attempts = 1
-        row.processed_at = timezone.now()
-        try:
-            insert_row(row)
-        except IntegrityError as exc:
-            raise _StoredBeforeError from exc
-        return row, outcome
-
-    return step
-
-
-def _apply(step: Step, lock: Callable[[], WebhookEvent]) -> WebhookEvent:
-    """Apply an event and record the result, in one transaction.
+def process_event(row: WebhookEvent, *, recheck_link: bool = True) -> WebhookEvent:
+    """Apply a stored event exactly once. Raises EventProcessingError if applying failed.
 
     The handler runs in the same transaction as the event's new status, so both commit
     together. If it fails, everything it wrote is rolled back and the failure is recorded on
-    the event (found or inserted by `lock`) in a second transaction: nothing is half-written,
-    nothing is lost.
+    the event in a second transaction: nothing is half-written, nothing is lost.
     """
     try:
         with transaction.atomic():
-            row, outcome = step()
+            row, outcome = _apply_locked(row.pk)
     except DeferEventError as exc:
-        row = _record_outcome(lock, Status.DEFERRED, str(exc))
+        row = _record_outcome(row.pk, Status.DEFERRED, str(exc))
         logger.info("Deferred Stripe event %s: %s", row.stripe_event_id, exc)
-        return row
-    except _StoredBeforeError:
-        raise
+        return _unless_linked_meanwhile(row) if recheck_link else row
     except Exception as exc:
-        logger.exception("Failed to apply a Stripe event")
-        row = _record_outcome(lock, Status.FAILED, f"{type(exc).__name__}: {exc}")
+        logger.exception("Failed to apply Stripe event %s", row.stripe_event_id)
+        row = _record_outcome(row.pk, Status.FAILED, f"{type(exc).__name__}: {exc}")
         raise EventProcessingError(row) from exc
     if outcome is not None and outcome.linked_customer_id:
         replay_deferred(stripe_customer_id=outcome.linked_customer_id)
     return row
 
 
-def process_event(row: WebhookEvent) -> WebhookEvent:
-    """Apply a stored event exactly once. Raises EventProcessingError if applying failed."""
+def _unless_linked_meanwhile(row: WebhookEvent) -> WebhookEvent:
+    """Apply a just-deferred event at once if its customer was linked while it was deferred.
 
-    def lock() -> WebhookEvent:
-        return WebhookEvent.objects.select_for_update().get(pk=row.pk)
-
-    return _apply(_lock_then_apply(lock), lock)
-
-
-def handle_webhook(*, payload: bytes, signature: str | None) -> WebhookEvent:
-    """The whole webhook pipeline for one delivery.
-
-    The locking path inserts the raw event unless a delivery of the same id already stored it
-    (INSERT ... ON CONFLICT DO NOTHING), then locks it, so concurrent deliveries of one event
-    queue up behind each other and only the first applies it. Events whose handler may safely
-    run twice take a shorter path first (`_apply_then_store`).
+    Another worker may link the customer (and replay what waited for it) between this event's
+    read and its `deferred` commit: that replay did not see this event yet. Whichever commits
+    last sees the other's work, so checking here, after the commit, leaves nothing waiting.
     """
-    event = verify_and_parse(payload=payload, signature=signature)
-
-    def lock() -> WebhookEvent:
-        WebhookEvent.objects.bulk_create([_new_row(event)], ignore_conflicts=True)
-        return WebhookEvent.objects.select_for_update().get(stripe_event_id=event["id"])
-
-    if is_repeatable(event["type"]):
-        try:
-            return _apply(_apply_then_store(event), lock)
-        except _StoredBeforeError:
-            pass  # a redelivery: it may still need applying (failed, deferred) or be done
-    return _apply(_lock_then_apply(lock), lock)
+    if row.status != Status.DEFERRED or not row.stripe_customer_id:
+        return row
+    if not StripeCustomer.objects.filter(stripe_customer_id=row.stripe_customer_id).exists():
+        return row
+    try:
+        return process_event(row, recheck_link=False)
+    except EventProcessingError as exc:
+        return exc.event
 
 
 def replay_deferred(*, stripe_customer_id: str) -> list[WebhookEvent]:
@@ -403,7 +390,7 @@ def replay_deferred(*, stripe_customer_id: str) -> list[WebhookEvent]:
     return retry_events(pending)
 
 
-def retry_events(rows: Any) -> list[WebhookEvent]:
+def retry_events(rows: Iterable[WebhookEvent]) -> list[WebhookEvent]:
     """Re-apply failed or deferred events; a failure is recorded and the next one still runs."""
     done: list[WebhookEvent] = []
     for row in rows:

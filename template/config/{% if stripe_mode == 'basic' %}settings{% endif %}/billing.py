@@ -6,6 +6,7 @@ Imported by base.py after `.env` is read; environment variables win over the def
 from __future__ import annotations
 
 import environ
+from celery.schedules import crontab
 
 env = environ.Env()
 
@@ -44,4 +45,15 @@ BILLING_PLANS = env.json(
 )
 
 #: Periodic tasks of this billing mode, added to CELERY_BEAT_SCHEDULE (config/settings/base.py).
-BILLING_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+BILLING_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Deferred events whose customer is known now, and events stored but never processed.
+    "retry-webhook-events": {
+        "task": "apps.billing.tasks.retry_webhook_events",
+        "schedule": 60.0,
+    },
+    # Local subscriptions corrected from Stripe's, each correction logged; at night (TIME_ZONE).
+    "reconcile-subscriptions": {
+        "task": "apps.billing.tasks.reconcile_subscriptions",
+        "schedule": crontab(hour=3, minute=30),
+    },
+}

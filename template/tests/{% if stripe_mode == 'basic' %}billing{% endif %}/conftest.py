@@ -9,11 +9,12 @@ from django.test import Client
 from django.urls import reverse
 
 from apps.billing.models import StripeCustomer, Subscription, WebhookEvent
+from config.celery import app as celery_app
 from fakestripe import FakeStripe
 from tests.fuzzing import WebhookTarget
 from tests.offline_billing import BillingStripe
 
-from .harness import Offline, start_offline
+from .harness import Offline, TaskQueue, start_offline
 
 TEST_PLANS = [
     {
@@ -115,3 +116,17 @@ def webhook_target(settings: Any) -> WebhookTarget:
         secret=settings.STRIPE_WEBHOOK_SECRET,
         stored=WebhookEvent.objects.count,
     )
+
+
+@pytest.fixture
+def task_queue() -> Iterator[TaskQueue]:
+    """Tasks are queued, as with a real broker (here Celery's in-memory one), instead of running
+    in-process: the test takes them off the queue and runs them, as workers would."""
+    celery_app.conf.task_always_eager = False
+    queue = TaskQueue()
+    queue.take()  # what other tests left queued
+    try:
+        yield queue
+    finally:
+        celery_app.conf.task_always_eager = True
+        queue.take()  # nothing is left for the next test

@@ -6,18 +6,23 @@ import time
 from unittest.mock import MagicMock, patch
 
 import pytest
+from django.test import TestCase
 
 from tests.stripe_events import encode, load_fixture, make_event, sign
 
 
 def deliver(client, event):
+    """POST a signed event. The endpoint queues its processing once the request's writes are
+    committed; inside a test's transaction, run what waited for that commit (the task runs
+    in-process in tests) as it runs after a real request."""
     body = encode(event)
-    return client.post(
-        "/billing/webhook/",
-        data=body,
-        content_type="application/json",
-        HTTP_STRIPE_SIGNATURE=sign(body),
-    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(
+            "/billing/webhook/",
+            data=body,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=sign(body),
+        )
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@ duplicated and out of order."""
 
 from __future__ import annotations
 
+import copy
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,13 @@ def subscription_event(
     event_type: str = "customer.subscription.created", *, created: int = 0, **fields: Any
 ) -> dict[str, Any]:
     return make_event(event_type, load_fixture("subscription", **fields), created=created or None)
+
+
+def delivered(client: Any, event: dict[str, Any]) -> str:
+    """Deliver an event (accepted: 200) and let it be processed; its stored status then."""
+    response = deliver(client, event)
+    assert response.status_code == 200, response.content
+    return WebhookEvent.objects.get(stripe_event_id=event["id"]).status
 
 
 def test_the_webhook_url_is_the_documented_one():
@@ -214,6 +222,44 @@ def test_created_arriving_after_updated_in_the_same_second_does_not_win(client, 
     assert Subscription.objects.get().status == "past_due"
 
 
+def renewal_that_fails(created: int) -> list[dict[str, Any]]:
+    """A failed renewal as Stripe sends it: two updates of one second, each with the values it
+    changed in `previous_attributes` (the new period, then past_due)."""
+    obj = load_fixture("subscription")
+    item = obj["items"]["data"][0]
+    old_items = copy.deepcopy(obj["items"])
+    item["current_period_start"], item["current_period_end"] = created, created + 30 * 86_400
+    renewed = make_event("customer.subscription.updated", copy.deepcopy(obj), created=created)
+    renewed["data"]["previous_attributes"] = {"items": old_items}
+    obj["status"] = "past_due"
+    failed = make_event("customer.subscription.updated", obj, created=created)
+    failed["data"]["previous_attributes"] = {"status": "active"}
+    return [renewed, failed]
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["in-order", "reversed"])
+def test_two_updates_of_one_second_end_in_the_later_one_whatever_their_order(
+    client, customer, reverse
+):
+    now = int(time.time())
+    deliver(client, subscription_event(created=now - 60))
+    events = renewal_that_fails(now)
+    for event in reversed(events) if reverse else events:
+        assert delivered(client, event) == Status.PROCESSED
+    sub = Subscription.objects.get()
+    assert (sub.status, sub.current_period_start) == ("past_due", to_datetime(now))
+
+
+def test_without_previous_attributes_the_later_applied_of_one_second_wins(client, customer):
+    now = int(time.time())
+    deliver(client, subscription_event(created=now - 60))
+    renewed, failed = renewal_that_fails(now)
+    for event in (failed, renewed):
+        del event["data"]["previous_attributes"]
+        deliver(client, event)
+    assert Subscription.objects.get().status == "active"  # nothing tells their order apart
+
+
 def test_a_canceled_subscription_stays_canceled(client, customer):
     now = int(time.time())
     deleted = subscription_event(
@@ -262,8 +308,7 @@ def test_a_late_redelivery_of_an_applied_event_changes_nothing(client, customer)
         "customer.subscription.updated", created=now, cancel_at_period_end=True
     )
     for event in (first, second, first):  # Stripe retries `first` after `second` landed
-        response = deliver(client, event)
-        assert (response.status_code, response.json()["status"]) == (200, Status.PROCESSED)
+        assert delivered(client, event) == Status.PROCESSED
     assert Subscription.objects.get().cancel_at_period_end is True
     stored = WebhookEvent.objects.get(stripe_event_id=first["id"])
     assert stored.attempts == 1
@@ -275,9 +320,7 @@ def test_a_late_redelivery_of_an_applied_event_changes_nothing(client, customer)
 
 def test_subscription_before_its_checkout_is_deferred_then_applied(client, user):
     sub_event = subscription_event(customer="cus_NotLinkedYet")
-    response = deliver(client, sub_event)
-    assert response.status_code == 200
-    assert response.json()["status"] == Status.DEFERRED
+    assert delivered(client, sub_event) == Status.DEFERRED
     assert not Subscription.objects.exists()
 
     session = load_fixture(
@@ -294,7 +337,7 @@ def test_subscription_before_its_checkout_is_deferred_then_applied(client, user)
 def test_a_subscription_linking_its_customer_replays_what_waited_for_it(client, user):
     invoice = load_fixture("invoice", customer="cus_LinkedLater", customer_email=None)
     waiting = make_event("invoice.payment_failed", invoice)
-    assert deliver(client, waiting).json()["status"] == Status.DEFERRED
+    assert delivered(client, waiting) == Status.DEFERRED
     assert not mail.outbox
 
     linking = subscription_event(customer="cus_LinkedLater", metadata={"user_id": str(user.pk)})
@@ -344,13 +387,12 @@ def test_an_smtp_outage_neither_fails_the_event_nor_loses_the_email(client, cust
 def test_an_email_that_cannot_be_stored_fails_the_event_and_sends_nothing(client, customer):
     event = make_event("invoice.payment_failed", load_fixture("invoice"))
     with refusing_inserts(BillingEmail._meta.db_table):
-        response = deliver(client, event)
-    assert response.status_code == 500  # Stripe retries
+        assert delivered(client, event) == Status.FAILED  # stored, then failed in its task
     assert not mail.outbox
     stored = WebhookEvent.objects.get()
     assert (stored.status, stored.attempts) == (Status.FAILED, 1)
 
-    assert deliver(client, event).status_code == 200  # Stripe's retry
+    assert delivered(client, event) == Status.PROCESSED  # a redelivery queues it again
     stored.refresh_from_db()
     assert (stored.status, stored.attempts) == (Status.PROCESSED, 2)
     assert len(mail.outbox) == 1
@@ -361,15 +403,14 @@ def test_a_database_error_mid_event_leaves_nothing_half_written(client, user):
     # write), which the database refuses.
     event = subscription_event(customer="cus_Halfway", metadata={"user_id": str(user.pk)})
     with refusing_inserts(Subscription._meta.db_table):
-        response = deliver(client, event)
-    assert response.status_code == 500
+        assert delivered(client, event) == Status.FAILED
     assert not Subscription.objects.exists()
     assert not StripeCustomer.objects.exists()  # the first write was rolled back too
     stored = WebhookEvent.objects.get()
     assert stored.status == Status.FAILED
     assert "refused (test fault)" in stored.last_error
 
-    assert deliver(client, event).status_code == 200  # Stripe's retry
+    assert delivered(client, event) == Status.PROCESSED  # Stripe's retry
     assert Subscription.objects.get().customer.stripe_customer_id == "cus_Halfway"
 
 
@@ -434,8 +475,7 @@ def test_a_paid_renewal_starts_its_period_once_whichever_event_comes(client, cus
     now = int(time.time())
     caplog.set_level("INFO", logger="apps.billing.webhook_handlers")
     for event_type in ("invoice.paid", "invoice.payment_succeeded", "invoice.paid"):
-        response = deliver(client, paid_event(event_type, "in_renewal", now))
-        assert (response.status_code, response.json()["status"]) == (200, Status.PROCESSED)
+        assert delivered(client, paid_event(event_type, "in_renewal", now)) == Status.PROCESSED
     sub = Subscription.objects.get()
     assert sub.last_paid_invoice_id == "in_renewal"
     starts = [r for r in caplog.records if "a new billing period starts" in r.getMessage()]
@@ -521,15 +561,14 @@ def test_trial_will_end_sends_one_reminder(client, customer):
 
 def test_trial_reminders_can_be_turned_off(client, customer, settings):
     settings.BILLING_TRIAL_REMINDER_EMAILS = False
-    response = deliver(client, trial_will_end())
-    assert response.json()["status"] == Status.IGNORED
+    assert delivered(client, trial_will_end()) == Status.IGNORED
     assert "BILLING_TRIAL_REMINDER_EMAILS" in WebhookEvent.objects.get().last_error
     assert not mail.outbox and not BillingEmail.objects.exists()
 
 
 def test_a_trial_reminder_waits_for_its_customer_to_be_linked(client, user):
     waiting = trial_will_end(customer="cus_NotYetLinked")
-    assert deliver(client, waiting).json()["status"] == Status.DEFERRED
+    assert delivered(client, waiting) == Status.DEFERRED
     session = load_fixture(
         "checkout_session", customer="cus_NotYetLinked", client_reference_id=str(user.pk)
     )
@@ -554,8 +593,7 @@ def test_a_deleted_customer_is_unlinked_and_the_user_can_start_over(client, cust
         client,
         subscription_event("customer.subscription.deleted", created=now - 5, status="canceled"),
     )
-    response = deliver(client, customer_deleted())
-    assert (response.status_code, response.json()["status"]) == (200, Status.PROCESSED)
+    assert delivered(client, customer_deleted()) == Status.PROCESSED
 
     user = type(customer.user).objects.get(pk=customer.user.pk)
     assert get_customer(user) is None  # checkout makes a new customer
@@ -575,16 +613,16 @@ def test_events_arriving_after_the_customer_was_deleted_are_applied_not_deferred
     deliver(client, subscription_event(created=now - 10))
     deliver(client, customer_deleted())
     late = subscription_event("customer.subscription.deleted", created=now - 5, status="canceled")
-    assert deliver(client, late).json()["status"] == Status.PROCESSED
+    assert delivered(client, late) == Status.PROCESSED
     assert Subscription.objects.get().status == "canceled"
     failed = make_event("invoice.payment_failed", load_fixture("invoice"))
-    assert deliver(client, failed).json()["status"] == Status.IGNORED  # nobody to email
+    assert delivered(client, failed) == Status.IGNORED  # nobody to email
     assert not mail.outbox
 
 
 def test_events_waiting_for_a_customer_that_gets_deleted_stop_waiting(client):
     waiting = subscription_event(customer="cus_NeverLinked", status="canceled")
-    assert deliver(client, waiting).json()["status"] == Status.DEFERRED
+    assert delivered(client, waiting) == Status.DEFERRED
     deliver(client, customer_deleted("cus_NeverLinked"))
     assert WebhookEvent.objects.get(stripe_event_id=waiting["id"]).status == Status.PROCESSED
     assert not WebhookEvent.objects.filter(status=Status.DEFERRED).exists()
@@ -596,8 +634,7 @@ def test_events_waiting_for_a_customer_that_gets_deleted_stop_waiting(client):
 
 def test_a_test_event_changes_nothing_while_a_live_key_is_configured(client, customer, settings):
     settings.STRIPE_SECRET_KEY = "sk_live_" + "x" * 24
-    response = deliver(client, subscription_event())
-    assert (response.status_code, response.json()["status"]) == (200, Status.IGNORED)
+    assert delivered(client, subscription_event()) == Status.IGNORED
     assert "test-mode event" in WebhookEvent.objects.get().last_error
     assert not Subscription.objects.exists()
 
@@ -605,8 +642,7 @@ def test_a_test_event_changes_nothing_while_a_live_key_is_configured(client, cus
 def test_a_live_event_changes_nothing_with_a_test_key(client, customer):
     event = make_event("invoice.payment_failed", load_fixture("invoice", livemode=True))
     event["livemode"] = True
-    response = deliver(client, event)
-    assert response.json()["status"] == Status.IGNORED
+    assert delivered(client, event) == Status.IGNORED
     assert "live-mode event" in WebhookEvent.objects.get().last_error
     assert not mail.outbox
 
@@ -615,7 +651,7 @@ def test_a_live_event_applies_with_a_live_key(client, customer, settings):
     settings.STRIPE_SECRET_KEY = "rk_live_" + "x" * 24
     event = subscription_event()
     event["livemode"] = True
-    assert deliver(client, event).json()["status"] == Status.PROCESSED
+    assert delivered(client, event) == Status.PROCESSED
     assert Subscription.objects.get().status == "active"
 
 

@@ -1,4 +1,10 @@
-"""Apply again the Stripe events that failed or wait for their customer (run it from cron)."""
+"""Apply again, here and now, the Stripe events that failed or wait for their customer.
+
+A failed event's task retries it with backoff, then gives up and leaves it failed: run this
+(or the admin's action) once what made it fail is fixed, e.g. after an outage. The worker's
+periodic sweep (`tasks.retry_webhook_events`) already applies deferred events once their
+customer is known.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,102 @@
+"""What the task queue runs for billing (basic mode), in a Celery worker (`make worker`), or
+in-process when no broker is configured.
+
+- `process_webhook_event`: apply one stored Stripe event, queued by the webhook endpoint.
+- `retry_webhook_events` (every minute, `make beat`): apply deferred events whose customer is
+  known now, and queue again events that were stored but never processed.
+- `reconcile_subscriptions` (nightly): re-read the live subscriptions from Stripe and correct
+  what a lost or mis-configured webhook left wrong.
+
+Every task may run twice (a worker killed before it acknowledged one, a redelivery): each is
+idempotent, because `webhooks.process_event` locks the event and applies it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import Task, shared_task
+from django.db import DatabaseError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from . import webhooks
+from .models import StripeCustomer, WebhookEvent
+from .services import reconcile_subscriptions as reconcile
+
+logger = logging.getLogger(__name__)
+
+Status = WebhookEvent.Status
+#: Retries of an event that failed: 30 s, 1 min, 2 min, ... capped at 30 min, 8 times (about 1.5
+#: hours in all); then it stays failed, with its error, for staff to retry from the admin.
+MAX_RETRIES = 8
+RETRY_BACKOFF_CAP = 1800
+#: An event still `received` this long after it arrived was never queued, or its message was
+#: lost (a broker that lost its data): the periodic sweep queues it again.
+STALLED_AFTER = timedelta(hours=1)
+STALLED_BATCH = 1000
+
+
+def queue_processing(event_pk: int) -> None:
+    """Queue a stored event for a worker once the current transaction commits (at once outside
+    one). Raises the broker's error when it cannot be reached: the event stays stored."""
+    transaction.on_commit(lambda: process_webhook_event.delay(event_pk))
+
+
+def retry_countdown(retries: int) -> int:
+    return min(RETRY_BACKOFF_CAP, 30 * 2**retries)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def process_webhook_event(self: Task, event_pk: int) -> str:
+    """Apply a stored event once; retried with backoff while applying it fails."""
+    try:
+        row = WebhookEvent.objects.filter(pk=event_pk).first()
+        if row is None:  # deleted by staff since it was queued
+            return "missing"
+        return str(webhooks.process_event(row).status)
+    except (webhooks.EventProcessingError, DatabaseError) as exc:
+        retries = self.request.retries
+        # In-process (no broker, or called directly) a retry would run at once, inside the
+        # request: the event stays failed for a redelivery, the sweep or staff instead.
+        if self.request.is_eager or self.request.called_directly:
+            return Status.FAILED
+        if retries >= MAX_RETRIES:
+            logger.error(
+                "Gave up on Stripe event row %s after %d attempts; retry it from the admin",
+                event_pk,
+                retries + 1,
+            )
+            return Status.FAILED
+        raise self.retry(exc=exc, countdown=retry_countdown(retries)) from exc
+
+
+@shared_task
+def retry_webhook_events() -> dict[str, int]:
+    """Every minute: apply the deferred events whose customer is known now, and queue again the
+    events left `received` for STALLED_AFTER. Failed events are not swept: their own task
+    retries them with backoff, then they wait for staff (a broken event would otherwise be
+    retried, and logged, every minute forever)."""
+    known = StripeCustomer.objects.filter(stripe_customer_id=OuterRef("stripe_customer_id"))
+    deferred = WebhookEvent.objects.filter(Exists(known), status=Status.DEFERRED).order_by(
+        "created", "pk"
+    )
+    replayed = webhooks.retry_events(deferred)
+    stalled = list(
+        WebhookEvent.objects.filter(
+            status=Status.RECEIVED, received_at__lt=timezone.now() - STALLED_AFTER
+        )
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:STALLED_BATCH]
+    )
+    for event_pk in stalled:
+        logger.warning("Stripe event row %s was never processed: queued again", event_pk)
+        process_webhook_event.delay(event_pk)
+    return {"deferred": len(replayed), "requeued": len(stalled)}
+
+
+@shared_task
+def reconcile_subscriptions() -> int:
+    """Nightly: correct local subscriptions from Stripe's; the number of corrections."""
+    return len(reconcile())
