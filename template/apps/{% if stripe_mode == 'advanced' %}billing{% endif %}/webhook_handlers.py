@@ -27,8 +27,8 @@ ignored instead (`ignore_event`).
                                               where the customer authenticates the payment
 
 `from djstripe import webhooks` no longer exists: the signals are `djstripe.signals
-.WEBHOOK_SIGNALS`. This module is imported by `BillingConfig.ready()`, after dj-stripe's own
-handlers are connected, so the synced objects are in the database when these run.
+.WEBHOOK_SIGNALS`. dj-stripe's own handlers are connected before these, so the synced objects
+are in the database when these run.
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ from typing import Any
 from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
+
+# dj-stripe's own receivers (they sync each event's object) are connected before the ones
+# below, whichever module Django imports first (the admin imports this one, through the
+# tasks, before dj-stripe's ready()): receivers run in the order they were connected.
+from djstripe import event_handlers  # noqa: F401
 from djstripe.models import Customer, Event, WebhookEventTrigger
 from djstripe.models import Subscription as StripeSubscription
 from djstripe.settings import djstripe_settings

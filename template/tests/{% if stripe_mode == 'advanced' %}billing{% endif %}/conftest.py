@@ -6,6 +6,10 @@ Two ways to get Stripe objects:
   a test calls `deliver()`.
 - `factories`: dj-stripe rows written straight to the database, for tests of gating and usage
   that need no Stripe round trip.
+
+A webhook stores the event and queues its processing once the request's transaction commits;
+without a broker (as here) the task then runs in-process. Tests inside a transaction run that
+on-commit work explicitly: `deliver()` and `post_webhook` do.
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ from typing import Any
 import pytest
 import stripe
 from django.conf import settings as django_settings
+from django.http import HttpResponse
 from django.test import Client
 from djstripe.models import Event, WebhookEventTrigger
 
-from apps.billing.models import PlanConfiguration
+from apps.billing.models import PlanConfiguration, WebhookEvent
 from fakestripe import Delivery, FakeStripe
 from tests.fuzzing import WebhookTarget
 from tests.offline_billing import BillingStripe
+from tests.stripe_events import sign
 
 from . import factories
 
@@ -77,7 +83,8 @@ class StripeFake:
         return response.status_code
 
     def deliver(self, *, expect_ok: bool = True) -> list[Delivery]:
-        """Post every queued event to the webhook, running on-commit work (emails) too."""
+        """Post every queued event to the webhook, running on-commit work (the processing of
+        the stored events, and the emails it queues) too."""
         with self.capture(execute=True):
             deliveries = self.fake.deliver()
         if expect_ok:
@@ -149,11 +156,41 @@ def subscribe(user: Any) -> Callable[..., Any]:
     return make
 
 
+def stored_rows() -> int:
+    """Rows a webhook delivery writes: the stored event, dj-stripe's delivery log, its Event."""
+    return (
+        WebhookEvent.objects.count() + WebhookEventTrigger.objects.count() + Event.objects.count()
+    )
+
+
 @pytest.fixture
 def webhook_target() -> WebhookTarget:
-    """/djstripe/webhook/: a delivery writes dj-stripe's delivery log and, once valid, its Event."""
-    return WebhookTarget(
-        url=WEBHOOK_URL,
-        secret=WEBHOOK_SECRET,
-        stored=lambda: WebhookEventTrigger.objects.count() + Event.objects.count(),
-    )
+    """/djstripe/webhook/: a delivery stores the event (and dj-stripe's delivery log); the
+    worker's processing adds dj-stripe's Event."""
+    return WebhookTarget(url=WEBHOOK_URL, secret=WEBHOOK_SECRET, stored=stored_rows)
+
+
+@pytest.fixture
+def post_webhook(django_capture_on_commit_callbacks: Any) -> Callable[..., HttpResponse]:
+    """`post_webhook(body, url=..., secret=..., timestamp=..., **headers)`: POST `body` signed
+    as Stripe signs it, then run what the request's commit queued (the event's processing,
+    in-process as without a broker, and the emails that queues)."""
+
+    def post(
+        body: bytes,
+        *,
+        url: str = WEBHOOK_URL,
+        secret: str = WEBHOOK_SECRET,
+        timestamp: int | None = None,
+        **headers: Any,
+    ) -> HttpResponse:
+        with django_capture_on_commit_callbacks(execute=True):
+            return Client().post(
+                url,
+                data=body,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=sign(body, secret=secret, timestamp=timestamp),
+                **headers,
+            )
+
+    return post
