@@ -25,6 +25,7 @@ from django.test import Client
 from djstripe.models import Event, WebhookEventTrigger
 
 from apps.billing.models import PlanConfiguration, WebhookEvent
+from config.celery import app as celery_app
 from fakestripe import Delivery, FakeStripe
 from tests.fuzzing import WebhookTarget
 from tests.offline_billing import BillingStripe
@@ -194,3 +195,40 @@ def post_webhook(django_capture_on_commit_callbacks: Any) -> Callable[..., HttpR
             )
 
     return post
+
+
+class TaskQueue:
+    """Celery's in-memory broker instead of tasks run in-process: what the code queues is held
+    until the test takes it (`drain`) and runs it as workers would (`run`: several at once, in
+    any order, twice)."""
+
+    def drain(self) -> list[tuple[str, list[Any]]]:
+        """Take every queued message: (task name, args), oldest first."""
+        taken = []
+        with celery_app.connection_for_write() as connection:
+            queue = connection.SimpleQueue(celery_app.conf.task_default_queue, no_ack=True)
+            while True:
+                try:
+                    message = queue.get(block=False)
+                except queue.Empty:
+                    return taken
+                args, _kwargs, _embed = message.payload
+                taken.append((message.headers["task"], args))
+
+    @staticmethod
+    def run(message: tuple[str, list[Any]]) -> Any:
+        """Run one message's task in this thread; what it returned (or raised)."""
+        name, args = message
+        return celery_app.tasks[name].apply(args=args).result
+
+
+@pytest.fixture
+def task_queue() -> Iterator[TaskQueue]:
+    queue = TaskQueue()
+    celery_app.conf.task_always_eager = False
+    try:
+        queue.drain()  # whatever an earlier test left
+        yield queue
+    finally:
+        queue.drain()
+        celery_app.conf.task_always_eager = True
