@@ -49,6 +49,18 @@ def stripe_settings(settings: Any) -> Any:
     return settings
 
 
+@pytest.fixture(autouse=True)
+def celery_join_flag() -> Iterator[None]:
+    """Undo a race of Celery's in-process tasks run from several threads at once (the
+    concurrency tests' requests): each one sets a process-wide "inside a task" flag and puts
+    back the value it found, so the last one out can leave it set, and a later test's
+    `result.get()` would raise "Never call result.get() within a task!"."""
+    from celery._state import _set_task_join_will_block
+
+    yield
+    _set_task_join_will_block(False)
+
+
 @pytest.fixture(scope="session")
 def fake_server() -> Iterator[FakeStripe]:
     """One offline Stripe for the session; stripe-python (and so dj-stripe) calls it."""
