@@ -327,9 +327,11 @@ class IgnoredEvent(models.Model):
     """A signed Stripe event that was received and deliberately not applied, with the reason.
 
     An event of the other Stripe mode (a test-mode event while STRIPE_LIVE_MODE is on, or the
-    reverse) lands here instead of in dj-stripe's Event table: it changes no state, and staff
-    can still see that it arrived and why nothing happened. The raw delivery stays in
-    dj-stripe's WebhookEventTrigger log.
+    reverse), or a change to a customer Stripe has deleted since, lands here instead of in
+    dj-stripe's Event table: it changes no state, and staff can still see that it arrived and
+    why nothing happened. Ignored by the webhook, nothing else of it is stored; ignored by the
+    worker (the customer's deletion was applied after the change was stored), its
+    `WebhookEvent` is marked ignored and its delivery stays in dj-stripe's log.
     """
 
     stripe_event_id = models.CharField(max_length=255, unique=True)
