@@ -30,13 +30,13 @@ from uuid import UUID
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from djstripe.models import WebhookEndpoint, WebhookEventTrigger
 from djstripe.models.webhooks import get_remote_ip
 
-from . import tasks
+from . import fast_sql, tasks
 from .models import WebhookEvent
 from .stripe_api import livemode
 from .webhook_handlers import ignore_event
@@ -72,11 +72,22 @@ def _endpoint_fields() -> dict[str, Any]:
     }
 
 
+def settings_endpoint_id() -> str:
+    """ENV_ENDPOINT_ID, once its row is known to hold the current settings: one plain read
+    per delivery (`fast_sql.endpoint_values`), a write only when the settings changed."""
+    fields = _endpoint_fields()
+    # enabled_events is JSON, which a plain read returns as text on some databases.
+    compared = {name: value for name, value in fields.items() if name != "enabled_events"}
+    if fast_sql.endpoint_values(ENV_ENDPOINT_ID, list(compared)) != compared:
+        settings_webhook_endpoint()
+    return ENV_ENDPOINT_ID
+
+
 def settings_webhook_endpoint() -> WebhookEndpoint:
     """The endpoint row for DJSTRIPE_WEBHOOK_SECRET, kept equal to the settings.
 
     Written on the first webhook and whenever the settings change (a rotated secret takes
-    effect on the next delivery); otherwise one indexed read.
+    effect on the next delivery).
     """
     fields = _endpoint_fields()
     endpoint = WebhookEndpoint.objects.filter(id=ENV_ENDPOINT_ID).first()
@@ -162,7 +173,7 @@ def process_webhook(request: HttpRequest) -> HttpResponse:
     """
     verify_signature(payload=request.body, signature=request.headers.get("Stripe-Signature"))
     event = check_event_shape(request.body)
-    return _receive(request, event, settings_webhook_endpoint())
+    return _receive(request, event, endpoint_id=settings_endpoint_id(), account_id=None)
 
 
 def process_endpoint_webhook(request: HttpRequest, *, uuid: UUID) -> HttpResponse:
@@ -181,17 +192,21 @@ def process_endpoint_webhook(request: HttpRequest, *, uuid: UUID) -> HttpRespons
         raise Http404("No such webhook endpoint.")
     verify_signature(payload=request.body, signature=signature, endpoint=endpoint)
     event = check_event_shape(request.body)
-    return _receive(request, event, endpoint)
+    return _receive(
+        request, event, endpoint_id=endpoint.id, account_id=endpoint.djstripe_owner_account_id
+    )
 
 
 def _receive(
-    request: HttpRequest, event: dict[str, Any], endpoint: WebhookEndpoint
+    request: HttpRequest, event: dict[str, Any], *, endpoint_id: str, account_id: str | None
 ) -> HttpResponse:
     """Store a verified event (or find it stored) and queue it; the answer Stripe gets."""
     ignored = ignore_event(event)
     if ignored is not None:
         return JsonResponse({"ignored": ignored.reason})
-    stored, created = store_event(request, event=event, endpoint=endpoint)
+    stored, created = store_event(
+        request, event=event, endpoint_id=endpoint_id, account_id=account_id
+    )
     if not stored.is_done:
         # A redelivery of an event that is not done yet (failed, or still queued) is queued
         # again: a worker that finds it done, or being applied, leaves it.
@@ -200,39 +215,48 @@ def _receive(
 
 
 def store_event(
-    request: HttpRequest, *, event: dict[str, Any], endpoint: WebhookEndpoint
+    request: HttpRequest, *, event: dict[str, Any], endpoint_id: str, account_id: str | None
 ) -> tuple[WebhookEvent, bool]:
     """The event stored once by its Stripe id, and whether this delivery stored it.
 
     dj-stripe's delivery log (WebhookEventTrigger, already marked valid: its signature was
     checked) keeps the body and headers; the `WebhookEvent` beside it is unique by event id,
-    so of two concurrent deliveries of one event exactly one stores it (the other's rows roll
-    back, and it finds the first one's).
+    so of two concurrent deliveries of one event exactly one stores it (the other writes
+    nothing, and finds the first one's). On PostgreSQL both rows are one statement
+    (`fast_sql.store_webhook_event`).
     """
-    headers = {
-        name: value
-        for name, value in request.headers.items()
-        if name.lower() != DEBUG_SECRET_HEADER.lower()
+    now = timezone.now()
+    values = {"stripe_event_id": event["id"], "type": event["type"], "next_attempt_at": now}
+    trigger = {
+        "headers": {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() != DEBUG_SECRET_HEADER.lower()
+        },
+        "body": request.body.decode("utf-8"),
+        "remote_ip": get_remote_ip(request),
+        "valid": True,
+        "webhook_endpoint_id": endpoint_id,
+        "stripe_trigger_account_id": account_id,
     }
+    if connection.vendor == "postgresql":
+        pk = fast_sql.store_webhook_event(event=values, trigger=trigger)
+        stored = WebhookEvent(pk=pk, status=WebhookEvent.Status.RECEIVED, **values) if pk else None
+    else:
+        stored = store_event_with_orm(event=values, trigger=trigger)
+    if stored is None:  # stored by an earlier (or concurrent) delivery
+        return WebhookEvent.objects.get(stripe_event_id=event["id"]), False
+    return stored, True
+
+
+def store_event_with_orm(*, event: dict[str, Any], trigger: dict[str, Any]) -> WebhookEvent | None:
+    """`fast_sql.store_webhook_event` with the ORM (the other databases): the new WebhookEvent,
+    or None when its Stripe event id is stored already (then nothing is written)."""
     try:
         with transaction.atomic():
-            trigger = WebhookEventTrigger.objects.create(
-                headers=headers,
-                body=request.body.decode("utf-8"),
-                remote_ip=get_remote_ip(request),
-                valid=True,
-                webhook_endpoint=endpoint,
-                stripe_trigger_account_id=endpoint.djstripe_owner_account_id,
-            )
-            stored = WebhookEvent.objects.create(
-                stripe_event_id=event["id"],
-                type=event["type"],
-                trigger=trigger,
-                next_attempt_at=timezone.now(),
-            )
+            logged = WebhookEventTrigger.objects.create(**trigger)
+            return WebhookEvent.objects.create(**event, trigger=logged)
     except IntegrityError:
-        stored = WebhookEvent.objects.filter(stripe_event_id=event["id"]).first()
-        if stored is None:
+        if not WebhookEvent.objects.filter(stripe_event_id=event["stripe_event_id"]).exists():
             raise
-        return stored, False
-    return stored, True
+        return None
