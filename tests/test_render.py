@@ -71,6 +71,9 @@ BILLING_FILES = {
         "management/commands/billing_flush_outbox.py",
         "management/commands/billing_sync_plans.py",
         "migrations/0002_billing_emails_ignored_events.py",
+        "migrations/0003_webhook_events.py",
+        "reconciliation.py",
+        "tasks.py",
     },
 }
 

@@ -1,5 +1,10 @@
 """Admin for the project's billing models (dj-stripe registers its own Stripe objects, shown
-here without the Stripe secret key)."""
+here without the Stripe secret key).
+
+Stripe events that failed are under Billing → Webhook events (filter "Failed"), with their
+error; dj-stripe's Webhook event triggers keep each one's body and traceback. Both lists have
+"Process again", which queues the selected events for a worker.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest
 from djstripe.models import Subscription as StripeSubscription
+from djstripe.models import WebhookEventTrigger
 
 from . import email_admin  # noqa: F401  (registers BillingEmail's admin)
 from .lifecycle import UNENDED_STATUSES
@@ -22,7 +28,9 @@ from .models import (
     SubscriptionMetadata,
     UsageCounter,
     UsageRecord,
+    WebhookEvent,
 )
+from .tasks import requeue_webhook_events
 
 
 @admin.register(PlanConfiguration)
@@ -102,6 +110,53 @@ class IgnoredEventAdmin(admin.ModelAdmin):
     list_filter = ["livemode", "type"]
     search_fields = ["stripe_event_id"]
     readonly_fields = [field.name for field in IgnoredEvent._meta.fields]
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = [
+        "stripe_event_id",
+        "type",
+        "status",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "next_attempt_at",
+    ]
+    list_filter = ["status", "type"]
+    search_fields = ["stripe_event_id"]
+    readonly_fields = [field.name for field in WebhookEvent._meta.fields]
+    actions = ["process_again"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # events arrive from Stripe only
+
+    @admin.action(description="Process again (queued for a worker)")
+    def process_again(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        queued = requeue_webhook_events(list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{queued} events queued; events already done are skipped.")
+
+
+@admin.action(description="Process again (queued for a worker)")
+def process_triggers_again(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[WebhookEventTrigger]
+) -> None:
+    """dj-stripe's delivery log: queue the stored events of the selected deliveries."""
+    events = WebhookEvent.objects.filter(trigger__in=queryset).values_list("pk", flat=True)
+    queued = requeue_webhook_events(list(events))
+    model_admin.message_user(request, f"{queued} events queued; events already done are skipped.")
+
+
+def add_process_again_to_triggers() -> None:
+    """Give dj-stripe's WebhookEventTrigger admin the action (set on its class, like the filter
+    below, so it stays when the class is registered again without secrets)."""
+    admin_class = type(admin.site.get_model_admin(WebhookEventTrigger))
+    actions = list(admin_class.actions or [])
+    if process_triggers_again not in actions:
+        admin_class.actions = [*actions, process_triggers_again]
+
+
+add_process_again_to_triggers()
 
 
 class SeveralLiveSubscriptionsFilter(admin.SimpleListFilter):

@@ -1,24 +1,31 @@
-"""Hand-written SQL for usage limits (advanced mode), and nowhere else.
+"""Hand-written SQL (advanced mode) for two benchmark targets, and nowhere else.
 
-The benchmark target it serves: `@usage_limit` adds at most two SQL statements to a request
-(finding the subscription, then this one), and costs no more with 1,000,000 past usage records
-than with none. One conditional UPDATE (PostgreSQL: with the audit row's INSERT in a
-data-modifying CTE) does that; the ORM cannot write either statement.
+Usage limits: `@usage_limit` adds at most two SQL statements to a request (finding the
+subscription, then this one), and costs no more with 1,000,000 past usage records than with
+none. One conditional UPDATE (PostgreSQL: with the audit row's INSERT in a data-modifying CTE)
+does that; the ORM cannot write either statement. The rule it mirrors: one more use of
+`quantity` fits when `count + quantity <= limit` (no limit: always), the rule
+`usage.check_usage_limit` reads in Python; `tests/billing/test_fast_sql.py` holds the two to
+each other. Change the rule in both places, or not at all.
 
-The rule it mirrors: one more use of `quantity` fits when `count + quantity <= limit` (no
-limit: always), the rule `usage.check_usage_limit` reads in Python;
-`tests/billing/test_fast_sql.py` holds the two to each other. Change the rule in both places,
-or not at all.
+Webhook ingest (at least 1,000 events/s): storing a delivery is one statement on PostgreSQL
+(`store_webhook_event`: the WebhookEvent, unless its id is stored already, and dj-stripe's
+delivery log beside it), where the ORM needs four (BEGIN, two INSERTs, COMMIT) and three times
+the CPU; the columns and their values come from the models, as the ORM's own INSERTs would
+write them (`test_fast_sql.py` compares the two). Checking the settings' endpoint row is one
+plain SELECT (`endpoint_values`).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
+from djstripe.models import WebhookEndpoint, WebhookEventTrigger
 
-from .models import UsageCounter, UsageRecord
+from .models import UsageCounter, UsageRecord, WebhookEvent
 
 
 def _increment_sql(key: dict[str, Any], *, quantity: int, limit: int | None) -> tuple[str, list]:
@@ -75,3 +82,86 @@ def increment_counter(
     if row is None:
         return None
     return int(row[0]), (int(row[1]) if record else None)
+
+
+# --- webhook ingest -----------------------------------------------------------------------------
+
+
+def endpoint_values(endpoint_id: str, names: list[str]) -> dict[str, Any] | None:
+    """These columns of a WebhookEndpoint row (plain values), or None if there is no such row."""
+    q = connection.ops.quote_name
+    fields = [WebhookEndpoint._meta.get_field(name) for name in names]
+    sql = (
+        f"SELECT {', '.join(q(field.column) for field in fields)} "
+        f"FROM {q(WebhookEndpoint._meta.db_table)} WHERE {q('id')} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [endpoint_id])
+        row = cursor.fetchone()
+    return None if row is None else dict(zip(names, row, strict=True))
+
+
+@functools.cache
+def _insert_fields(model: type[models.Model]) -> tuple[tuple[models.Field, str, bool], ...]:
+    """(field, quoted column, whether it is auto_now(_add)) of `model`'s columns but its key."""
+    return tuple(
+        (
+            field,
+            connection.ops.quote_name(field.column),
+            getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False),
+        )
+        for field in model._meta.concrete_fields
+        if not field.primary_key
+    )
+
+
+def _insert_values(model: type[models.Model], values: dict[str, Any]) -> tuple[list[str], list]:
+    """Every column of `model` but its primary key, with what the ORM would write: the value
+    given (by attname), else now for auto_now(_add) fields, else the field's default."""
+    now = timezone.now()
+    columns, params = [], []
+    for field, column, automatic in _insert_fields(model):
+        if field.attname in values:
+            value = values[field.attname]
+        elif automatic:
+            value = now
+        else:
+            value = field.get_default()
+        columns.append(column)
+        params.append(field.get_db_prep_save(value, connection))
+    return columns, params
+
+
+def store_webhook_event(*, event: dict[str, Any], trigger: dict[str, Any]) -> int | None:
+    """PostgreSQL: store a verified delivery in one statement; the new WebhookEvent's id, or
+    None when one with this Stripe event id exists already (then nothing is written).
+
+    `event` and `trigger` are the two rows' values by attname (the WebhookEvent without its
+    trigger). The WebhookEvent is inserted unless its id conflicts, taking the trigger's id
+    from the trigger table's sequence, and the trigger row is inserted only if it was (the
+    foreign key between them is checked at commit).
+    """
+    q = connection.ops.quote_name
+    event_meta, trigger_meta = WebhookEvent._meta, WebhookEventTrigger._meta
+    trigger_fk = event_meta.get_field("trigger")
+    event_columns, event_params = _insert_values(WebhookEvent, event)
+    fk_at = event_columns.index(q(trigger_fk.column))
+    trigger_columns, trigger_params = _insert_values(WebhookEventTrigger, trigger)
+    event_values = ["%s"] * len(event_columns)
+    event_values[fk_at] = "nextval(pg_get_serial_sequence(%s, %s))"
+    event_params[fk_at : fk_at + 1] = [trigger_meta.db_table, trigger_meta.pk.column]
+    sql = (
+        f"WITH stored AS (INSERT INTO {q(event_meta.db_table)} ({', '.join(event_columns)}) "
+        f"VALUES ({', '.join(event_values)}) "
+        f"ON CONFLICT ({q(event_meta.get_field('stripe_event_id').column)}) DO NOTHING "
+        f"RETURNING {q(event_meta.pk.column)}, {q(trigger_fk.column)}), "
+        f"logged AS (INSERT INTO {q(trigger_meta.db_table)} "
+        f"({q(trigger_meta.pk.column)}, {', '.join(trigger_columns)}) "
+        f"SELECT stored.{q(trigger_fk.column)}, {', '.join(['%s'] * len(trigger_columns))} "
+        f"FROM stored) "
+        f"SELECT {q(event_meta.pk.column)} FROM stored"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, event_params + trigger_params)
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])

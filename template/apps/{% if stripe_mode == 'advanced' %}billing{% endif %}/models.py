@@ -5,8 +5,8 @@ Invoice, Event, ...). The models here add what Stripe does not know: which produ
 and what they include (`PlanConfiguration`), each subscription's entitlements and usage period
 (`SubscriptionMetadata`), usage counters, and the outboxes of work that must reach Stripe or a
 customer exactly once (`UsageRecord` → `MeterReport`; billing emails are the shared
-`BillingEmail`), and the Stripe events the project received but chose not to apply
-(`IgnoredEvent`).
+`BillingEmail`), the Stripe events received at the webhook, stored once each and applied by a
+worker (`WebhookEvent`), and those the project chose not to apply (`IgnoredEvent`).
 
 Foreign keys to dj-stripe models point at the Stripe id (`to_field="id"`, as
 DJSTRIPE_FOREIGN_KEY_TO_FIELD does), so `subscription_id == "sub_..."`.
@@ -20,7 +20,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from djstripe.models import Price, Product
+from djstripe.models import Price, Product, WebhookEventTrigger
 from djstripe.models import Subscription as StripeSubscription
 
 from .emails import BillingEmail  # noqa: F401  (registers the shared model in this app)
@@ -327,9 +327,11 @@ class IgnoredEvent(models.Model):
     """A signed Stripe event that was received and deliberately not applied, with the reason.
 
     An event of the other Stripe mode (a test-mode event while STRIPE_LIVE_MODE is on, or the
-    reverse) lands here instead of in dj-stripe's Event table: it changes no state, and staff
-    can still see that it arrived and why nothing happened. The raw delivery stays in
-    dj-stripe's WebhookEventTrigger log.
+    reverse), or a change to a customer Stripe has deleted since, lands here instead of in
+    dj-stripe's Event table: it changes no state, and staff can still see that it arrived and
+    why nothing happened. Ignored by the webhook, nothing else of it is stored; ignored by the
+    worker (the customer's deletion was applied after the change was stored), its
+    `WebhookEvent` is marked ignored and its delivery stays in dj-stripe's log.
     """
 
     stripe_event_id = models.CharField(max_length=255, unique=True)
@@ -343,3 +345,56 @@ class IgnoredEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.stripe_event_id} (ignored)"
+
+
+class WebhookEvent(models.Model):
+    """A Stripe event received at a webhook route, stored once by its id, and what became of it.
+
+    The webhook stores the event (this row and dj-stripe's delivery log, `trigger`, which
+    holds the body) and answers; a worker then applies it through dj-stripe
+    (`webhooks.apply_webhook_event`). The unique id is the duplicate check: a redelivery finds
+    this row. A failed attempt keeps its error here and its traceback on the trigger; the
+    task retries it with growing delays (`next_attempt_at`), then it waits for staff (admin:
+    Webhook events, "Process again"). Never deleted by the project.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received (waiting for a worker)"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+        IGNORED = "ignored", "Ignored"
+
+    stripe_event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=250)
+    trigger = models.OneToOneField(
+        WebhookEventTrigger, on_delete=models.CASCADE, related_name="billing_event"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a worker is due to apply it: on arrival, or later after a failure. "
+        "Empty when it is done, or when the automatic retries have given up.",
+    )
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            # The periodic retry reads only the events that are not done.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["received", "failed"]),
+                name="billing_webhook_event_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.stripe_event_id} ({self.status})"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in (self.Status.PROCESSED, self.Status.IGNORED)

@@ -12,12 +12,13 @@ from the success page alike (`apply_subscription`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from typing import TYPE_CHECKING, Any
 
 import stripe
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from djstripe.models import Customer, IdempotencyKey, Price
@@ -240,6 +241,26 @@ def confirm_checkout_session(*, user: AbstractBaseUser, session_id: str) -> Chec
 
 
 # --- subscriptions --------------------------------------------------------------------------
+
+
+def lock_stripe_object(stripe_id: str) -> None:
+    """Hold a lock on one Stripe object until the current transaction ends.
+
+    Taken before dj-stripe re-fetches an object (a worker applying an event about it, the
+    nightly reconciliation), so two workers never sync one object at once: the one that read
+    Stripe later also writes later, and an older state never overwrites a newer one. On
+    PostgreSQL a transaction-level advisory lock on the id; SQLite already runs one writing
+    transaction at a time.
+    """
+    if connection.vendor != "postgresql" or not stripe_id:
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("lock_stripe_object() needs a transaction to hold the lock in.")
+    digest = hashlib.blake2b(f"stripe-object:{stripe_id}".encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)]
+        )
 
 
 def apply_subscription(data: Any, *, api_key: str) -> Subscription:

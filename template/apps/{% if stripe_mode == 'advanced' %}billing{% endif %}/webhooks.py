@@ -1,17 +1,25 @@
-"""Webhook intake (advanced mode): POST /djstripe/webhook/ (and /djstripe/webhook/<uuid>/ of
-endpoints stored in the database), then dj-stripe.
+"""Webhooks (advanced mode): POST /djstripe/webhook/ (and /djstripe/webhook/<uuid>/ of
+endpoints stored in the database) store each event; a worker applies it through dj-stripe.
 
-The order is fixed: require the signature header and verify it against
-DJSTRIPE_WEBHOOK_SECRET (at <uuid>: that endpoint's secret), check the body is a Stripe event,
-then hand the request to dj-stripe, which records the delivery (WebhookEventTrigger), stores the
-Event once by its id, syncs its object and sends the signals that `webhook_handlers` receives,
-in one transaction. A failure answers 500 (the trigger keeps the traceback) and Stripe retries.
+The request does few things, in a fixed order, and never calls Stripe: require the signature
+header and verify it against DJSTRIPE_WEBHOOK_SECRET (at <uuid>: that endpoint's secret),
+check the body is a Stripe event, store it once by its id (a `WebhookEvent`, with dj-stripe's
+delivery log `WebhookEventTrigger` holding the body), enqueue its processing once that commits,
+and answer 200. A redelivery finds the stored event: nothing more is stored, and it is queued
+again only if it is not done.
+
+A worker (`tasks.process_webhook_event`) then runs `apply_webhook_event`: dj-stripe's
+processing of the delivery (it stores the Event, re-fetches its object from Stripe and sends
+the signals that `webhook_handlers` receives), in one transaction, one worker at a time per
+Stripe object. A failure rolls that back and is kept: the error on the `WebhookEvent`, the
+traceback on the trigger; the task tries again later.
 
 Two kinds of events are recorded as an `IgnoredEvent` with the reason, answered 200 so Stripe
-stops sending them, and never reach dj-stripe, so they change nothing (`ignore_event`): an
-event of the other Stripe mode than STRIPE_LIVE_MODE (a test-mode event reaching a live
-project, or the reverse), and a change to a customer that Stripe has deleted since (dj-stripe
-could not re-fetch it, and would fail it on every retry).
+stops sending them, and never reach dj-stripe, so they change nothing: an event of the other
+Stripe mode than STRIPE_LIVE_MODE (a test-mode event reaching a live project, or the reverse),
+and a change to a customer that Stripe has deleted since (dj-stripe could not re-fetch it, and
+would fail it on every retry). The second is checked again by the worker: the deletion may be
+applied after the change was stored.
 """
 
 from __future__ import annotations
@@ -22,13 +30,16 @@ from uuid import UUID
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from djstripe.models import Customer, WebhookEndpoint
-from djstripe.views import ProcessWebhookView
+from django.utils import timezone
+from djstripe.models import WebhookEndpoint, WebhookEventTrigger
+from djstripe.models.webhooks import get_remote_ip
 
-from .models import IgnoredEvent
+from . import fast_sql, tasks
+from .models import WebhookEvent
 from .stripe_api import livemode
+from .webhook_handlers import ignore_event
 from .webhook_json import InvalidJSONBodyError, parse_json_body
 
 logger = logging.getLogger(__name__)
@@ -61,11 +72,22 @@ def _endpoint_fields() -> dict[str, Any]:
     }
 
 
+def settings_endpoint_id() -> str:
+    """ENV_ENDPOINT_ID, once its row is known to hold the current settings: one plain read
+    per delivery (`fast_sql.endpoint_values`), a write only when the settings changed."""
+    fields = _endpoint_fields()
+    # enabled_events is JSON, which a plain read returns as text on some databases.
+    compared = {name: value for name, value in fields.items() if name != "enabled_events"}
+    if fast_sql.endpoint_values(ENV_ENDPOINT_ID, list(compared)) != compared:
+        settings_webhook_endpoint()
+    return ENV_ENDPOINT_ID
+
+
 def settings_webhook_endpoint() -> WebhookEndpoint:
     """The endpoint row for DJSTRIPE_WEBHOOK_SECRET, kept equal to the settings.
 
     Written on the first webhook and whenever the settings change (a rotated secret takes
-    effect on the next delivery); otherwise one indexed read.
+    effect on the next delivery).
     """
     fields = _endpoint_fields()
     endpoint = WebhookEndpoint.objects.filter(id=ENV_ENDPOINT_ID).first()
@@ -113,8 +135,8 @@ def verify_signature(
         raise WebhookRejectedError("Malformed webhook request.") from exc
 
 
-def check_event_shape(payload: bytes) -> None:
-    """A signed body must still be a Stripe event before dj-stripe stores anything of it."""
+def check_event_shape(payload: bytes) -> dict[str, Any]:
+    """A signed body must still be a Stripe event before anything of it is stored; the event."""
     try:
         event = parse_json_body(payload)
     except InvalidJSONBodyError as exc:
@@ -134,74 +156,28 @@ def check_event_shape(payload: bytes) -> None:
         raise WebhookRejectedError("The event has no data.object.")
     if "\x00" in payload.decode("utf-8") or b"\\u0000" in payload:
         raise WebhookRejectedError("The body contains a NUL character.")
-
-
-def _mode(live: bool) -> str:
-    return "live" if live else "test"
-
-
-def _reason_to_ignore(event: dict[str, Any]) -> str:
-    """Why this event must not be applied, or "" to apply it."""
-    event_live = event.get("livemode") is True
-    if event_live != livemode():
-        # With a live key a test-mode event must never change state, and the reverse:
-        # dj-stripe would store it and re-fetch its object with the key in use.
-        return (
-            f"{_mode(event_live).capitalize()}-mode event received while the project uses "
-            f"{_mode(livemode())}-mode Stripe (STRIPE_LIVE_MODE): not applied."
-        )
-    obj = event["data"]["object"]
-    if (
-        obj.get("object") == "customer"
-        and event["type"] != "customer.deleted"
-        and Customer.objects.filter(id=obj.get("id"), date_purged__isnull=False).exists()
-    ):
-        # dj-stripe would re-fetch the customer, which Stripe no longer serves: the event
-        # would fail on every retry. The customer's deletion has been applied already.
-        return "The customer was deleted at Stripe since: its earlier changes no longer apply."
-    return ""
-
-
-def ignore_event(payload: bytes) -> IgnoredEvent | None:
-    """Record the event as ignored (once) and return it when it must not be applied: an event
-    of the other Stripe mode, or a change to a customer Stripe has deleted since. None for an
-    event to apply."""
-    event = parse_json_body(payload)
-    reason = _reason_to_ignore(event)
-    if not reason:
-        return None
-    ignored, _ = IgnoredEvent.objects.get_or_create(
-        stripe_event_id=event["id"],
-        defaults={
-            "type": event["type"],
-            "livemode": event.get("livemode") is True,
-            "reason": reason,
-        },
-    )
-    logger.warning("Stripe event %s ignored: %s", event["id"], ignored.reason)
-    return ignored
+    return event
 
 
 #: dj-stripe lets this header replace the secret when DEBUG is on (for `stripe listen`);
-#: it is never honoured here: a delivery is checked against its endpoint's secret only.
-DEBUG_SECRET_HEADER = "HTTP_X_DJSTRIPE_WEBHOOK_SECRET"
+#: it is never honoured here, and never stored: a delivery is checked against its endpoint's
+#: secret only.
+DEBUG_SECRET_HEADER = "X-Djstripe-Webhook-Secret"
 
 
 def process_webhook(request: HttpRequest) -> HttpResponse:
-    """Verify a delivery to /djstripe/webhook/ and hand it to dj-stripe's processing.
+    """Verify a delivery to /djstripe/webhook/, store its event once and queue it for a worker.
 
-    Only requests signed with DJSTRIPE_WEBHOOK_SECRET reach dj-stripe, so forged or stale
-    requests store nothing. dj-stripe then records the delivery (WebhookEventTrigger), stores
-    the Event once, syncs its object and sends the signals, in one transaction. A failure
-    answers 500 (the trigger keeps the traceback) and Stripe retries.
+    Only requests signed with DJSTRIPE_WEBHOOK_SECRET are stored, so forged or stale requests
+    store nothing.
     """
     verify_signature(payload=request.body, signature=request.headers.get("Stripe-Signature"))
-    check_event_shape(request.body)
-    return _process_verified(request, settings_webhook_endpoint())
+    event = check_event_shape(request.body)
+    return _receive(request, event, endpoint_id=settings_endpoint_id(), account_id=None)
 
 
 def process_endpoint_webhook(request: HttpRequest, *, uuid: UUID) -> HttpResponse:
-    """Verify a delivery to /djstripe/webhook/<uuid>/ and hand it to dj-stripe's processing.
+    """Verify a delivery to /djstripe/webhook/<uuid>/, store its event once and queue it.
 
     The route of webhook endpoints stored in the database (created in the admin or by
     `stripe_listen`). dj-stripe's own view stores a WebhookEventTrigger for any request with a
@@ -215,22 +191,72 @@ def process_endpoint_webhook(request: HttpRequest, *, uuid: UUID) -> HttpRespons
     if endpoint is None:
         raise Http404("No such webhook endpoint.")
     verify_signature(payload=request.body, signature=signature, endpoint=endpoint)
-    check_event_shape(request.body)
-    return _process_verified(request, endpoint)
+    event = check_event_shape(request.body)
+    return _receive(
+        request, event, endpoint_id=endpoint.id, account_id=endpoint.djstripe_owner_account_id
+    )
 
 
-def _process_verified(request: HttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
-    """dj-stripe's processing of a delivery whose signature and shape were checked."""
-    ignored = ignore_event(request.body)
+def _receive(
+    request: HttpRequest, event: dict[str, Any], *, endpoint_id: str, account_id: str | None
+) -> HttpResponse:
+    """Store a verified event (or find it stored) and queue it; the answer Stripe gets."""
+    ignored = ignore_event(event)
     if ignored is not None:
         return JsonResponse({"ignored": ignored.reason})
-    request.META.pop(DEBUG_SECRET_HEADER, None)
-    request.__dict__.pop("headers", None)  # drop the cached headers that held it
+    stored, created = store_event(
+        request, event=event, endpoint_id=endpoint_id, account_id=account_id
+    )
+    if not stored.is_done:
+        # A redelivery of an event that is not done yet (failed, or still queued) is queued
+        # again: a worker that finds it done, or being applied, leaves it.
+        tasks.enqueue_webhook_event(stored.pk)
+    return JsonResponse({"received" if created else "duplicate": stored.stripe_event_id})
+
+
+def store_event(
+    request: HttpRequest, *, event: dict[str, Any], endpoint_id: str, account_id: str | None
+) -> tuple[WebhookEvent, bool]:
+    """The event stored once by its Stripe id, and whether this delivery stored it.
+
+    dj-stripe's delivery log (WebhookEventTrigger, already marked valid: its signature was
+    checked) keeps the body and headers; the `WebhookEvent` beside it is unique by event id,
+    so of two concurrent deliveries of one event exactly one stores it (the other writes
+    nothing, and finds the first one's). On PostgreSQL both rows are one statement
+    (`fast_sql.store_webhook_event`).
+    """
+    now = timezone.now()
+    values = {"stripe_event_id": event["id"], "type": event["type"], "next_attempt_at": now}
+    trigger = {
+        "headers": {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() != DEBUG_SECRET_HEADER.lower()
+        },
+        "body": request.body.decode("utf-8"),
+        "remote_ip": get_remote_ip(request),
+        "valid": True,
+        "webhook_endpoint_id": endpoint_id,
+        "stripe_trigger_account_id": account_id,
+    }
+    if connection.vendor == "postgresql":
+        pk = fast_sql.store_webhook_event(event=values, trigger=trigger)
+        stored = WebhookEvent(pk=pk, status=WebhookEvent.Status.RECEIVED, **values) if pk else None
+    else:
+        stored = store_event_with_orm(event=values, trigger=trigger)
+    if stored is None:  # stored by an earlier (or concurrent) delivery
+        return WebhookEvent.objects.get(stripe_event_id=event["id"]), False
+    return stored, True
+
+
+def store_event_with_orm(*, event: dict[str, Any], trigger: dict[str, Any]) -> WebhookEvent | None:
+    """`fast_sql.store_webhook_event` with the ORM (the other databases): the new WebhookEvent,
+    or None when its Stripe event id is stored already (then nothing is written)."""
     try:
-        response = ProcessWebhookView().post(request, uuid=endpoint.djstripe_uuid)
-    except Exception as exc:
-        logger.exception("Stripe webhook processing failed")
-        return JsonResponse({"error": "processing_failed", "detail": str(exc)[:200]}, status=500)
-    if response.status_code != 200:
-        return JsonResponse({"error": "invalid_event"}, status=response.status_code)
-    return JsonResponse({"trigger": response.content.decode()})
+        with transaction.atomic():
+            logged = WebhookEventTrigger.objects.create(**trigger)
+            return WebhookEvent.objects.create(**event, trigger=logged)
+    except IntegrityError:
+        if not WebhookEvent.objects.filter(stripe_event_id=event["stripe_event_id"]).exists():
+            raise
+        return None

@@ -6,6 +6,7 @@ Imported by base.py after `.env` is read; environment variables win over the def
 from __future__ import annotations
 
 import environ
+from celery.schedules import crontab
 
 env = environ.Env()
 
@@ -37,4 +38,15 @@ DJSTRIPE_USE_NATIVE_JSONFIELD = True  # no effect since dj-stripe 2.10 (always n
 BILLING_USAGE_WARNING_PERCENT = env.int("BILLING_USAGE_WARNING_PERCENT", default=80)
 
 #: Periodic tasks of this billing mode, added to CELERY_BEAT_SCHEDULE (config/settings/base.py).
-BILLING_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+#: Each is safe to run late, twice, or beside another run of itself (apps/billing/tasks.py).
+BILLING_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Usage of metered plans to Stripe Billing Meters (the outbox of record_usage).
+    "report-usage": {"task": "apps.billing.tasks.report_usage", "schedule": 60.0},
+    # Stripe events whose queued processing was lost (failed ones retry on their own).
+    "retry-webhook-events": {"task": "apps.billing.tasks.retry_webhook_events", "schedule": 60.0},
+    # Subscriptions a missed webhook left wrong, corrected from Stripe, at a quiet hour (UTC).
+    "reconcile-subscriptions": {
+        "task": "apps.billing.tasks.reconcile_subscriptions",
+        "schedule": crontab(hour=3, minute=17),
+    },
+}

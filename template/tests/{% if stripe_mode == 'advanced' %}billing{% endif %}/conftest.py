@@ -6,6 +6,10 @@ Two ways to get Stripe objects:
   a test calls `deliver()`.
 - `factories`: dj-stripe rows written straight to the database, for tests of gating and usage
   that need no Stripe round trip.
+
+A webhook stores the event and queues its processing once the request's transaction commits;
+without a broker (as here) the task then runs in-process. Tests inside a transaction run that
+on-commit work explicitly: `deliver()` and `post_webhook` do.
 """
 
 from __future__ import annotations
@@ -16,13 +20,16 @@ from typing import Any
 import pytest
 import stripe
 from django.conf import settings as django_settings
+from django.http import HttpResponse
 from django.test import Client
 from djstripe.models import Event, WebhookEventTrigger
 
-from apps.billing.models import PlanConfiguration
+from apps.billing.models import PlanConfiguration, WebhookEvent
+from config.celery import app as celery_app
 from fakestripe import Delivery, FakeStripe
 from tests.fuzzing import WebhookTarget
 from tests.offline_billing import BillingStripe
+from tests.stripe_events import sign
 
 from . import factories
 
@@ -40,6 +47,18 @@ def stripe_settings(settings: Any) -> Any:
     settings.DJSTRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.BILLING_TRIAL_PERIOD_DAYS = 0
     return settings
+
+
+@pytest.fixture(autouse=True)
+def celery_join_flag() -> Iterator[None]:
+    """Undo a race of Celery's in-process tasks run from several threads at once (the
+    concurrency tests' requests): each one sets a process-wide "inside a task" flag and puts
+    back the value it found, so the last one out can leave it set, and a later test's
+    `result.get()` would raise "Never call result.get() within a task!"."""
+    from celery._state import _set_task_join_will_block
+
+    yield
+    _set_task_join_will_block(False)
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +96,8 @@ class StripeFake:
         return response.status_code
 
     def deliver(self, *, expect_ok: bool = True) -> list[Delivery]:
-        """Post every queued event to the webhook, running on-commit work (emails) too."""
+        """Post every queued event to the webhook, running on-commit work (the processing of
+        the stored events, and the emails it queues) too."""
         with self.capture(execute=True):
             deliveries = self.fake.deliver()
         if expect_ok:
@@ -149,11 +169,78 @@ def subscribe(user: Any) -> Callable[..., Any]:
     return make
 
 
+def stored_rows() -> int:
+    """Rows a webhook delivery writes: the stored event, dj-stripe's delivery log, its Event."""
+    return (
+        WebhookEvent.objects.count() + WebhookEventTrigger.objects.count() + Event.objects.count()
+    )
+
+
 @pytest.fixture
 def webhook_target() -> WebhookTarget:
-    """/djstripe/webhook/: a delivery writes dj-stripe's delivery log and, once valid, its Event."""
-    return WebhookTarget(
-        url=WEBHOOK_URL,
-        secret=WEBHOOK_SECRET,
-        stored=lambda: WebhookEventTrigger.objects.count() + Event.objects.count(),
-    )
+    """/djstripe/webhook/: a delivery stores the event (and dj-stripe's delivery log); the
+    worker's processing adds dj-stripe's Event."""
+    return WebhookTarget(url=WEBHOOK_URL, secret=WEBHOOK_SECRET, stored=stored_rows)
+
+
+@pytest.fixture
+def post_webhook(django_capture_on_commit_callbacks: Any) -> Callable[..., HttpResponse]:
+    """`post_webhook(body, url=..., secret=..., timestamp=..., **headers)`: POST `body` signed
+    as Stripe signs it, then run what the request's commit queued (the event's processing,
+    in-process as without a broker, and the emails that queues)."""
+
+    def post(
+        body: bytes,
+        *,
+        url: str = WEBHOOK_URL,
+        secret: str = WEBHOOK_SECRET,
+        timestamp: int | None = None,
+        **headers: Any,
+    ) -> HttpResponse:
+        with django_capture_on_commit_callbacks(execute=True):
+            return Client().post(
+                url,
+                data=body,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=sign(body, secret=secret, timestamp=timestamp),
+                **headers,
+            )
+
+    return post
+
+
+class TaskQueue:
+    """Celery's in-memory broker instead of tasks run in-process: what the code queues is held
+    until the test takes it (`drain`) and runs it as workers would (`run`: several at once, in
+    any order, twice)."""
+
+    def drain(self) -> list[tuple[str, list[Any]]]:
+        """Take every queued message: (task name, args), oldest first."""
+        taken = []
+        with celery_app.connection_for_write() as connection:
+            queue = connection.SimpleQueue(celery_app.conf.task_default_queue, no_ack=True)
+            while True:
+                try:
+                    message = queue.get(block=False)
+                except queue.Empty:
+                    return taken
+                args, _kwargs, _embed = message.payload
+                taken.append((message.headers["task"], args))
+
+    @staticmethod
+    def run(message: tuple[str, list[Any]]) -> Any:
+        """Run one message's task in this thread; what it returned (or raised)."""
+        name, args = message
+        return celery_app.tasks[name].apply(args=args).result
+
+
+@pytest.fixture
+def task_queue() -> Iterator[TaskQueue]:
+    queue = TaskQueue()
+    celery_app.conf.task_always_eager = False
+    try:
+        queue.drain()  # whatever an earlier test left
+        yield queue
+    finally:
+        queue.drain()
+        celery_app.conf.task_always_eager = True

@@ -1,7 +1,9 @@
-"""The billing models in the admin: lists, plan editing, and the outbox actions."""
+"""The billing models in the admin: lists, plan editing, the outbox actions, and failed Stripe
+events with "Process again"."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -17,8 +19,10 @@ from apps.billing.models import (
     SubscriptionMetadata,
     UsageCounter,
     UsageRecord,
+    WebhookEvent,
 )
 from apps.billing.utils import record_usage
+from tests.db_faults import refusing_inserts
 
 from . import factories
 
@@ -42,6 +46,7 @@ def admin_client(client, django_user_model):
         MeterReport,
         BillingEmail,
         IgnoredEvent,
+        WebhookEvent,
     ],
 )
 def test_changelists_render(admin_client, user, model):
@@ -116,3 +121,52 @@ def test_a_second_live_subscription_is_logged_and_listed_for_staff(
     # Nothing was cancelled on anyone's behalf: staff decide.
     for subscription in (first, second):
         assert stripe.Subscription.retrieve(subscription.id, **options).status == "active"
+
+
+@pytest.fixture
+def failed_event(stripe_fake, catalog, user, post_webhook):
+    """An invoice.payment_failed event that failed to apply (the email table refused it)."""
+    subscription = factories.stripe_subscription(user=user, plan=catalog["pro"])
+    stripe_fake.deliver()
+    factories.fail_next_payments(subscription.customer)
+    stripe_fake.advance(days=31)
+    body = json.dumps(stripe_fake.events("invoice.payment_failed")[-1]).encode()
+    with refusing_inserts(BillingEmail._meta.db_table):
+        assert post_webhook(body).status_code == 200
+    stored = WebhookEvent.objects.get(type="invoice.payment_failed")
+    assert stored.status == WebhookEvent.Status.FAILED
+    return stored
+
+
+def test_staff_find_a_failed_event_with_its_error_and_process_it_again(
+    admin_client, failed_event, django_capture_on_commit_callbacks
+):
+    url = reverse("admin:billing_webhookevent_changelist")
+    listed = admin_client.get(url, {"status__exact": "failed"})
+    assert [event.pk for event in listed.context["cl"].result_list] == [failed_event.pk]
+    page = admin_client.get(reverse("admin:billing_webhookevent_change", args=[failed_event.pk]))
+    assert "insert into billing_billingemail refused" in page.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url, {"action": "process_again", "_selected_action": [failed_event.pk]})
+    failed_event.refresh_from_db()
+    assert failed_event.status == WebhookEvent.Status.PROCESSED
+    assert len(mail.outbox) == 1
+
+
+def test_dj_stripes_delivery_log_shows_the_traceback_and_processes_again(
+    admin_client, failed_event, django_capture_on_commit_callbacks
+):
+    trigger = failed_event.trigger
+    page = admin_client.get(reverse("admin:djstripe_webhookeventtrigger_change", args=[trigger.pk]))
+    assert "Traceback" in page.content.decode() and "refused" in page.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:djstripe_webhookeventtrigger_changelist"),
+            {"action": "process_triggers_again", "_selected_action": [trigger.pk]},
+        )
+    trigger.refresh_from_db()
+    assert trigger.processed and trigger.exception == ""
+    assert WebhookEvent.objects.get(pk=failed_event.pk).status == WebhookEvent.Status.PROCESSED
+    assert len(mail.outbox) == 1

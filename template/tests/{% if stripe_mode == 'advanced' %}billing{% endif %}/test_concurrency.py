@@ -1,24 +1,36 @@
-"""Concurrent requests on a real PostgreSQL server (SQLite serialises writers, so it cannot
-show races). Run with DATABASE_URL=postgres://...; skipped otherwise."""
+"""Concurrent requests and workers on a real PostgreSQL server (SQLite serialises writers, so
+it cannot show races). Run with DATABASE_URL=postgres://...; skipped otherwise.
+
+Workers are threads running the tasks the webhook queued (Celery's in-memory broker holds
+them: `task_queue`), several at once, in shuffled order, each message twice (as when a worker
+dies after applying an event and its message is delivered again)."""
 
 from __future__ import annotations
 
 import json
+import random
+import threading
+import time
 
 import pytest
 import stripe
 from django.core import mail
+from django.db import connections, transaction
 from django.test import Client
-from djstripe.models import Customer
+from djstripe.models import Customer, Event, WebhookEventTrigger
 
 from apps.billing.emails import BillingEmail
 from apps.billing.metering import build_reports
 from apps.billing.models import (
     MeterReport,
     Subscription,
+    SubscriptionMetadata,
     UsageCounter,
     UsageRecord,
+    WebhookEvent,
 )
+from apps.billing.services import lock_stripe_object
+from apps.billing.webhook_handlers import apply_webhook_event
 from tests.concurrency import in_parallel, needs_postgresql
 from tests.stripe_events import sign
 
@@ -140,3 +152,132 @@ def test_two_concurrent_first_checkouts_give_one_customer(django_user_model, str
             customer=customers[0].id, api_key=stripe_fake.api_key
         ).data
         assert sorted(session.status for session in sessions) == ["expired", "open"]
+
+
+# --- the webhook's events, applied by several workers ----------------------------------------
+
+PROCESS = "apps.billing.tasks.process_webhook_event"
+SEND_EMAIL = "apps.billing.emails.send_billing_email"
+
+
+def run_as_workers(task_queue, messages, *, workers: int = 4, seed: int = 0) -> list:
+    """Each message twice, shuffled, split among `workers` threads running at once."""
+    work = list(messages) * 2
+    random.Random(seed).shuffle(work)
+    shares = [work[i::workers] for i in range(workers)]
+    results = in_parallel(workers, lambda i: [task_queue.run(m) for m in shares[i]])
+    assert not [r for r in results if isinstance(r, Exception)], results
+    return [outcome for share in results for outcome in share]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_events_applied_by_several_workers_in_any_order_have_one_effect_each(
+    django_user_model, stripe_fake, catalog, task_queue, seed
+):
+    options = {"api_key": stripe_fake.api_key}
+    subscriptions = [
+        factories.stripe_subscription(
+            user=django_user_model.objects.create_user(email=f"worker{n}@example.com"),
+            plan=catalog["pro"],
+        )
+        for n in range(4)
+    ]
+    first, toggled, canceled, failing = subscriptions
+    stripe.Subscription.modify(first.id, cancel_at_period_end=True, **options)
+    stripe.Subscription.modify(toggled.id, cancel_at_period_end=True, **options)
+    stripe.Subscription.modify(toggled.id, cancel_at_period_end=False, **options)
+    stripe.Subscription.cancel(canceled.id, **options)
+    factories.fail_next_payments(failing.customer)
+    stripe_fake.advance(days=31)  # renewals: one paid, one failed; `first` ends
+    stripe_fake.deliver()  # the webhook stores each event and queues it
+
+    stored = WebhookEvent.objects.count()
+    assert stored == len(stripe_fake.events()) and not Event.objects.exists()
+    messages = task_queue.drain()
+    assert len(messages) == stored and {name for name, _ in messages} == {PROCESS}
+
+    outcomes = run_as_workers(task_queue, messages, seed=seed)
+    emails = task_queue.drain()
+    assert {name for name, _ in emails} <= {SEND_EMAIL}
+    run_as_workers(task_queue, emails, seed=seed)
+
+    # Each event applied by exactly one of its two messages; the other found it done or busy.
+    assert sorted(set(outcomes)) == ["processed", "skipped"]
+    assert outcomes.count("processed") == stored
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
+    assert not WebhookEventTrigger.objects.filter(processed=False).exists()
+    assert sorted(Event.objects.values_list("id", flat=True)) == sorted(
+        WebhookEvent.objects.values_list("stripe_event_id", flat=True)
+    )  # one Event per stored event: each applied once
+    for subscription in subscriptions:
+        remote = stripe.Subscription.retrieve(subscription.id, **options)
+        local = Subscription.objects.get(id=subscription.id)
+        assert (local.status, local.cancel_at_period_end) == (
+            remote.status,
+            remote.cancel_at_period_end,
+        )  # Stripe's state now, whatever order the events came in
+    assert SubscriptionMetadata.objects.count() == len(subscriptions)
+    failed_payments = len(stripe_fake.events("invoice.payment_failed"))
+    assert failed_payments >= 1
+    assert BillingEmail.objects.filter(sent_at__isnull=False).count() == failed_payments
+    assert len(mail.outbox) == failed_payments == BillingEmail.objects.count()
+
+
+def test_concurrent_deliveries_of_one_event_store_it_once_and_apply_it_once(
+    user, stripe_fake, catalog, task_queue
+):
+    factories.stripe_subscription(user=user, plan=catalog["pro"])
+    event = stripe_fake.events("customer.subscription.created")[-1]
+    assert in_parallel(10, lambda _: post_event(event)) == [200] * 10
+    assert WebhookEvent.objects.count() == WebhookEventTrigger.objects.count() == 1
+    messages = task_queue.drain()
+    # Deliveries that found it stored and not done yet queued it again: harmless.
+    assert 1 <= len(messages) <= 10
+    outcomes = run_as_workers(task_queue, messages, workers=5)
+    assert outcomes.count("processed") == 1 and set(outcomes) <= {"processed", "skipped"}
+    assert Event.objects.count() == 1 and SubscriptionMetadata.objects.count() == 1
+
+
+def test_a_worker_waits_while_another_applies_an_event_about_the_same_object(
+    django_user_model, stripe_fake, catalog, task_queue
+):
+    """Events about one Stripe object are applied one at a time (the later reader of Stripe
+    writes later); events about other objects are not held up."""
+    users = [django_user_model.objects.create_user(email=f"lock{n}@example.com") for n in (1, 2)]
+    held, other = (factories.stripe_subscription(user=user, plan=catalog["pro"]) for user in users)
+    stripe_fake.deliver()
+    task_queue.drain()
+
+    def event_of(subscription):
+        return WebhookEvent.objects.get(
+            type="customer.subscription.created",
+            trigger__body__contains=subscription.id,
+        )
+
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        try:
+            with transaction.atomic():
+                lock_stripe_object(held.id)  # another worker, busy with this subscription
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    assert locked.wait(timeout=10)
+    waiting = threading.Thread(
+        target=lambda: (apply_webhook_event(event_of(held).pk), connections.close_all())
+    )
+    waiting.start()
+    try:
+        assert apply_webhook_event(event_of(other).pk) == "processed"  # not held up
+        time.sleep(0.5)
+        assert event_of(held).status == WebhookEvent.Status.RECEIVED  # still waiting
+    finally:
+        release.set()
+        holder.join(timeout=30)
+        waiting.join(timeout=30)
+    assert event_of(held).status == WebhookEvent.Status.PROCESSED

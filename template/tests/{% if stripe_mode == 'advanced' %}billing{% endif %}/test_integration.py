@@ -17,25 +17,17 @@ from apps.billing.metering import flush_usage
 from apps.billing.models import Subscription, SubscriptionMetadata
 from apps.billing.usage import current_usage
 from apps.billing.utils import get_active_subscription
-from tests.stripe_events import sign
 
 from . import factories
-from .conftest import WEBHOOK_SECRET, WEBHOOK_URL
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.billing.urls")]
 JSON = {"HTTP_ACCEPT": "application/json"}
 
 
-def post_event(client, event):
-    """Deliver one event of the offline Stripe now, signed as Stripe signs it."""
-    body = json.dumps(event).encode()
-    response = client.post(
-        WEBHOOK_URL,
-        data=body,
-        content_type="application/json",
-        HTTP_STRIPE_SIGNATURE=sign(body, secret=WEBHOOK_SECRET),
-    )
-    return response.status_code
+@pytest.fixture
+def post_event(post_webhook):
+    """Deliver one event of the offline Stripe now, signed as Stripe signs it; it is applied."""
+    return lambda event: post_webhook(json.dumps(event).encode()).status_code
 
 
 def subscribe(client, stripe_fake, plan):
@@ -172,16 +164,16 @@ def test_a_renewal_paid_out_of_band_resets_usage(client, user, subscriber, strip
 
 @pytest.mark.parametrize("first", ["invoice.paid", "invoice.payment_succeeded"])
 def test_a_paid_renewal_starts_one_new_period_whichever_event_comes_first(
-    client, user, subscriber, stripe_fake, first
+    client, user, subscriber, stripe_fake, post_event, first
 ):
     stripe_fake.hold()
     stripe_fake.advance(days=31)  # the renewal is charged: both events are sent
     second = "invoice.payment_succeeded" if first == "invoice.paid" else "invoice.paid"
-    assert post_event(client, stripe_fake.events(first)[-1]) == 200
+    assert post_event(stripe_fake.events(first)[-1]) == 200
     assert current_usage(get_active_subscription(user), "api_calls") == 0
     assert client.get("/api/three/").status_code == 200  # used in the new period
 
-    assert post_event(client, stripe_fake.events(second)[-1]) == 200
+    assert post_event(stripe_fake.events(second)[-1]) == 200
     stripe_fake.release()
     stripe_fake.deliver()
     assert current_usage(get_active_subscription(user), "api_calls") == 1  # not reset again

@@ -1,9 +1,11 @@
 """Send what the billing outbox holds: usage to Stripe Billing Meters, pending billing emails.
 
-Run it every minute (cron: `* * * * * cd /app && python manage.py billing_flush_outbox`) or as
-a worker process (`python manage.py billing_flush_outbox --loop`). Safe to run concurrently
-and to re-run: nothing is reported or emailed twice. The emails are the shared billing emails
-(`apps.billing.emails`), which `billing_send_emails` sends on its own too.
+With a worker and beat running, the periodic tasks do this (`tasks.report_usage` every minute,
+`emails.send_pending_billing_emails`); this command does the same by hand, or from cron where no
+worker runs (`* * * * * cd /app && python manage.py billing_flush_outbox`, or
+`billing_flush_outbox --loop`). Safe to run concurrently with them and to re-run: nothing is
+reported or emailed twice. The emails are the shared billing emails (`apps.billing.emails`),
+which `billing_send_emails` sends on its own too.
 """
 
 from __future__ import annotations

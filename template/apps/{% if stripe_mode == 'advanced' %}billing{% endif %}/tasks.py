@@ -1,0 +1,122 @@
+"""Billing's background work (advanced mode), run by a Celery worker (`make worker`), or
+in-process when no broker is configured. The schedule of the periodic ones is
+BILLING_BEAT_SCHEDULE (config/settings/billing.py), run by `make beat`.
+
+- process_webhook_event    one stored Stripe event, queued by the webhook: applied through
+                           dj-stripe (`webhook_handlers.apply_webhook_event`), retried with
+                           growing delays while it fails
+- retry_webhook_events     every minute: queues again the events whose queued work was lost
+- report_usage             every minute: usage of metered plans to Stripe Billing Meters
+- reconcile_subscriptions  nightly: local subscriptions corrected from Stripe
+
+Every task may run twice (a worker killed mid-task runs it again: acks_late) and several at
+once: each one finds out from the database what is left to do, and locks what it works on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from celery import Task, shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from . import metering, reconciliation
+from .models import WebhookEvent
+from .stripe_api import is_configured
+from .webhook_handlers import PENDING_STATUSES, Outcome, apply_webhook_event
+
+logger = logging.getLogger(__name__)
+
+#: Retries of a failed event: 30 s, 1 min, 2 min, ... capped at 30 min (under the broker's
+#: visibility timeout, so a waiting retry is not handed to a second worker), 8 in all (about
+#: 1.5 hours). Then the event stays failed, with its error, for staff to process again.
+MAX_RETRIES = 8
+RETRY_BACKOFF_CAP = 1800
+#: An event that is still not done this long after it was due to run is queued again (its
+#: message was lost: a broker restarted without its data, a process died between the
+#: commit and the send). A duplicate is harmless: the worker that gets it second skips it.
+LOST_AFTER = timedelta(minutes=10)
+
+
+def retry_delay(retries: int) -> int:
+    """Seconds before retry number `retries + 1` of a failed event."""
+    return min(RETRY_BACKOFF_CAP, 30 * 2**retries)
+
+
+def enqueue_webhook_event(event_pk: int) -> None:
+    """Queue a stored event for a worker once the current transaction commits (at once
+    outside one); without a broker it is applied in-process."""
+    transaction.on_commit(lambda: process_webhook_event.delay(event_pk))
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def process_webhook_event(self: Task, event_pk: int) -> str:
+    """Apply one stored event; retried with growing delays while it fails."""
+    # In-process (no broker) a retry would run at once, inside the webhook's request: the
+    # event waits, failed, for staff or for a worker's periodic retry instead.
+    will_retry = not self.request.is_eager and self.request.retries < MAX_RETRIES
+    delay = retry_delay(self.request.retries) if will_retry else None
+    outcome = apply_webhook_event(event_pk, retry_in=delay)
+    if outcome is Outcome.FAILED and delay is not None:
+        raise self.retry(countdown=delay)
+    return outcome.value
+
+
+@shared_task
+def retry_webhook_events(limit: int = 1000) -> int:
+    """Periodic: queue again the events not done long after they were due; how many."""
+    now = timezone.now()
+    lost = list(
+        WebhookEvent.objects.filter(
+            status__in=PENDING_STATUSES, next_attempt_at__lt=now - LOST_AFTER
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    # Due again in LOST_AFTER if this message is lost too (or the backlog is that long).
+    WebhookEvent.objects.filter(pk__in=lost).update(next_attempt_at=now)
+    for event_pk in lost:
+        process_webhook_event.delay(event_pk)
+    if lost:
+        logger.warning("%d Stripe events queued again: their queued work was lost", len(lost))
+    return len(lost)
+
+
+def requeue_webhook_events(event_pks: list[int]) -> int:
+    """Staff's "Process again": queue these events now, failed or not yet done; how many."""
+    pending = list(
+        WebhookEvent.objects.filter(pk__in=event_pks, status__in=PENDING_STATUSES).values_list(
+            "pk", flat=True
+        )
+    )
+    WebhookEvent.objects.filter(pk__in=pending).update(next_attempt_at=timezone.now())
+    for event_pk in pending:
+        enqueue_webhook_event(event_pk)
+    return len(pending)
+
+
+@shared_task
+def report_usage() -> dict[str, Any]:
+    """Periodic: report pending usage to Stripe Billing Meters (`metering.flush_usage`)."""
+    if not is_configured():
+        logger.warning("Stripe is not configured: set STRIPE_SECRET_KEY. Usage not reported.")
+        return {}
+    return asdict(metering.flush_usage())
+
+
+@shared_task
+def reconcile_subscriptions() -> dict[str, int]:
+    """Nightly: correct local subscriptions from Stripe (`reconciliation`); the counts."""
+    if not is_configured():
+        logger.warning("Stripe is not configured: set STRIPE_SECRET_KEY. Nothing reconciled.")
+        return {}
+    result = reconciliation.reconcile_subscriptions()
+    return {
+        "checked": result.checked,
+        "corrected": len(result.corrections),
+        "failed": len(result.failed),
+    }
