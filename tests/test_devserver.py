@@ -98,6 +98,10 @@ def wait_until_gone(group: int, timeout: float = 10.0) -> None:
     pytest.fail(f"make run left processes behind:\n{leftovers.stdout.decode()}")
 
 
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def subscribe_through_make_run(
     project: Path, env: dict[str, str], stop: signal.Signals = signal.SIGTERM
 ) -> str:
@@ -114,6 +118,8 @@ def subscribe_through_make_run(
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # As in a terminal, whatever started pytest: a shell's background job ignores SIGINT.
+        preexec_fn=default_sigint,
     )
     site = f"http://127.0.0.1:{port}"
     try:
