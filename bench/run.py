@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,18 @@ EVENTS = int(os.environ.get("BENCH_EVENTS", "3000"))  # per timed run
 # dj-stripe re-fetches every event's object from Stripe: fewer events keep advanced mode short.
 ADVANCED_EVENTS = max(EVENTS // 5, 100)
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+#: The benchmark's own Redis database (other suites may use the same Redis), emptied each time.
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+#: Webhook ingest target, events per second, each mode (verify, store, enqueue).
+INGEST_TARGET = 1000.0
+#: Events profiled in-process when ingest is below its target.
+PROFILE_EVENTS = {"basic": 500, "advanced": 200}
+#: Events per end-to-end run (each a new subscription: in advanced mode also one in the offline
+#: Stripe, which dj-stripe re-fetches).
+E2E_EVENTS = {
+    "basic": int(os.environ.get("BENCH_E2E_EVENTS", "1000")),
+    "advanced": max(int(os.environ.get("BENCH_E2E_EVENTS", "1000")) // 5, 100),
+}
 #: Seconds from `make run` in a fresh render to the first 200 on `/` (issue: first-run time).
 FIRST_RUN_TARGETS = {"basic": 15.0, "advanced": 30.0}
 FIRST_RUN_HEADING = "## First `make run` (fresh render, warm uv cache, SQLite)"
@@ -107,6 +120,7 @@ def production_env(mode: str, port: int) -> dict[str, str]:
         "STRIPE_PUBLIC_KEY": "pk_test_benchmarkkey000000000000000",
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "DJSTRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "CELERY_BROKER_URL": REDIS,  # the view only verifies, stores and enqueues
         "LOG_LEVEL": "WARNING",
         "PYTHONWARNINGS": "ignore",
         "SITE_URL": f"http://127.0.0.1:{port}",
@@ -162,19 +176,46 @@ def start_offline_stripe(project: Path) -> tuple[subprocess.Popen[str], dict[str
     return fake, env
 
 
+def flush_broker() -> None:
+    """FLUSHDB on the benchmark's own Redis database (BENCH_REDIS_URL), over the wire protocol."""
+    parts = urllib.parse.urlsplit(REDIS)
+    database = parts.path.strip("/") or "0"
+    with socket.create_connection((parts.hostname, parts.port or 6379), timeout=5) as sock:
+        for command in (("SELECT", database), ("FLUSHDB",)):
+            wire = f"*{len(command)}\r\n" + "".join(f"${len(a)}\r\n{a}\r\n" for a in command)
+            sock.sendall(wire.encode())
+            if not sock.recv(1024).startswith(b"+OK"):
+                raise SystemExit(f"Redis refused {command[0]} at {REDIS}")
+
+
+def stop(*processes: subprocess.Popen[str] | subprocess.Popen[bytes] | None) -> None:
+    for process in processes:
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        if process is not None:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
 def ingest(mode: str, project: Path) -> dict[str, object]:
-    """Events per second through the mode's webhook endpoint under gunicorn (2 workers)."""
+    """Webhook events per second under gunicorn (2 workers x 4 threads) on PostgreSQL, with the
+    Redis broker set: the view verifies, stores and enqueues (no worker runs meanwhile). Below
+    the target, a per-request profile says where the time goes. Then end to end, from delivery
+    to applied state, with 1 and with 2 worker processes."""
     recreate_database(mode)
     port = free_port()
     env = production_env(mode, port)
     python = str(project / ".venv" / "bin" / "python")
     sh([python, "manage.py", "migrate", "--noinput", "-v0"], project, env)
-    fake = None
-    if mode == "advanced":
-        fake, fake_env = start_offline_stripe(project)
-        env.update(fake_env)
-    server = None
+    fake = server = None
     try:
+        if mode == "advanced":
+            fake, fake_env = start_offline_stripe(project)
+            env.update(fake_env)
         seed = json.loads(sh([python, str(ROOT / "bench" / "seed.py"), mode], project, env))
         pairs_file = OUT / f"{mode}-pairs.json"
         pairs_file.write_text(json.dumps(seed["pairs"]))
@@ -195,16 +236,107 @@ def ingest(mode: str, project: Path) -> dict[str, object]:
             start_new_session=True,
         )
         wait_for_port(port)
-        client = [python, str(ROOT / "bench" / "ingest_client.py")]
-        client += [f"http://127.0.0.1:{port}{seed['path']}", WEBHOOK_SECRET, str(pairs_file)]
+        flush_broker()
+        url = f"http://127.0.0.1:{port}{seed['path']}"
+        client = [python, str(ROOT / "bench" / "ingest_client.py"), url, WEBHOOK_SECRET]
+        client += [str(pairs_file), "--threads", "8"]
         events = EVENTS if mode == "basic" else ADVANCED_EVENTS
-        client += ["--events", str(events), "--runs", str(RUNS), "--threads", "8"]
-        return json.loads(sh(client, project))
+        figures = json.loads(sh([*client, "--events", str(events), "--runs", str(RUNS)], project))
+        if figures["events_per_second"] < INGEST_TARGET:
+            profile = [python, str(ROOT / "bench" / "profile_ingest.py"), WEBHOOK_SECRET]
+            profile += [str(pairs_file), seed["path"], "--events", str(PROFILE_EVENTS[mode])]
+            figures["profile"] = json.loads(sh(profile, project, env))
+        flush_broker()  # what the ingest runs queued: no worker ran, none is applied
+        figures["end_to_end"] = {
+            str(workers): end_to_end(mode, project, env, url, workers) for workers in (1, 2)
+        }
+        return figures
     finally:
-        for process in (server, fake):
-            if process is not None:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=20)
+        stop(server, fake)
+        flush_broker()
+
+
+#: Reads when each end-to-end event's subscription appeared in the project's tables (its
+#: event applied), waiting until all have; prints {subscription id: unix time}.
+APPLIED = """
+import json, sys, time, psycopg
+url, query, ids, timeout = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), float(sys.argv[4])
+deadline = time.monotonic() + timeout
+with psycopg.connect(url, autocommit=True) as connection:
+    while True:
+        rows = connection.execute(query, [ids]).fetchall()
+        if len(rows) >= len(ids) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+print(json.dumps({sub: float(at) for sub, at in rows}))
+"""
+APPLIED_QUERIES = {
+    "basic": "SELECT stripe_subscription_id, extract(epoch FROM created_at) "
+    "FROM billing_subscription WHERE stripe_subscription_id = ANY(%s)",
+    "advanced": "SELECT id, extract(epoch FROM djstripe_created) "
+    "FROM djstripe_subscription WHERE id = ANY(%s)",
+}
+
+
+def end_to_end(
+    mode: str, project: Path, env: dict[str, str], url: str, workers: int
+) -> dict[str, object]:
+    """A burst of events, each for a subscription the project has not seen, sent by 8 client
+    connections while `workers` worker processes (`celery worker --concurrency N`) apply them:
+    per event, the time from its delivery to its subscription's row; and events per second
+    from the first delivery to the last applied."""
+    python = str(project / ".venv" / "bin" / "python")
+    count = E2E_EVENTS[mode]
+    tag = f"w{workers}"
+    seed = json.loads(
+        sh([python, str(ROOT / "bench" / "seed.py"), mode, str(count), tag], project, env)
+    )
+    pairs_file = OUT / f"{mode}-e2e-{tag}-pairs.json"
+    pairs_file.write_text(json.dumps(seed["pairs"]))
+    log = OUT / f"{mode}-worker-{tag}.log"
+    worker = subprocess.Popen(
+        [python, "-m", "celery", "-A", "config", "worker", f"--concurrency={workers}"]
+        + ["--loglevel=INFO", "--without-mingle", "--without-gossip"],
+        cwd=project,
+        env={**os.environ, **env, "LOG_LEVEL": "INFO"},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while " ready." not in log.read_text():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the Celery worker did not start; see {log}")
+            time.sleep(0.2)
+        sent_file = OUT / f"{mode}-e2e-{tag}-sent.json"
+        client = [python, str(ROOT / "bench" / "ingest_client.py"), url, WEBHOOK_SECRET]
+        client += [str(pairs_file), "--threads", "8", "--events", str(count)]
+        delivery = json.loads(sh([*client, "--record", str(sent_file)], project))
+        sent: dict[str, float] = json.loads(sent_file.read_text())
+        ids = json.dumps(sorted(sent))
+        query = [python, "-c", APPLIED, database_url(mode), APPLIED_QUERIES[mode], ids, "300"]
+        applied: dict[str, float] = json.loads(sh(query, project))
+    finally:
+        stop(worker)
+    latencies = sorted(applied[sub] - sent[sub] for sub in applied)
+    if not latencies:
+        return {"events": count, "applied": 0, "statuses": delivery["statuses"]}
+    seconds = max(applied.values()) - min(sent.values())
+    return {
+        "events": count,
+        "applied": len(applied),
+        "statuses": delivery["statuses"],
+        "p50_ms": round(percentile(latencies, 50) * 1000),
+        "p99_ms": round(percentile(latencies, 99) * 1000),
+        "events_per_second": round(len(applied) / seconds, 1),
+    }
+
+
+def percentile(ordered: list[float], percent: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    rank = max(1, -(-len(ordered) * percent // 100))
+    return ordered[int(rank) - 1]
 
 
 def first_run(mode: str, *, uv_on_path: bool = True, timeout: float = 600.0) -> dict[str, object]:
