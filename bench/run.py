@@ -2,8 +2,12 @@
 
 1. Template: render time per mode, generated suite time per mode (SQLite), and at the end the
    whole template suite (`make test`; BENCH_TEMPLATE_SUITE=0 skips it).
-2. Webhook ingest: signed customer.subscription.updated events per second through each mode's
-   webhook endpoint, served by gunicorn (2 workers) on 127.0.0.1 with PostgreSQL.
+2. Webhooks: ingest, signed customer.subscription.updated events per second through each
+   mode's webhook endpoint, served by gunicorn (2 workers x 4 threads) on 127.0.0.1 with
+   PostgreSQL and the Redis broker set (the view verifies, stores and enqueues; no worker runs);
+   below 1,000 events/s, a per-request profile (bench/profile_ingest.py). Then end to end, from
+   delivery to applied state, p50/p99 and events/s, with 1 and with 2 Celery worker processes.
+   `python bench/run.py --only webhooks` measures just this and updates its section.
 3. Gated request cost: median time and SQL queries of a trivial view, undecorated and under each
    gate, with 0 and 1,000,000 prior usage records (see bench/gates.py).
 4. First `make run`: per mode, from invoking `make run` in a fresh render (warm uv cache, SQLite)
@@ -543,27 +547,92 @@ def template_suite() -> dict[str, object]:
     return {"seconds": round(seconds), "summary": summary, "database": database}
 
 
+WEBHOOK_HEADING = "## Webhooks: ingest and end to end (gunicorn, PostgreSQL, Redis broker)"
+
+
+def webhook_lines(figures: dict[str, dict[str, object]]) -> list[str]:
+    """The ingest figures, the per-request profile when ingest is below its target, and the
+    end-to-end figures with 1 and 2 worker processes."""
+    lines = [
+        WEBHOOK_HEADING,
+        "",
+        f"Machine: {os.cpu_count()} cores, shared by the load client, gunicorn, PostgreSQL, Redis "
+        "and the Celery workers. Ingest: gunicorn with 2 workers (the project's gunicorn.conf.py: "
+        "gthread, 4 threads), CELERY_BROKER_URL set (the view verifies, stores and enqueues), no "
+        f"Celery worker running, 8 client connections, after a warm-up the median of {RUNS} runs "
+        f"of {EVENTS} events (advanced: {ADVANCED_EVENTS}).",
+        "",
+        "| mode | ingest events/s | runs | target |",
+        "| --- | --- | --- | --- |",
+    ]
+    for mode, data in figures.items():
+        ingest_data: dict = data.get("ingest", {})  # type: ignore[assignment]
+        runs = ", ".join(str(run) for run in ingest_data.get("runs", []))
+        rate = ingest_data.get("events_per_second", "skipped")
+        lines.append(f"| {mode} | {rate} | {runs} | >= {INGEST_TARGET:,.0f} |")
+    for mode, data in figures.items():
+        profile = data.get("ingest", {}).get("profile")  # type: ignore[union-attr]
+        if not profile:
+            continue
+        lines += [
+            "",
+            f"Where a {mode} ingest request's time goes (below the target): "
+            f"{profile['events']} events through Django's request handling in one process "
+            f"under cProfile, no HTTP: {profile['us_per_request']} µs a request.",
+            "",
+            "| part | share % |",
+            "| --- | --- |",
+            *(f"| {part} | {share} |" for part, share in profile["parts_percent"].items()),
+            "",
+            "Most time of their own: "
+            + "; ".join(
+                f"{row['function']} {row['us_per_request']} µs"
+                for row in profile["top_own_time"][:8]
+            )
+            + ".",
+        ]
+    lines += [
+        "",
+        "End to end: a burst of events, each for a subscription the project has not seen yet, "
+        "sent by 8 client connections while `celery worker --concurrency N` applies them; per "
+        "event, from its delivery (the client sending it) to its subscription's row in the "
+        "database (the event applied), so the latencies include the wait behind the burst; "
+        "events/s from the first delivery to the last applied.",
+        "",
+        "| mode | worker processes | events | applied | p50 ms | p99 ms | events/s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for mode, data in figures.items():
+        runs_by_workers: dict = data.get("ingest", {}).get("end_to_end", {})  # type: ignore[union-attr]
+        for workers, run in runs_by_workers.items():
+            cells = [mode, workers, run["events"], run["applied"]]
+            cells += [
+                run.get("p50_ms", "-"),
+                run.get("p99_ms", "-"),
+                run.get("events_per_second", "-"),
+            ]
+            lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    for mode, data in figures.items():
+        runs_by_workers = data.get("ingest", {}).get("end_to_end", {})  # type: ignore[union-attr]
+        one, two = (runs_by_workers.get(k, {}).get("events_per_second") for k in ("1", "2"))
+        if one and two:
+            lines.append("")
+            lines.append(f"{mode}: 2 worker processes / 1: {two / one:.2f}x events/s end to end.")
+    return lines
+
+
 def report(figures: dict[str, dict[str, object]], suite: dict[str, object] | None) -> None:
     lines = [
         f"# Keel benchmark results ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
-        f"Machine: {os.cpu_count()} cores; PostgreSQL at {POSTGRES}. Webhook ingest: gunicorn with "
-        "2 workers (the project's gunicorn.conf.py: gthread, 4 threads), 8 client connections, "
-        f"after a warm-up the median of {RUNS} runs of {EVENTS} events (advanced: "
-        f"{ADVANCED_EVENTS}).",
+        f"Machine: {os.cpu_count()} cores; PostgreSQL at {POSTGRES}; Redis at {REDIS}.",
         "",
-        "| mode | render s | generated suite s | webhook events/s | runs |",
-        "| --- | --- | --- | --- | --- |",
+        "| mode | render s | generated suite s |",
+        "| --- | --- | --- |",
     ]
-    rates = {}
     for mode, data in figures.items():
-        ingest_data = data["ingest"]
-        rate = ingest_data.get("events_per_second", "skipped")  # type: ignore[union-attr]
-        rates[mode] = rate
-        runs = ", ".join(str(run) for run in ingest_data.get("runs", []))  # type: ignore[union-attr]
-        lines.append(f"| {mode} | {data['render_s']} | {data['suite_s']} | {rate} | {runs} |")
-    if all(isinstance(rate, float) for rate in rates.values()) and len(rates) == 2:
-        lines += ["", f"Ingest ratio basic/advanced: {rates['basic'] / rates['advanced']:.1f}x"]
+        lines.append(f"| {mode} | {data['render_s']} | {data['suite_s']} |")
+    lines += ["", *webhook_lines(figures)]
     lines += ["", "## Gated request cost (median µs, SQL queries)", ""]
     lines += [
         "| mode | gate | prior usage records | median µs | queries |",
@@ -581,12 +650,54 @@ def report(figures: dict[str, dict[str, object]], suite: dict[str, object] | Non
         ]
     runs = {mode: data["first_run"] for mode, data in figures.items()}
     lines += ["", *first_run_lines(runs)]  # type: ignore[arg-type]
-    lines += ["", "## Targets", "", *targets(figures, rates)]
+    lines += ["", "## Targets", "", *targets(figures)]
     if suite is not None:
         lines.append(suite_target(suite))
     text = "\n".join(lines) + "\n"
     (ROOT / "bench" / "results.md").write_text(text)
     print(text)
+
+
+def webhooks_only() -> None:
+    """`--only webhooks`: ingest and end to end in both modes; replaces their section and
+    their target lines in bench/results.md."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, dict[str, object]] = {}
+    for mode in MODES:
+        project, _ = render(mode)
+        sh(["make", "install"], project)
+        figures[mode] = {"ingest": ingest(mode, project)}
+        print(f"{mode}: {json.dumps(figures[mode]['ingest'])}", flush=True)
+    section = webhook_lines(figures)
+    path = ROOT / "bench" / "results.md"
+    text = path.read_text() if path.exists() else ""
+    before, found, after = text.partition(WEBHOOK_HEADING)
+    if found:
+        rest = after.partition("\n## ")
+        text = before + "\n".join(section) + "\n" + ("\n## " + rest[2] if rest[1] else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(section) + "\n"
+    for line in ingest_targets(figures):
+        prefix = line.split(":")[0]
+        pattern = re.compile(rf"(?m)^{re.escape(prefix)}:.*$")
+        text = (
+            pattern.sub(line, text) if pattern.search(text) else text.rstrip("\n") + f"\n{line}\n"
+        )
+    path.write_text(text)
+    print("\n".join(section + ["", *ingest_targets(figures)]))
+
+
+def ingest_targets(figures: dict[str, dict[str, object]]) -> list[str]:
+    lines = []
+    for mode, data in figures.items():
+        rate = data.get("ingest", {}).get("events_per_second")  # type: ignore[union-attr]
+        if isinstance(rate, float | int):
+            verdict = "met" if rate >= INGEST_TARGET else "NOT met"
+            lines.append(
+                f"- {mode} webhook ingest (verify, store, enqueue) >= {INGEST_TARGET:,.0f} "
+                f"events/s: {rate} ({verdict})"
+            )
+    return lines
 
 
 #: The whole template suite on this 2-core machine, PostgreSQL on.
@@ -616,16 +727,13 @@ def template_suite_only() -> None:
     print(line, suite_target(suite), sep="\n")
 
 
-def targets(figures: dict[str, dict[str, object]], rates: dict[str, object]) -> list[str]:
+def targets(figures: dict[str, dict[str, object]]) -> list[str]:
     """Each target with the measured figure and whether it is met (a report, not a test)."""
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
-    lines = []
-    basic = rates.get("basic")
-    if isinstance(basic, float):
-        lines.append(f"- basic webhook ingest >= 500 events/s: {basic} ({verdict(basic >= 500)})")
+    lines = ingest_targets(figures)
     for mode, data in figures.items():
         rows = data["gates"].get("rows", [])  # type: ignore[union-attr]
         plain = next(r["queries"] for r in rows if r["gate"] == "undecorated" and not r["records"])
@@ -649,7 +757,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=["first-run", "template-suite"],
+        choices=["first-run", "template-suite", "webhooks"],
         help="measure just this part (updates its lines in bench/results.md)",
     )
     only = parser.parse_args().only
@@ -657,5 +765,7 @@ if __name__ == "__main__":
         first_run_only()
     elif only == "template-suite":
         template_suite_only()
+    elif only == "webhooks":
+        webhooks_only()
     else:
         main()
