@@ -6,7 +6,8 @@ environment of the ingest benchmark (production settings, PostgreSQL, the broker
 Posts signed customer.subscription.updated events through Django's full request handling
 (middleware, the webhook view, the database, the enqueue) under cProfile, without HTTP or
 gunicorn, and prints one JSON line: the mean microseconds per request, the share of the parts
-(signature check, JSON, database, enqueue on the broker, the rest of Django) and the functions
+(signature check, JSON, database, enqueue on the broker, calls to Stripe, the rest of Django)
+and the functions
 with the most time of their own.
 """
 
@@ -40,6 +41,7 @@ PARTS = {
         ("psycopg/connection.py", "rollback"),
     ],
     "enqueue (celery apply_async, Redis)": [("celery/app/task.py", "apply_async")],
+    "Stripe API calls (stripe-python)": [("stripe/_http_client.py", "request_with_retries")],
     "JSON decode": [("json/__init__.py", "loads")],
 }
 

@@ -576,7 +576,7 @@ def webhook_lines(figures: dict[str, dict[str, object]]) -> list[str]:
             continue
         lines += [
             "",
-            f"Where a {mode} ingest request's time goes (below the target): "
+            f"Where one ingest request's time goes in {mode} mode (below the target): "
             f"{profile['events']} events through Django's request handling in one process "
             f"under cProfile, no HTTP: {profile['us_per_request']} µs a request.",
             "",
@@ -671,18 +671,20 @@ def webhooks_only() -> None:
     section = webhook_lines(figures)
     path = ROOT / "bench" / "results.md"
     text = path.read_text() if path.exists() else ""
+    text = re.sub(r"(?m)^- \w+ webhook ingest .*\n", "", text)  # the targets, re-added below
     before, found, after = text.partition(WEBHOOK_HEADING)
     if found:
         rest = after.partition("\n## ")
         text = before + "\n".join(section) + "\n" + ("\n## " + rest[2] if rest[1] else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(section) + "\n"
-    for line in ingest_targets(figures):
-        prefix = line.split(":")[0]
-        pattern = re.compile(rf"(?m)^{re.escape(prefix)}:.*$")
-        text = (
-            pattern.sub(line, text) if pattern.search(text) else text.rstrip("\n") + f"\n{line}\n"
-        )
+    else:  # before the Targets section, where the full report puts it
+        head, targets_found, tail = text.partition("\n## Targets")
+        text = head.rstrip("\n") + "\n\n" + "\n".join(section) + "\n"
+        text += "\n## Targets" + tail if targets_found else ""
+    head, targets_found, tail = text.partition("\n## Targets")
+    if targets_found:
+        heading, _, rest = tail.partition("\n\n")
+        lines = "\n".join(ingest_targets(figures))
+        text = head + "\n## Targets" + heading + "\n\n" + lines + "\n" + rest
     path.write_text(text)
     print("\n".join(section + ["", *ingest_targets(figures)]))
 
