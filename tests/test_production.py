@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -162,14 +163,19 @@ def sql(python: str, url: str, query: str) -> list[list[object]]:
     return json.loads(run([python, "-c", SQL, url, query], Path.cwd()))
 
 
-def wait_until(check, what: str, processes: dict[str, subprocess.Popen[str]], timeout=20.0):  # type: ignore[no-untyped-def]
+def wait_until(
+    check: Callable[[], bool],
+    what: str,
+    processes: dict[str, subprocess.Popen[str]],
+    timeout: float = 20.0,
+) -> None:
+    """Poll `check` until it holds, while every process keeps running."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for name, process in processes.items():
             assert process.poll() is None, f"{name} exited: {process.communicate()}"
-        result = check()
-        if result:
-            return result
+        if check():
+            return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
 
