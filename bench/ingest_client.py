@@ -7,6 +7,9 @@ subscriptions in turn, as Stripe's traffic spreads over many customers.
 After a warm-up (workers import and connect on their first requests), it times several runs
 and prints one JSON line: {"events": N, "runs": [R, ...], "events_per_second": median of the
 runs, "statuses": {...}} (every status counted, the warm-up's excepted).
+With --record FILE (end-to-end runs: one run, no warm-up), it also writes when each request
+was sent, as {subscription_id: unix time}, for the time from delivery to applied state; with
+--rate R it sends R events per second at most.
 """
 
 from __future__ import annotations
@@ -122,13 +125,22 @@ def prepared(target: SplitResult, body: bytes, signature: str) -> bytes:
 
 
 def blast(
-    target: SplitResult, requests: list[bytes], threads: int, timeout: float
+    target: SplitResult,
+    requests: list[bytes],
+    threads: int,
+    timeout: float,
+    sent: list[float] | None = None,
+    rate: float = 0.0,
 ) -> tuple[float, Counter[int]]:
-    """Send every request once from `threads` keep-alive connections; (seconds, statuses)."""
+    """Send every request once from `threads` keep-alive connections; (seconds, statuses).
+    With `sent` (as long as `requests`), the time each request was sent is written into it.
+    With `rate`, request i is not sent before i / rate seconds from the start (paced, as
+    Stripe's traffic is), else as fast as the server answers."""
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
     next_index = iter(range(len(requests)))
     deadline = time.monotonic() + timeout
+    start = time.monotonic()
 
     def worker() -> None:
         conn = Connection(target.hostname or "127.0.0.1", target.port or 80)
@@ -137,6 +149,10 @@ def blast(
             index = next(next_index, None)  # a builtin call: atomic under the GIL
             if index is None:
                 break
+            if rate:
+                time.sleep(max(0.0, start + index / rate - time.monotonic()))
+            if sent is not None:
+                sent[index] = time.time()
             try:
                 counts[conn.request(requests[index])] += 1
             except (OSError, ValueError, IndexError):
@@ -165,7 +181,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200, help="events sent before timing")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--record", help="write when each event was sent (one run, no warm-up)")
+    parser.add_argument("--rate", type=float, default=0.0, help="events per second (0: no limit)")
     args = parser.parse_args()
+    if args.record:
+        args.runs, args.warmup = 1, 0
 
     target = urlsplit(args.url)
     run = str(int(time.time() * 1000))
@@ -178,13 +198,23 @@ def main() -> None:
     ]
     blast(target, requests[: args.warmup], args.threads, args.timeout)
     rates, statuses = [], Counter[int]()
+    sent = [0.0] * args.events if args.record else None
     for number in range(args.runs):
         first = args.warmup + number * args.events
         seconds, counts = blast(
-            target, requests[first : first + args.events], args.threads, args.timeout
+            target,
+            requests[first : first + args.events],
+            args.threads,
+            args.timeout,
+            sent,
+            args.rate,
         )
         rates.append(round(sum(counts.values()) / seconds, 1))
         statuses.update(counts)
+    if args.record and sent is not None:
+        times = {pairs[i % len(pairs)][1]: at for i, at in enumerate(sent)}
+        with open(args.record, "w") as handle:
+            json.dump(times, handle)
     print(
         json.dumps(
             {

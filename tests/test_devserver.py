@@ -60,17 +60,55 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("mode", ["basic", "advanced"])
-def test_make_run_gives_a_working_checkout_without_a_stripe_account(installed, tmp_path, mode):
-    project: Path = installed(mode)
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.sqlite3'}",
-        "STRIPE_SECRET_KEY": "",
-        "PORT": str(port),
-    }
+#: A Redis database of each test's own (other suites may use the same Redis at the same time):
+#: one per mode, since pytest-xdist may run both modes at once.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_DATABASES = {"basic": 12, "advanced": 13}
+
+
+def redis_database(number: int) -> str:
+    """REDIS_URL with another database number."""
+    return urllib.parse.urlsplit(REDIS_URL)._replace(path=f"/{number}").geturl()
+
+
+def flush_redis(url: str) -> None:
+    """FLUSHDB on the URL's database, over Redis's wire protocol (no client library here)."""
+    parts = urllib.parse.urlsplit(url)
+    commands = [("SELECT", parts.path.strip("/") or "0"), ("FLUSHDB",)]
+    if parts.password:
+        commands.insert(0, ("AUTH", urllib.parse.unquote(parts.password)))
+    with socket.create_connection((parts.hostname, parts.port or 6379), timeout=5) as sock:
+        for command in commands:
+            wire = f"*{len(command)}\r\n" + "".join(f"${len(a)}\r\n{a}\r\n" for a in command)
+            sock.sendall(wire.encode())
+            reply = sock.recv(1024)
+            assert reply.startswith(b"+OK"), reply
+
+
+def wait_until_gone(group: int, timeout: float = 10.0) -> None:
+    """Every process of `make run`'s process group has ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    leftovers = subprocess.run(["ps", "-o", "pid,args", "-g", str(group)], capture_output=True)
+    pytest.fail(f"make run left processes behind:\n{leftovers.stdout.decode()}")
+
+
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def subscribe_through_make_run(
+    project: Path, env: dict[str, str], stop: signal.Signals = signal.SIGTERM
+) -> str:
+    """`make run`, then sign up, pay for Pro on the offline Stripe's hosted page and wait for
+    the dashboard to show the plan (set by the webhooks only: the success page is not opened).
+    Stops `make run` with `stop` sent to its process group; returns its output."""
+    port = env["PORT"]
     run(["make", "migrate"], project, env={"DATABASE_URL": env["DATABASE_URL"]})
     server = subprocess.Popen(
         ["make", "run", f"PORT={port}"],
@@ -80,6 +118,8 @@ def test_make_run_gives_a_working_checkout_without_a_stripe_account(installed, t
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # As in a terminal, whatever started pytest: a shell's background job ignores SIGINT.
+        preexec_fn=default_sigint,
     )
     site = f"http://127.0.0.1:{port}"
     try:
@@ -133,13 +173,58 @@ def test_make_run_gives_a_working_checkout_without_a_stripe_account(installed, t
         assert status == 303 and success_url.startswith(site + "/billing/success/")
 
         # Stripe's webhooks reach the project over HTTP; the dashboard shows the plan.
-        for _ in range(100):
+        for _ in range(150):
             _, _, dashboard = browser.open(site + "/dashboard/")
             if "Plan: Pro" in dashboard:
                 break
             time.sleep(0.2)
         assert "Plan: Pro" in dashboard and "active" in dashboard
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        output = server.communicate(timeout=20)[0]
+        os.killpg(server.pid, stop)
+        output = server.communicate(timeout=30)[0]
+    wait_until_gone(server.pid)
     assert "OFFLINE STRIPE" in output and "No real money moves" in output
+    return output
+
+
+def dev_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.sqlite3'}",
+        "STRIPE_SECRET_KEY": "",
+        "CELERY_BROKER_URL": "",
+        "PORT": str(free_port()),
+        **extra,
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["basic", "advanced"])
+def test_make_run_gives_a_working_checkout_without_a_stripe_account(installed, tmp_path, mode):
+    output = subscribe_through_make_run(installed(mode), dev_env(tmp_path))
+    # No broker: tasks ran in-process (they may log as they run), and no worker or beat started.
+    assert "Task queue" not in output and "celery@" not in output
+    assert "beat: Starting" not in output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not REDIS_URL, reason="set REDIS_URL=redis://127.0.0.1:6379/0 to run make run with a broker"
+)
+@pytest.mark.parametrize("mode", ["basic", "advanced"])
+def test_make_run_with_a_broker_processes_the_webhooks_in_a_worker(installed, tmp_path, mode):
+    broker = redis_database(REDIS_DATABASES[mode])
+    flush_redis(broker)
+    try:
+        output = subscribe_through_make_run(
+            installed(mode), dev_env(tmp_path, CELERY_BROKER_URL=broker), stop=signal.SIGINT
+        )
+    finally:
+        flush_redis(broker)
+    assert f"Task queue: a Celery worker and beat on {broker}" in output
+    assert "beat: Starting..." in output and "celery@" in output
+    # The offline Stripe's webhooks were applied by the worker (the view only enqueued them),
+    # which reached the offline Stripe with the serving child's environment.
+    processed = re.findall(r"Task (apps\.billing\.tasks\.\w+)\[[-0-9a-f]+\] succeeded", output)
+    assert processed, output[-3000:]
+    assert "Warm shutdown" in output  # stopped with `make run` (Ctrl-C), not killed

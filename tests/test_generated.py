@@ -23,6 +23,7 @@ PRODUCTION_ENV = {
     "STRIPE_SECRET_KEY": "sk_live_keeldeploycheck000000000000",
     "STRIPE_WEBHOOK_SECRET": "whsec_keeldeploycheck000000000000",
     "DJSTRIPE_WEBHOOK_SECRET": "whsec_keeldeploycheck000000000000",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",  # not contacted by `check`
 }
 TEST_ENV = {"DJANGO_SETTINGS_MODULE": "config.settings.test"}
 

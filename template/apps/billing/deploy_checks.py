@@ -1,4 +1,5 @@
-"""Deployment checks (`manage.py check --deploy`) of the billing settings, in both modes."""
+"""Deployment checks (`manage.py check --deploy`) of the billing settings and the task queue,
+in both modes."""
 
 from __future__ import annotations
 
@@ -29,3 +30,19 @@ def check_stripe_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             )
         )
     return messages
+
+
+@register(deploy=True)
+def check_task_queue_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Without a broker every task runs in-process: in the web request that queued it."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return []
+    return [
+        Warning(
+            "CELERY_BROKER_URL is not set: webhook processing and emails run inside the web "
+            "requests, and periodic tasks (usage reporting, reconciliation) never run.",
+            hint="Set CELERY_BROKER_URL (redis://... or amqp://...) and run `celery -A config "
+            "worker` and `celery -A config beat` beside the web processes.",
+            id="billing.W003",
+        )
+    ]
