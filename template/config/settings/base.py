@@ -259,5 +259,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.billing.emails.send_pending_billing_emails",
         "schedule": 300.0,
     },
+    "close-pending-accounts": {
+        "task": "apps.accounts.tasks.close_pending_account_closures",
+        "schedule": 3600.0,
+    },
     **BILLING_BEAT_SCHEDULE,
 }

@@ -40,6 +40,7 @@ Status = WebhookEvent.Status
 
 
 def test_every_periodic_task_is_a_task_the_worker_knows():
+    celery_app.loader.import_default_modules()  # the task modules a starting worker imports
     schedule = django_settings.CELERY_BEAT_SCHEDULE
     assert {"retry-webhook-events", "reconcile-subscriptions"} <= set(schedule)
     for entry in schedule.values():
