@@ -123,9 +123,10 @@ def test_gunicorn_serves_the_production_settings(renders, production_bin, tmp_pa
             "type": "customer.created",
             "data": {"object": {"id": "cus_Production", "object": "customer"}},
         }
+        # Stored and queued (no broker here: applied in-process once the request committed).
         assert signed_post(base + "/billing/webhook/", event, secret) == (
             200,
-            {"id": "evt_production_0001", "status": "ignored"},
+            {"id": "evt_production_0001", "status": "received"},
         )
         status, _ = signed_post(base + "/billing/webhook/", event, "whsec_wrong")
         assert status == 400
