@@ -463,46 +463,50 @@ def handle_invoice_paid(event: dict[str, Any]) -> Outcome:
     return Outcome(detail=f"Invoice {invoice_id} paid: a new period of {subscription_id}.")
 
 
-def handle_payment_failed(event: dict[str, Any]) -> Outcome:
+def _queue_invoice_email(
+    event: dict[str, Any], *, kind: str, subject: str, template: str, link_name: str
+) -> Outcome:
+    """Email the invoice's customer once for this event, with the invoice's hosted page (where
+    they pay or confirm) as `link_name`, or the billing page when the invoice has none."""
     invoice = event["data"]["object"]
     to = _recipient(invoice, email=invoice.get("customer_email") or "")
     if to is None:
         return Outcome(Status.IGNORED, "Its Stripe customer was deleted: nobody to email.")
     queue_email(
         event_id=event["id"],
-        kind=BillingEmail.Kind.PAYMENT_FAILED,
+        kind=kind,
         to=to,
-        subject=f"Payment failed for your {settings.PROJECT_NAME} subscription",
-        template="emails/payment_failed.txt",
+        subject=subject,
+        template=template,
         context={
             "amount": _amount(invoice),
             "invoice_number": invoice.get("number") or "",
-            "fix_url": invoice.get("hosted_invoice_url") or _site_url("billing:subscription"),
+            link_name: invoice.get("hosted_invoice_url") or _site_url("billing:subscription"),
         },
     )
-    return Outcome(detail=f"Payment-failed email queued for {to}.")
+    return Outcome(detail=f"{BillingEmail.Kind(kind).label} email queued for {to}.")
+
+
+def handle_payment_failed(event: dict[str, Any]) -> Outcome:
+    return _queue_invoice_email(
+        event,
+        kind=BillingEmail.Kind.PAYMENT_FAILED,
+        subject=f"Payment failed for your {settings.PROJECT_NAME} subscription",
+        template="emails/payment_failed.txt",
+        link_name="fix_url",
+    )
 
 
 def handle_payment_action_required(event: dict[str, Any]) -> Outcome:
     """A renewal needs the customer to authenticate (3D Secure): email the hosted invoice link,
     where they confirm the payment."""
-    invoice = event["data"]["object"]
-    to = _recipient(invoice, email=invoice.get("customer_email") or "")
-    if to is None:
-        return Outcome(Status.IGNORED, "Its Stripe customer was deleted: nobody to email.")
-    queue_email(
-        event_id=event["id"],
+    return _queue_invoice_email(
+        event,
         kind=BillingEmail.Kind.PAYMENT_ACTION_REQUIRED,
-        to=to,
         subject=f"Confirm your {settings.PROJECT_NAME} payment",
         template="emails/payment_action_required.txt",
-        context={
-            "amount": _amount(invoice),
-            "invoice_number": invoice.get("number") or "",
-            "confirm_url": invoice.get("hosted_invoice_url") or _site_url("billing:subscription"),
-        },
+        link_name="confirm_url",
     )
-    return Outcome(detail=f"Payment-confirmation email queued for {to}.")
 
 
 HANDLERS: dict[str, Handler] = {
