@@ -22,7 +22,10 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import models, transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+
+from .money import format_money
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,23 @@ class BillingEmail(models.Model):
     def __str__(self) -> str:
         state = "sent" if self.sent_at else "pending"
         return f"{self.get_kind_display()} to {self.email} ({state})"
+
+
+def billing_page_url() -> str:
+    """The absolute URL of the billing page: where billing emails send people to act. Not the
+    portal, which opens only from a signed-in POST."""
+    return settings.SITE_URL.rstrip("/") + reverse("billing:subscription")
+
+
+def invoice_context(invoice: dict[str, Any], *, link_name: str) -> dict[str, Any]:
+    """What an email about an invoice says: its amount due (in its currency), its number, and
+    as `link_name` its hosted page (where the customer pays or confirms), else the billing page."""
+    currency = str(invoice.get("currency") or settings.BILLING_CURRENCY)
+    return {
+        "amount": format_money(int(invoice.get("amount_due") or 0), currency),
+        "invoice_number": invoice.get("number") or "",
+        link_name: invoice.get("hosted_invoice_url") or billing_page_url(),
+    }
 
 
 def queue_email(

@@ -20,12 +20,10 @@ from .checkout_state import CheckoutOutcome
 from .errors import NoStripeCustomerError, StripeNotConfiguredError
 from .portal import get_customer_portal_url
 from .selectors import (
-    cancels_at,
     get_active_subscription,
     get_plan_by_price_id,
     get_plans,
     get_unended_subscription,
-    renews_at,
 )
 from .selectors import subscription_history as get_subscription_history
 from .services import confirm_checkout_session, create_checkout_session
@@ -149,8 +147,6 @@ def subscription(request: HttpRequest) -> HttpResponse:
     current = get_unended_subscription(request.user)
     context = {
         "subscription": current,
-        "cancels_at": cancels_at(current) if current is not None else None,
-        "renews_at": renews_at(current) if current is not None else None,
         "payment_due": current is not None and current.status in ("past_due", "unpaid"),
         "subscriptions": get_subscription_history(request.user),
     }

@@ -20,19 +20,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.urls import reverse
 from djstripe.models import Customer
 
-from .emails import BillingEmail, queue_email
-from .money import format_money
+from .emails import BillingEmail, billing_page_url, invoice_context, queue_email
 from .stripe_objects import object_id
 
 logger = logging.getLogger(__name__)
-
-
-def _billing_page_url() -> str:
-    # The billing page, not the portal: the portal opens only from a signed-in POST.
-    return settings.SITE_URL.rstrip("/") + reverse("billing:subscription")
 
 
 def _customer(customer_id: str) -> Customer | None:
@@ -54,11 +47,6 @@ def recipient(*, customer_id: str, email: str = "") -> str:
     return str(customer.email or "")
 
 
-def _invoice_amount(invoice: dict[str, Any]) -> str:
-    currency = str(invoice.get("currency") or settings.BILLING_CURRENCY)
-    return format_money(int(invoice.get("amount_due") or 0), currency)
-
-
 def _invoice_recipient(invoice: dict[str, Any]) -> str:
     return recipient(
         customer_id=object_id(invoice.get("customer")),
@@ -74,11 +62,7 @@ def queue_payment_failed_email(*, event_id: str, invoice: dict[str, Any]) -> Bil
         to=_invoice_recipient(invoice),
         subject=f"Payment failed for your {settings.PROJECT_NAME} subscription",
         template="emails/payment_failed.txt",
-        context={
-            "amount": _invoice_amount(invoice),
-            "invoice_number": invoice.get("number") or "",
-            "fix_url": invoice.get("hosted_invoice_url") or _billing_page_url(),
-        },
+        context=invoice_context(invoice, link_name="fix_url"),
     )
 
 
@@ -93,11 +77,7 @@ def queue_payment_action_required_email(
         to=_invoice_recipient(invoice),
         subject=f"Confirm your {settings.PROJECT_NAME} payment",
         template="emails/payment_action_required.txt",
-        context={
-            "amount": _invoice_amount(invoice),
-            "invoice_number": invoice.get("number") or "",
-            "confirm_url": invoice.get("hosted_invoice_url") or _billing_page_url(),
-        },
+        context=invoice_context(invoice, link_name="confirm_url"),
     )
 
 
@@ -132,6 +112,6 @@ def queue_trial_will_end_email(
             "plan_name": plan_name,
             "trial_end": datetime.fromtimestamp(trial_end, tz=UTC),
             "has_payment_method": _has_payment_method(subscription, _customer(customer_id)),
-            "manage_url": _billing_page_url(),
+            "manage_url": billing_page_url(),
         },
     )

@@ -30,10 +30,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 
 from .customers import link_customer, unlink_customer
-from .emails import BillingEmail, queue_email
+from .emails import BillingEmail, billing_page_url, invoice_context, queue_email
 from .lifecycle import TERMINAL_STATUSES, UNENDED_STATUSES
 from .models import (
     DEFAULT_EVENT_RANK,
@@ -43,7 +42,6 @@ from .models import (
     Subscription,
     WebhookEvent,
 )
-from .money import format_money
 from .plans import Plan, get_plan_by_price_id
 from .stripe_api import livemode
 from .stripe_objects import invoice_subscription_id, object_id
@@ -97,10 +95,6 @@ def _other_mode(event: dict[str, Any]) -> str:
     if live:
         return "A test-mode event, and the secret key is a live key: not applied."
     return "A live-mode event, and the secret key is a test key: not applied."
-
-
-def _site_url(name: str) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse(name)
 
 
 # --- customers --------------------------------------------------------------------------------
@@ -398,7 +392,7 @@ def handle_trial_will_end(event: dict[str, Any]) -> Outcome:
             "has_payment_method": bool(
                 subscription.get("default_payment_method") or subscription.get("default_source")
             ),
-            "manage_url": _site_url("billing:subscription"),
+            "manage_url": billing_page_url(),
         },
     )
     return Outcome(detail=f"Trial reminder queued for {to}.")
@@ -424,11 +418,6 @@ def _recipient(obj: dict[str, Any], *, email: str = "") -> str | None:
     if customer is None:
         raise DeferEventError(f"Stripe customer {customer_id or '?'} is not linked to a user yet.")
     return str(customer.user.email)
-
-
-def _amount(invoice: dict[str, Any], key: str = "amount_due") -> str:
-    currency = str(invoice.get("currency") or settings.BILLING_CURRENCY)
-    return format_money(invoice.get(key) or 0, currency)
 
 
 def handle_invoice_paid(event: dict[str, Any]) -> Outcome:
@@ -478,11 +467,7 @@ def _queue_invoice_email(
         to=to,
         subject=subject,
         template=template,
-        context={
-            "amount": _amount(invoice),
-            "invoice_number": invoice.get("number") or "",
-            link_name: invoice.get("hosted_invoice_url") or _site_url("billing:subscription"),
-        },
+        context=invoice_context(invoice, link_name=link_name),
     )
     return Outcome(detail=f"{BillingEmail.Kind(kind).label} email queued for {to}.")
 
