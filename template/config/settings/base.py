@@ -235,6 +235,8 @@ BILLING_TRIAL_REMINDER_EMAILS = env.bool("BILLING_TRIAL_REMINDER_EMAILS", defaul
 # nothing else has to be started, and periodic tasks wait for a beat.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or "memory://"
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
+if CELERY_BROKER_URL.split("://", 1)[0] in ("redis", "rediss"):
+    CELERY_BROKER_TRANSPORT = "config.celery_redis:Transport"  # see that module for why
 CELERY_TASK_EAGER_PROPAGATES = False  # a failed in-process task is recorded, not a 500
 # A task is acknowledged once it has finished, and given back to the broker if its worker dies:
 # a worker killed mid-task loses nothing, the task runs again (every task is idempotent).
