@@ -19,7 +19,7 @@ install: $(VENV)/.installed
 
 # Two workers (pytest-xdist); the tests of one answer set share a worker (tests/conftest.py).
 test: install
-	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/pytest -n 2 --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 demo: install
 	rm -rf $(DEMO)

@@ -123,18 +123,39 @@ def installed(renders: Renders) -> Any:
 
 #: Parameters that name an answer set.
 ANSWER_SET_PARAMS = ("rendered", "name", "mode")
+#: Module-scoped fixtures whose tests must share a worker, or the fixture is built twice.
+SHARED_FIXTURES = ("clean_update", "newer_release")
+#: The longest groups, first: `make test` hands groups to its two workers in this order
+#: (`--no-loadscope-reorder`), so the two long generated suites of advanced mode start at once,
+#: on different workers, and the short groups fill in behind them.
+FIRST = ("advanced-postgresql", "advanced", "basic-postgresql", "clean_update", "basic")
+
+
+def xdist_group(item: pytest.Item) -> str | None:
+    """The group of a test: each answer set's tests share a worker, so each project is rendered
+    and installed once per worker; a generated suite's PostgreSQL run is a group of its own (it
+    renders and installs again, on whichever worker is free, for an even split)."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    names = [params[key] for key in ANSWER_SET_PARAMS if params.get(key) in SUPPORTED]
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if names and item.name.startswith("test_the_generated_suite_passes_on_postgresql"):
+        return f"{names[0]}-postgresql"
+    if names:
+        return names[0]
+    if {"renders", "installed"} & fixtures:
+        return "basic"  # unparametrized: the default answer set
+    return next((name for name in SHARED_FIXTURES if name in fixtures), None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """With pytest-xdist (`make test` runs two workers, `--dist loadgroup`), every test of one
-    answer set runs in the same worker, so each project is rendered and installed once."""
+    group runs in the same worker; the longest groups are handed out first."""
+    groups = {item.nodeid: xdist_group(item) for item in items}
     for item in items:
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        names = [params[key] for key in ANSWER_SET_PARAMS if params.get(key) in SUPPORTED]
-        if names:
-            item.add_marker(pytest.mark.xdist_group(names[0]))
-        elif {"renders", "installed"} & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("basic"))  # unparametrized: the default set
+        if groups[item.nodeid]:
+            item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+    rank = {name: position for position, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(groups[item.nodeid] or "", len(FIRST)))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
