@@ -60,34 +60,41 @@ def test_production_trusts_one_proxy_and_uses_redis_when_told():
     assert started.stdout.split() == ["2", "django.core.cache.backends.db.DatabaseCache"]
 
 
+PUBLISH_TWENTY = """
+import django
+django.setup()
+from kombu.transport import redis
+from config.celery import app
+from apps.billing.emails import send_pending_billing_emails as task
+
+built = []
+create = redis.Channel._create_client
+redis.Channel._create_client = lambda self, *a, **k: built.append(1) or create(self, *a, **k)
+queue = app.connection_for_write().default_channel.client
+queue.delete("celery")
+for _ in range(20):
+    task.delay()
+print(app.connection_for_write().transport_cls, queue.llen("celery"), len(built))
+queue.delete("celery")
+"""
+SHOW_TRANSPORT = "from config.settings import local; print(local.CELERY_BROKER_TRANSPORT)"
+
+
 def test_tasks_published_to_redis_reach_the_queue_each_once():
     """A redis:// broker publishes through config/celery_redis.py (one client per channel);
     every task still lands on the queue, once. amqp:// keeps kombu's own transport."""
     url = os.environ.get("REDIS_URL", "")
     if not url:
         pytest.skip("REDIS_URL is not set: set it (e.g. redis://127.0.0.1:6379/0) to test Redis")
-    broker = url.rsplit("/", 1)[0] + "/10"  # a database no other test uses
-    code = (
-        "import django; django.setup();"
-        "from config.celery import app;"
-        "from kombu.transport import redis;"
-        "built = [];"
-        "create = redis.Channel._create_client;"
-        "redis.Channel._create_client = lambda self, *a, **k: built.append(1) or create(self, *a, **k);"
-        "from apps.billing.emails import send_pending_billing_emails as task;"
-        "c = app.connection_for_write(); c.default_channel.client.delete('celery');"
-        "[task.delay() for _ in range(20)];"
-        "print(type(c.transport).__module__, c.default_channel.client.llen('celery'), len(built));"
-        "c.default_channel.client.delete('celery')"
-    )
-    started = python(code, {"CELERY_BROKER_URL": broker})
+    # The local settings (the test settings run tasks in-process), on a database of its own.
+    local = {"DJANGO_SETTINGS_MODULE": "config.settings.local"}
+    started = python(PUBLISH_TWENTY, {**local, "CELERY_BROKER_URL": url.rsplit("/", 1)[0] + "/10"})
     assert started.returncode == 0, started.stderr
-    module, queued, clients = started.stdout.split()
-    assert (module, queued) == ("config.celery_redis", "20")
+    transport, queued, clients = started.stdout.split()
+    assert (transport, queued) == ("config.celery_redis:Transport", "20")
     assert int(clients) <= 3  # one per channel, not one or two per task
-    code = "import django; django.setup(); from config.celery import app; print(app.conf.broker_transport)"
-    started = python(code, {"CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"})
-    assert started.stdout.split() == ["None"], started.stderr
+    amqp = python(SHOW_TRANSPORT, {**local, "CELERY_BROKER_URL": "amqp://127.0.0.1:5672//"})
+    assert "has no attribute 'CELERY_BROKER_TRANSPORT'" in amqp.stderr
 
 
 def test_migrate_creates_the_cache_table(tmp_path):
