@@ -32,7 +32,7 @@ def _back(slug: str) -> HttpResponse:
 
 @never_cache
 @login_required
-def team_billing(request: HttpRequest, slug: str) -> HttpResponse:
+def overview(request: HttpRequest, slug: str) -> HttpResponse:
     team = team_membership(request, slug, manage=True).team
     subscription = team_billing.get_team_subscription(team)
     context = {

@@ -129,7 +129,9 @@ def role(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
         messages.error(request, "Choose a role.")
         return redirect("teams:detail", slug=slug)
     try:
-        services.change_role(team=team, user=member, role=form.cleaned_data["role"], by=request.user)
+        services.change_role(
+            team=team, user=member, role=form.cleaned_data["role"], by=request.user
+        )
     except TeamError as exc:
         _refused(request, exc)
     else:

@@ -212,9 +212,12 @@ def confirm_team_checkout(
     NOT_FOUND unless the session's subscription is the team's."""
     confirmation = confirm_checkout_session(user=user, session_id=session_id)
     subscription = confirmation.subscription
-    if subscription is not None and not TeamCustomer.objects.filter(
-        team=team, customer_id=subscription.customer_id
-    ).exists():
+    if (
+        subscription is not None
+        and not TeamCustomer.objects.filter(
+            team=team, customer_id=subscription.customer_id
+        ).exists()
+    ):
         return CheckoutConfirmation(CheckoutOutcome.NOT_FOUND)
     return confirmation
 

@@ -1,0 +1,59 @@
+"""What the team tests of both modes share: people with their own logged-in client, a team,
+and an invitation sent and accepted through the pages, as people use them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+
+from apps.teams import services
+from apps.teams.models import Team
+
+PASSWORD = "correct horse battery staple"  # noqa: S105
+
+
+@dataclass
+class Person:
+    user: Any
+    client: Client
+
+
+def person(email: str) -> Person:
+    user = get_user_model().objects.create_user(email=email, password=PASSWORD)
+    client = Client()
+    client.force_login(user)
+    return Person(user, client)
+
+
+def team_of(owner: Person, name: str = "Acme") -> Team:
+    return services.create_team(owner=owner.user, name=name)
+
+
+def send_invitation(inviter: Person, team: Team, email: str, role: str = "member") -> str:
+    """Invite `email` from the team page; the token of the link in the email sent."""
+    sent = len(mail.outbox)
+    response = inviter.client.post(
+        reverse("teams:invite", args=[team.slug]), {"email": email, "role": role}
+    )
+    assert response.status_code == 302, response.content[:300]
+    assert len(mail.outbox) == sent + 1, "no invitation email was sent"
+    match = re.search(r"/teams/invitations/([A-Za-z0-9_-]+)/", mail.outbox[-1].body)
+    assert match, mail.outbox[-1].body
+    return match.group(1)
+
+
+def accept(invitee: Person, token: str) -> Any:
+    return invitee.client.post(reverse("teams:invitation", args=[token]))
+
+
+def join(inviter: Person, team: Team, invitee: Person, role: str = "member") -> None:
+    """Invite `invitee` and accept as them: they land in the team."""
+    response = accept(invitee, send_invitation(inviter, team, invitee.user.email, role))
+    assert response.status_code == 302, response.content[:300]
+    assert response["Location"] == reverse("teams:detail", args=[team.slug])
