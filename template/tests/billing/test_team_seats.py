@@ -18,7 +18,15 @@ from django.urls import reverse
 from apps.billing import tasks, team_billing
 from apps.billing.selectors import get_active_subscription, plan_slug_of
 from apps.teams.models import Team
-from tests.teams_support import Person, join, person, send_invitation, team_of
+from tests.teams_support import (
+    Person,
+    accept,
+    committed,
+    join,
+    person,
+    send_invitation,
+    team_of,
+)
 
 pytestmark = pytest.mark.django_db
 CARD_OK = "4242 4242 4242 4242"
@@ -115,7 +123,10 @@ def test_joining_and_leaving_set_the_quantity_and_the_next_invoice_prorates_exac
 
     fake.advance(days=5)
     left_at = fake.now()
-    response = owner.client.post(reverse("teams:remove_member", args=[team.slug, bob.user.pk]))
+    with committed():
+        response = owner.client.post(
+            reverse("teams:remove_member", args=[team.slug, bob.user.pk])
+        )
     assert response.status_code == 302
     billing_stripe.deliver()
     assert remote_quantity(team) == 1
@@ -178,7 +189,7 @@ def test_a_stripe_failure_leaves_the_seats_to_the_nightly_reconciliation(
     token = send_invitation(owner, team, bob.user.email)
     with monkeypatch.context() as down:
         down.setattr(stripe, "api_base", "http://127.0.0.1:9")  # Stripe unreachable
-        assert bob.client.post(reverse("teams:invitation", args=[token])).status_code == 302
+        assert accept(bob, token).status_code == 302
     assert team.members.count() == 2  # the member joined; the seat waits
     assert remote_quantity(team) == 1
     tasks.reconcile_subscriptions()
@@ -204,5 +215,5 @@ def test_a_capped_plan_refuses_invitations_beyond_its_limit_naming_a_bigger_plan
     # Not per seat: the quantity stays 1 whoever joins.
     carol = person("c@example.com")
     join_token = send_invitation(owner, team, carol.user.email)
-    assert carol.client.post(reverse("teams:invitation", args=[join_token])).status_code == 302
+    assert accept(carol, join_token).status_code == 302
     assert remote_quantity(team) == 1
