@@ -12,10 +12,12 @@ from django.core import mail
 from django.test import Client, TestCase
 from django.urls import reverse
 
+from apps.billing import team_billing
 from apps.teams import services
 from apps.teams.models import Team
 
 PASSWORD = "correct horse battery staple"  # noqa: S105
+CARD_OK = "4242 4242 4242 4242"
 
 
 @dataclass
@@ -64,3 +66,25 @@ def join(inviter: Person, team: Team, invitee: Person, role: str = "member") -> 
     response = accept(invitee, send_invitation(inviter, team, invitee.user.email, role))
     assert response.status_code == 302, response.content[:300]
     assert response["Location"] == reverse("teams:detail", args=[team.slug])
+
+
+def subscribe_team(billing_stripe: Any, owner: Person, team: Team, price_id: str) -> Any:
+    """The owner buys the plan for the team on its billing page; Stripe's webhooks follow."""
+    response = owner.client.post(
+        reverse("teams:billing_checkout", args=[team.slug]), {"price_id": price_id}
+    )
+    assert response.status_code == 302, response.content[:300]
+    assert "/c/pay/cs_" in response["Location"], response["Location"]
+    paid = billing_stripe.fake.submit_checkout(response["Location"], CARD_OK)
+    assert paid.status == 303, paid
+    back = owner.client.get(paid.location)
+    assert back["Location"] == reverse("teams:billing", args=[team.slug])
+    billing_stripe.deliver()
+    subscription = team_billing.get_team_subscription(team)
+    assert subscription is not None and subscription.status == "active"
+    return subscription
+
+
+def remote_quantity(team: Team) -> int:
+    team = Team.objects.get(pk=team.pk)  # a fresh object: stripe_subscription is cached
+    return int(team.stripe_subscription["items"]["data"][0]["quantity"])

@@ -24,35 +24,14 @@ from tests.teams_support import (
     committed,
     join,
     person,
+    remote_quantity,
     send_invitation,
+    subscribe_team,
     team_of,
 )
 
 pytestmark = pytest.mark.django_db
-CARD_OK = "4242 4242 4242 4242"
 DAY = 86_400
-
-
-def subscribe_team(billing_stripe: Any, owner: Person, team: Team, price_id: str) -> Any:
-    """The owner buys the plan for the team on its billing page; Stripe's webhooks follow."""
-    response = owner.client.post(
-        reverse("teams:billing_checkout", args=[team.slug]), {"price_id": price_id}
-    )
-    assert response.status_code == 302, response.content[:300]
-    assert "/c/pay/cs_" in response["Location"], response["Location"]
-    paid = billing_stripe.fake.submit_checkout(response["Location"], CARD_OK)
-    assert paid.status == 303, paid
-    back = owner.client.get(paid.location)
-    assert back["Location"] == reverse("teams:billing", args=[team.slug])
-    billing_stripe.deliver()
-    subscription = team_billing.get_team_subscription(team)
-    assert subscription is not None and subscription.status == "active"
-    return subscription
-
-
-def remote_quantity(team: Team) -> int:
-    team = Team.objects.get(pk=team.pk)  # a fresh object: stripe_subscription is cached
-    return int(team.stripe_subscription["items"]["data"][0]["quantity"])
 
 
 def proration_lines(invoice: Any) -> list[dict[str, Any]]:
@@ -124,9 +103,7 @@ def test_joining_and_leaving_set_the_quantity_and_the_next_invoice_prorates_exac
     fake.advance(days=5)
     left_at = fake.now()
     with committed():
-        response = owner.client.post(
-            reverse("teams:remove_member", args=[team.slug, bob.user.pk])
-        )
+        response = owner.client.post(reverse("teams:remove_member", args=[team.slug, bob.user.pk]))
     assert response.status_code == 302
     billing_stripe.deliver()
     assert remote_quantity(team) == 1
