@@ -19,6 +19,7 @@ from apps.billing import tasks, team_billing
 from apps.billing.selectors import get_active_subscription, plan_slug_of
 from apps.teams.models import Team
 from tests.teams_support import (
+    CARD_OK,
     Person,
     accept,
     committed,
