@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.test import Client, TestCase
+from django.test import Client, RequestFactory, TestCase
 from django.urls import reverse
 
 from apps.billing import team_billing
@@ -48,6 +48,13 @@ def send_invitation(inviter: Person, team: Team, email: str, role: str = "member
     match = re.search(r"/teams/invitations/([A-Za-z0-9_-]+)/", mail.outbox[-1].body)
     assert match, mail.outbox[-1].body
     return match.group(1)
+
+
+def gate_status(view: Any, user: Any) -> int:
+    """The status a gated view answers `user` with, as an API client asks (403 when denied)."""
+    request = RequestFactory().get("/api/example/", HTTP_ACCEPT="application/json")
+    request.user = user
+    return int(view(request).status_code)
 
 
 def committed() -> Any:

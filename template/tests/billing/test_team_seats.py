@@ -18,6 +18,8 @@ from django.urls import reverse
 from apps.billing import tasks, team_billing
 from apps.billing.selectors import get_active_subscription, plan_slug_of
 from apps.teams.models import Team
+
+from . import example_views
 from tests.teams_support import (
     CARD_OK,
     Person,
@@ -26,6 +28,7 @@ from tests.teams_support import (
     join,
     person,
     remote_quantity,
+    gate_status,
     send_invitation,
     subscribe_team,
     team_of,
@@ -66,6 +69,11 @@ def test_the_team_pays_as_its_own_customer_and_members_get_its_plan(
     for member in (owner, bob):
         granted = get_active_subscription(member.user)
         assert granted is not None and plan_slug_of(granted) == "team"
+        # The team's plan is the one the gates read.
+        assert gate_status(example_views.premium_feature, member.user) == 200
+        assert gate_status(example_views.pro_only_feature, member.user) == 403
+    outsider = person("eve@example.com")
+    assert gate_status(example_views.premium_feature, outsider.user) == 403
     # The owner has no personal billing: the personal pages are untouched.
     from apps.billing.selectors import get_unended_subscription, stripe_customer_id_of
 
@@ -97,6 +105,7 @@ def test_joining_and_leaving_set_the_quantity_and_the_next_invoice_prorates_exac
     bob = person("bob@example.com")
     joined_at = fake.now()
     join(owner, team, bob)
+    assert gate_status(example_views.premium_feature, bob.user) == 200
     billing_stripe.deliver()
     assert remote_quantity(team) == 2
     assert team_billing.seats_billed(team_billing.get_team_subscription(team)) == 2
@@ -108,7 +117,9 @@ def test_joining_and_leaving_set_the_quantity_and_the_next_invoice_prorates_exac
     assert response.status_code == 302
     billing_stripe.deliver()
     assert remote_quantity(team) == 1
-    assert get_active_subscription(bob.user) is None  # a removed member loses access at once
+    # A removed member loses the team's access at once.
+    assert get_active_subscription(bob.user) is None
+    assert gate_status(example_views.premium_feature, bob.user) == 403
 
     # The renewal invoice carries the prorations (create_prorations: on the next invoice).
     subscription_id = Team.objects.get(pk=team.pk).stripe_subscription.id
