@@ -18,21 +18,21 @@ from django.urls import reverse
 from apps.billing import tasks, team_billing
 from apps.billing.selectors import get_active_subscription, plan_slug_of
 from apps.teams.models import Team
-
-from . import example_views
 from tests.teams_support import (
     CARD_OK,
     Person,
     accept,
     committed,
+    gate_status,
     join,
     person,
     remote_quantity,
-    gate_status,
     send_invitation,
     subscribe_team,
     team_of,
 )
+
+from . import example_views
 
 pytestmark = pytest.mark.django_db
 DAY = 86_400

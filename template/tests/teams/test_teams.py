@@ -139,9 +139,10 @@ def test_owners_and_admins_remove_members_but_the_last_owner_stays():
     team = team_of(alice)
     join(alice, team, bob, role="admin")
     join(alice, team, carol)
-    remove = lambda actor, target: actor.client.post(  # noqa: E731
-        reverse("teams:remove_member", args=[team.slug, target.user.pk])
-    )
+
+    def remove(actor, target):
+        return actor.client.post(reverse("teams:remove_member", args=[team.slug, target.user.pk]))
+
     assert remove(bob, alice).status_code == 403  # an admin cannot remove an owner
     assert remove(bob, carol).status_code == 302
     assert not team.members.filter(pk=carol.user.pk).exists()
