@@ -8,16 +8,21 @@ seat a month), Small team allows 3 members (Pro allows more)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import stripe
+from billiard.einfo import ExceptionInfo
+from celery.app.trace import build_tracer
+from celery.exceptions import Retry
 from django.urls import reverse
 
 from apps.billing import tasks, team_billing
 from apps.billing.selectors import get_active_subscription, plan_slug_of
 from apps.teams.models import Team
+from config.celery import app as celery_app
 from tests.teams_support import (
     CARD_OK,
     Person,
@@ -206,3 +211,53 @@ def test_a_capped_plan_refuses_invitations_beyond_its_limit_naming_a_bigger_plan
     join_token = send_invitation(owner, team, carol.user.email)
     assert accept(carol, join_token).status_code == 302
     assert remote_quantity(team) == 1
+
+
+def run_as_a_worker(name: str, args: list[Any], retries: int = 0) -> Any:
+    """Run a task as a worker runs its message (not in-process): a retry raises and queues."""
+    task = celery_app.tasks[name]
+    trace = build_tracer(name, task, eager=False, propagate=False, app=celery_app)
+    request = {"id": str(uuid.uuid4()), "retries": retries, "delivery_info": {}}
+    outcome = trace(request["id"], args, {}, request).retval
+    return outcome.exception if isinstance(outcome, ExceptionInfo) else outcome
+
+
+def queued() -> list[tuple[str, list[Any], int]]:
+    """Take the messages published to the in-memory broker: (task, args, retries)."""
+    taken = []
+    with celery_app.connection_for_read() as connection:
+        queue = connection.SimpleQueue(celery_app.conf.task_default_queue, no_ack=True)
+        try:
+            while True:
+                try:
+                    message = queue.get(block=False)
+                except queue.Empty:
+                    return taken
+                args, _kwargs, _embed = message.payload
+                taken.append((message.headers["task"], args, message.headers.get("retries", 0)))
+        finally:
+            queue.close()
+
+
+def test_a_seat_change_stripe_refused_is_retried_by_its_task(
+    billing_stripe, team_plans, owner, monkeypatch
+):
+    team = team_of(owner)
+    subscribe_team(billing_stripe, owner, team, team_plans.seat_price_id)
+    bob = person("bob@example.com")
+    token = send_invitation(owner, team, bob.user.email)
+    monkeypatch.setattr(celery_app.conf, "task_always_eager", False)  # a broker: queued
+    queued()
+    try:
+        assert accept(bob, token).status_code == 302
+        [(name, args, _)] = queued()
+        assert name == "apps.billing.tasks.sync_seats"
+        with monkeypatch.context() as down:
+            down.setattr(stripe, "api_base", "http://127.0.0.1:9")  # Stripe unreachable
+            assert isinstance(run_as_a_worker(name, args), Retry)
+        [(again, again_args, retries)] = queued()  # queued again, with a delay
+        assert (again, again_args, retries) == (name, args, 1)
+        assert run_as_a_worker(again, again_args, retries) == "1 → 2"
+    finally:
+        queued()
+    assert remote_quantity(team) == 2
