@@ -59,7 +59,8 @@ def current_team(request: HttpRequest) -> Team | None:
     if not user.is_authenticated:
         return None
     teams = teams_of(user)
-    wanted = request.session.get(CURRENT_TEAM_SESSION_KEY)
+    session = getattr(request, "session", None)  # absent from requests built by hand
+    wanted = session.get(CURRENT_TEAM_SESSION_KEY) if session is not None else None
     if wanted is not None:
         chosen = teams.filter(pk=wanted).first()
         if chosen is not None:
