@@ -30,6 +30,12 @@ def membership_of(team: Team, user: AbstractBaseUser | AnonymousUser) -> Members
     return Membership.objects.filter(team=team, user=user).select_related("team").first()
 
 
+def billing_email(team: Team) -> str:
+    """Where the team's billing emails go: its first owner's address."""
+    owner = memberships(team).filter(role=Membership.Role.OWNER).first()
+    return str(owner.user.email) if owner is not None else ""
+
+
 def member_count(team: Team) -> int:
     return Membership.objects.filter(team=team).count()
 

@@ -1,9 +1,10 @@
 """Writes of teams: creating one, inviting by email, accepting an invitation, removing members
 and changing roles.
 
-Every change of who belongs to a team queues `apps.billing.tasks.sync_seats` once it commits:
-a per-seat subscription's quantity is then set to the member count at Stripe (under the team's
-lock, see `apps.billing.team_billing.sync_seats`), and retried if Stripe fails.
+Every change of who belongs to a team, made here or not (a user deleted with their memberships,
+`team.members.add(user)` in a shell), queues `apps.billing.tasks.sync_seats` once it commits
+(`signals`): a per-seat subscription's quantity is then set to the member count at Stripe, under
+the team's lock (`apps.billing.team_billing.sync_seats`), and retried if Stripe fails.
 """
 
 from __future__ import annotations
@@ -44,13 +45,6 @@ def lock_team(team_id: int) -> Team:
     """The team's row, locked until the transaction ends: membership changes and seat counts of
     one team happen one at a time (a no-op lock on SQLite, which has one writer anyway)."""
     return Team.objects.select_for_update().get(pk=team_id)
-
-
-def _members_changed(team_id: int) -> None:
-    """Once this transaction commits, set a per-seat subscription's quantity to the count."""
-    from apps.billing.tasks import sync_seats  # billing depends on teams, not the reverse
-
-    transaction.on_commit(lambda: sync_seats.delay(team_id))
 
 
 def _acting_membership(team: Team, user: AbstractBaseUser) -> Membership:
@@ -174,7 +168,6 @@ def accept_invitation(*, token: str, user: AbstractBaseUser) -> Membership:
             existing = Membership.objects.create(
                 team_id=invitation.team_id, user=user, role=invitation.role
             )
-            _members_changed(invitation.team_id)
         invitation.accepted_at = timezone.now()
         invitation.accepted_by = user  # type: ignore[assignment]
         invitation.save(update_fields=["accepted_at", "accepted_by"])
@@ -206,7 +199,6 @@ def remove_member(*, team: Team, user: AbstractBaseUser, by: AbstractBaseUser) -
         if target.role == Role.OWNER and _owners(team) == 1:
             raise TeamError("A team keeps at least one owner: make someone else owner first.")
         target.delete()
-        _members_changed(team.pk)
 
 
 def leave_team(*, team: Team, user: AbstractBaseUser) -> None:
@@ -219,7 +211,6 @@ def leave_team(*, team: Team, user: AbstractBaseUser) -> None:
         if membership.role == Role.OWNER and _owners(team) == 1:
             raise TeamError("You are the team's only owner: make someone else owner first.")
         membership.delete()
-        _members_changed(team.pk)
 
 
 def change_role(*, team: Team, user: AbstractBaseUser, role: str, by: AbstractBaseUser) -> None:

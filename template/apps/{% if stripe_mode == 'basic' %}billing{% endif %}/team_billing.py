@@ -21,7 +21,7 @@ from django.db import transaction
 
 from apps.teams.conf import seat_proration_behavior
 from apps.teams.models import Team
-from apps.teams.selectors import member_count
+from apps.teams.selectors import billing_email, member_count
 from apps.teams.services import lock_team
 
 from .checkout_state import CheckoutConfirmation, CheckoutOutcome
@@ -138,6 +138,8 @@ def get_or_create_team_customer(*, team: Team) -> StripeCustomer:
             StripeCustomer.objects.filter(pk=customer.pk).update(team=None)
         created = stripe.Customer.create(
             name=team.name,
+            # Stripe's receipts and the project's billing emails go to the team's first owner.
+            email=billing_email(team) or None,
             metadata={"team_id": str(team.pk)},
             # The same key for a retry of this creation; a new one after a customer was lost.
             idempotency_key=f"customer-for-team-{team.pk}-{previous or 'first'}",

@@ -150,6 +150,20 @@ def test_joining_and_leaving_set_the_quantity_and_the_next_invoice_prorates_exac
     assert renewal["total"] == seat + sum(at_join) + sum(at_leave)
 
 
+def test_members_added_or_deleted_outside_the_pages_change_the_seats_too(
+    billing_stripe, team_plans, owner
+):
+    team = team_of(owner)
+    subscribe_team(billing_stripe, owner, team, team_plans.seat_price_id)
+    bob, carol = person("bob@example.com"), person("carol@example.com")
+    with committed():
+        team.members.add(bob.user, carol.user)  # as the documented pattern does
+    assert remote_quantity(team) == 3
+    with committed():
+        carol.user.delete()  # a deleted user's membership goes with them
+    assert remote_quantity(team) == 2
+
+
 def test_a_quantity_changed_in_the_portal_is_reflected_from_its_webhook(
     billing_stripe, team_plans, owner
 ):
