@@ -9,4 +9,4 @@ class TeamsConfig(AppConfig):
     verbose_name = "Teams"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the seat count to membership changes)
+        from . import checks, signals  # noqa: F401  (registers the checks, connects the seats)

@@ -246,6 +246,7 @@ def sync_seats(*, team_id: int) -> SeatChange | None:
     """
     if not is_configured():
         return None
+    behavior = seat_proration_behavior()  # a malformed setting fails before anything changes
     options = request_options()
     with transaction.atomic():
         team = Team.objects.filter(pk=team_id).first()
@@ -268,7 +269,7 @@ def sync_seats(*, team_id: int) -> SeatChange | None:
         updated = stripe.Subscription.modify(
             subscription.id,
             items=[{"id": item["id"], "quantity": count}],
-            proration_behavior=seat_proration_behavior(),
+            proration_behavior=behavior,
             **options,
         )
         apply_subscription(updated, api_key=options["api_key"])

@@ -17,6 +17,7 @@ import stripe
 from billiard.einfo import ExceptionInfo
 from celery.app.trace import build_tracer
 from celery.exceptions import Retry
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
 from apps.billing import tasks, team_billing
@@ -277,3 +278,20 @@ def test_a_seat_change_stripe_refused_is_retried_by_its_task(
         celery_app.conf.task_always_eager = True
         queued()
     assert remote_quantity(team) == 2
+
+
+def test_the_seat_proration_behaviour_is_a_setting(billing_stripe, team_plans, owner, settings):
+    settings.TEAMS_SEAT_PRORATION_BEHAVIOR = "always_invoice"
+    team = team_of(owner)
+    subscribe_team(billing_stripe, owner, team, team_plans.seat_price_id)
+    billing_stripe.fake.advance(days=10)
+    join(owner, team, person("bob@example.com"))
+    assert remote_quantity(team) == 2
+    subscription_id = Team.objects.get(pk=team.pk).stripe_subscription.id
+    invoices = stripe.Invoice.list(subscription=subscription_id, limit=10).data
+    now = next(inv for inv in invoices if inv["billing_reason"] == "subscription_update")
+    assert now["status"] == "paid" and now["total"] > 0  # invoiced at once, not at renewal
+
+    settings.TEAMS_SEAT_PRORATION_BEHAVIOR = "sometimes"
+    with pytest.raises(ImproperlyConfigured, match="TEAMS_SEAT_PRORATION_BEHAVIOR"):
+        team_billing.sync_seats(team_id=team.pk)

@@ -196,3 +196,12 @@ def test_leaving_a_team():
     assert team.members.count() == 1
     alice.client.post(reverse("teams:leave", args=[team.slug]))  # the only owner stays
     assert team.members.count() == 1
+
+
+def test_malformed_teams_settings_fail_the_system_checks(settings):
+    from django.core.checks import run_checks
+
+    settings.TEAMS_SEAT_PRORATION_BEHAVIOR = "sometimes"
+    settings.TEAMS_INVITATION_DAYS = 0
+    ids = {error.id for error in run_checks() if error.id.startswith("teams.")}
+    assert ids == {"teams.E001", "teams.E002"}
