@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("billing/", include("apps.billing.urls")),
+    path("teams/", include("apps.teams.urls")),
     *webhook_urls.site_urlpatterns,
     path("admin/", admin.site.urls),
 ]
