@@ -345,23 +345,23 @@ def _upgrade(
             proration_behavior="always_invoice",
             proration_date=quote["proration_date"],
             payment_behavior="error_if_incomplete",
-            expand=["latest_invoice"],
             # One change per quote: a double submit (or a retry after a lost answer) is
             # answered with the first change, never charged twice.
             idempotency_key=f"plan-change-{remote['id']}-{quote['nonce']}",
             **options,
-        ).to_dict()
+        )
     except stripe.CardError as exc:
         raise PaymentDeclinedError(
             f"Your card was declined ({exc.user_message or 'no reason given'}): your plan was "
             "not changed. Update your payment method and try again."
         ) from exc
-    invoice = updated.get("latest_invoice")
-    charged = None
-    if isinstance(invoice, dict) and invoice.get("billing_reason") == "subscription_update":
-        charged = int(invoice.get("amount_paid") or 0)
-    updated["latest_invoice"] = object_id(invoice)
     plan_state.record_subscription(updated)
+    charged = None
+    invoice_id = object_id(updated.to_dict().get("latest_invoice"))
+    if invoice_id:
+        invoice = stripe.Invoice.retrieve(invoice_id, **options).to_dict()
+        if invoice.get("billing_reason") == "subscription_update":
+            charged = int(invoice.get("amount_paid") or 0)
     return ChangeResult(plan.name, True, charged, plan.currency, None)
 
 
@@ -378,7 +378,7 @@ def _downgrade(
     ).to_dict()
     current_phase = (schedule.get("phases") or [{}])[0]
     quantity = int(item.get("quantity") or 1)
-    schedule = stripe.SubscriptionSchedule.modify(
+    changed = stripe.SubscriptionSchedule.modify(
         schedule["id"],
         end_behavior="release",
         phases=[
@@ -398,8 +398,8 @@ def _downgrade(
         proration_behavior="none",
         idempotency_key=f"{key}-phases",
         **options,
-    ).to_dict()
-    plan_state.record_schedule(schedule)
+    )
+    plan_state.record_schedule(changed)
     at = _to_datetime(current_phase.get("end_date")) or _to_datetime(item.get("current_period_end"))
     return ChangeResult(plan.name, False, None, plan.currency, at)
 
@@ -419,9 +419,8 @@ def _release_schedule(remote: dict[str, Any], options: dict[str, Any]) -> None:
     schedule_id = object_id(remote.get("schedule"))
     if not schedule_id:
         return
-    released = stripe.SubscriptionSchedule.release(schedule_id, **options).to_dict()
-    plan_state.record_schedule(released)
-    plan_state.record_subscription(_remote(remote["id"], options))
+    plan_state.record_schedule(stripe.SubscriptionSchedule.release(schedule_id, **options))
+    plan_state.record_subscription(stripe.Subscription.retrieve(remote["id"], **options))
 
 
 def cancel_at_period_end(*, user: AbstractBaseUser | AnonymousUser) -> datetime | None:
@@ -432,12 +431,11 @@ def cancel_at_period_end(*, user: AbstractBaseUser | AnonymousUser) -> datetime 
     options = request_options()
     remote = _remote(plan_state.stripe_id(subscription), options)
     _release_schedule(remote, options)
-    updated = stripe.Subscription.modify(
-        remote["id"], cancel_at_period_end=True, **options
-    ).to_dict()
+    updated = stripe.Subscription.modify(remote["id"], cancel_at_period_end=True, **options)
     plan_state.record_subscription(updated)
-    return _to_datetime(updated.get("cancel_at")) or _to_datetime(
-        _plan_item(updated).get("current_period_end")
+    data = updated.to_dict()
+    return _to_datetime(data.get("cancel_at")) or _to_datetime(
+        _plan_item(data).get("current_period_end")
     )
 
 
@@ -453,7 +451,7 @@ def resume_subscription(*, user: AbstractBaseUser | AnonymousUser) -> None:
         updated = stripe.Subscription.modify(remote["id"], cancel_at="", **options)
     else:
         return
-    plan_state.record_subscription(updated.to_dict())
+    plan_state.record_subscription(updated)
 
 
 # --- what the billing page offers -------------------------------------------------------------
