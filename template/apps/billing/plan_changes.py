@@ -158,6 +158,12 @@ def _check_changeable(remote: dict[str, Any]) -> None:
         raise PlanChangeError("Your subscription is set to cancel: resume it to change plan.")
 
 
+def _in_trial(remote: dict[str, Any]) -> bool:
+    """Stripe prorates nothing during a trial: a change then bills nothing now, and the new
+    plan's first invoice comes when the trial ends."""
+    return remote.get("status") == "trialing"
+
+
 def _proration_date(item: dict[str, Any]) -> int:
     """Now, within the current period (Stripe refuses a date outside it; a clock a little
     off Stripe's must not make the change fail)."""
@@ -275,7 +281,7 @@ def quote_plan_changes(*, user: AbstractBaseUser | AnonymousUser) -> list[Quote]
             item,
             plan.price_id,
             proration_date=proration_date,
-            upgrade=upgrade,
+            upgrade=upgrade and not _in_trial(remote),
             options=options,
         )
         token = _sign(
@@ -360,15 +366,18 @@ def _upgrade(
 ) -> ChangeResult:
     # Priced again with the quote's proration date: what is charged below is this amount, and
     # a quote that pending invoice items (or a new price) made wrong is refused, not charged.
-    preview = _preview(
-        remote,
-        item,
-        plan.price_id,
-        proration_date=quote["proration_date"],
-        proration_behavior="always_invoice",
-        options=options,
-    )
-    if int(preview.get("amount_due") or 0) != quote["due_now"]:
+    due_now = 0
+    if not _in_trial(remote):
+        preview = _preview(
+            remote,
+            item,
+            plan.price_id,
+            proration_date=quote["proration_date"],
+            proration_behavior="always_invoice",
+            options=options,
+        )
+        due_now = int(preview.get("amount_due") or 0)
+    if due_now != quote["due_now"]:
         raise _stale()
     try:
         updated = stripe.Subscription.modify(

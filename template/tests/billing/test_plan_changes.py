@@ -230,3 +230,17 @@ def test_a_tampered_or_old_quote_is_refused(billing_stripe, signed_in, user, mon
     assert "too long ago" in refused(token)
     assert price_at_stripe(billing_stripe, subscription_id) == price_of("pro")
     assert len(stripe.Invoice.list(subscription=subscription_id, limit=100).data) == 1
+
+
+def test_during_a_trial_a_change_costs_nothing_now(billing_stripe, signed_in, user, settings):
+    settings.BILLING_TRIAL_PERIOD_DAYS = 14
+    subscription_id = subscribe(billing_stripe, signed_in)
+    assert get_active_subscription(user).status == "trialing"
+    quote = quotes_on_page(signed_in)["enterprise"]
+    assert quote["due_now"] == format_money(0, "usd")
+
+    signed_in.post(reverse("billing:change_plan"), {"quote": quote["token"]})
+    assert price_at_stripe(billing_stripe, subscription_id) == price_of("enterprise")
+    billing_stripe.deliver()
+    subscription = get_active_subscription(user)
+    assert plan_slug_of(subscription) == "enterprise" and subscription.status == "trialing"
