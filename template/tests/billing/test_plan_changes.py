@@ -244,3 +244,19 @@ def test_during_a_trial_a_change_costs_nothing_now(billing_stripe, signed_in, us
     billing_stripe.deliver()
     subscription = get_active_subscription(user)
     assert plan_slug_of(subscription) == "enterprise" and subscription.status == "trialing"
+
+
+def test_cancelling_drops_a_scheduled_downgrade(billing_stripe, signed_in, user):
+    subscription_id = subscribe(billing_stripe, signed_in, "enterprise")
+    signed_in.post(
+        reverse("billing:change_plan"), {"quote": quotes_on_page(signed_in)["pro"]["token"]}
+    )
+    billing_stripe.deliver()
+    assert "Changes to Pro on" in billing_page(signed_in)
+
+    signed_in.post(reverse("billing:cancel"))
+    billing_stripe.deliver()
+    remote = billing_stripe.fake.get(subscription_id)
+    assert remote["schedule"] is None and remote["cancel_at_period_end"] is True
+    page = billing_page(signed_in)
+    assert "Cancels on" in page and "Changes to" not in page
