@@ -13,6 +13,9 @@ from ._store import Collection, Obj, new_id
 
 API_VERSION = "2026-05-27.dahlia"
 
+#: The account's name when none is given: neutral, as the hosted pages show it to end users.
+DEFAULT_ACCOUNT_NAME = "Test account"
+
 DueHandler = Callable[["State", str, int], None]
 Includable = Callable[["State", Obj], Any]
 
@@ -44,6 +47,16 @@ def diff(before: Obj, after: Obj) -> Obj:
     return prev
 
 
+def statement_descriptor(name: str) -> str:
+    """Stripe's rules for a statement descriptor: 5 to 22 Latin letters, digits, spaces and
+    a few signs, no ``<>\\'"*``; shown in capitals."""
+    cleaned = " ".join(
+        "".join(c for c in name if c.isascii() and (c.isalnum() or c in " .-")).split()
+    )
+    cleaned = cleaned.upper()[:22].strip()
+    return cleaned if len(cleaned) >= 5 else "TEST ACCOUNT"
+
+
 class Clock:
     """Wall clock plus an offset; can be pinned while processing scheduled work."""
 
@@ -69,6 +82,7 @@ KINDS: dict[str, str] = {
     "invoice": "invoice",
     "checkout.session": "checkout.session",
     "billing_portal.session": "billing_portal.session",
+    "billing_portal.configuration": "configuration",
     "billing.meter": "billing.meter",
     "webhook_endpoint": "webhook endpoint",
     "event": "event",
@@ -104,6 +118,7 @@ INDEXES: dict[str, dict[str, Callable[[Obj], Iterable[Any]]]] = {
     "invoice": {"customer": _f("customer"), "subscription": lambda o: (o["_sub"],)},
     "checkout.session": {"customer": _f("customer"), "subscription": _f("subscription")},
     "billing_portal.session": {},
+    "billing_portal.configuration": {},
     "billing.meter": {"event_name": _f("event_name")},
     "webhook_endpoint": {},
     "event": {"type": _f("type")},
@@ -164,7 +179,7 @@ class State:
                 "estimated_worker_count": None,
                 "mcc": None,
                 "monthly_estimated_revenue": None,
-                "name": "Keel Test Account",
+                "name": DEFAULT_ACCOUNT_NAME,
                 "product_description": None,
                 "support_address": None,
                 "support_email": None,
@@ -196,9 +211,9 @@ class State:
                     "statement_descriptor_prefix_kana": None,
                     "statement_descriptor_prefix_kanji": None,
                 },
-                "dashboard": {"display_name": "Keel Test Account", "timezone": "Etc/UTC"},
+                "dashboard": {"display_name": DEFAULT_ACCOUNT_NAME, "timezone": "Etc/UTC"},
                 "payments": {
-                    "statement_descriptor": "KEEL TEST",
+                    "statement_descriptor": statement_descriptor(DEFAULT_ACCOUNT_NAME),
                     "statement_descriptor_kana": None,
                     "statement_descriptor_kanji": None,
                     "statement_descriptor_prefix_kana": None,
@@ -207,6 +222,12 @@ class State:
             },
             "type": "standard",
         }
+
+    def set_account_name(self, name: str) -> None:
+        """The business name the hosted pages, invoices and receipts show."""
+        self.account["business_profile"]["name"] = name
+        self.account["settings"]["dashboard"]["display_name"] = name
+        self.account["settings"]["payments"]["statement_descriptor"] = statement_descriptor(name)
 
     def now(self) -> int:
         return self.clock.now()
@@ -392,4 +413,13 @@ class RequestContext:
         self.state.request = {"id": None, "idempotency_key": None}
 
 
-__all__ = ["API_VERSION", "State", "StripeError", "jcopy", "diff", "public", "RequestContext"]
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_ACCOUNT_NAME",
+    "State",
+    "StripeError",
+    "jcopy",
+    "diff",
+    "public",
+    "RequestContext",
+]

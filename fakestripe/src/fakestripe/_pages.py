@@ -28,7 +28,7 @@ from ._html import (
     status_pill,
     three_ds_page,
 )
-from ._pages_portal import portal_action, portal_page
+from ._pages_portal import cancel_confirm_page, portal_action, portal_page
 from ._portal import pay_invoice_on_page
 from ._store import Obj
 from ._timeutil import fmt_date, fmt_money
@@ -293,6 +293,11 @@ PAGE_ROUTES: list[tuple[str, re.Pattern[str], PageHandler]] = [
     ("POST", re.compile(r"^/c/pay/([^/]+)$"), lambda st, form, cs: checkout_submit(st, cs, form)),
     ("POST", re.compile(r"^/c/pay/([^/]+)/3ds$"), lambda st, form, cs: checkout_3ds(st, cs, form)),
     ("GET", re.compile(r"^/p/session/([^/]+)$"), lambda st, form, bps: portal_page(st, bps)),
+    (
+        "GET",
+        re.compile(r"^/p/session/([^/]+)/subscriptions/([^/]+)/cancel$"),
+        lambda st, form, bps, sub: cancel_confirm_page(st, bps, sub),
+    ),
     (
         "POST",
         re.compile(r"^/p/session/([^/]+)/subscriptions/([^/]+)/(cancel|renew|update)$"),
