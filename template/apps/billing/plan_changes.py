@@ -128,10 +128,8 @@ def _remote(subscription_id: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plan_item(remote: dict[str, Any]) -> dict[str, Any]:
-    """The item that carries the plan: the first whose price is a plan, else the first."""
-    items = (remote.get("items") or {}).get("data") or []
-    prices = {option.price_id for option in plan_state.plan_options()}
-    return next((i for i in items if object_id(i.get("price")) in prices), items[0])
+    """The subscription's item (`_check_changeable` allows one)."""
+    return dict(((remote.get("items") or {}).get("data") or [{}])[0])
 
 
 def _current_option(item: dict[str, Any]) -> PlanOption:
@@ -156,6 +154,12 @@ def _check_changeable(remote: dict[str, Any]) -> None:
         )
     if remote.get("cancel_at_period_end") or remote.get("cancel_at"):
         raise PlanChangeError("Your subscription is set to cancel: resume it to change plan.")
+    if len((remote.get("items") or {}).get("data") or []) != 1:
+        # A second item (metered usage, an add-on) would have to follow the plan, and usage
+        # billed on a removed item can be lost: the portal changes such a subscription.
+        raise PlanChangeError(
+            "Your plan includes metered usage or add-ons: change it in the billing portal."
+        )
 
 
 def _in_trial(remote: dict[str, Any]) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.urls import reverse
 from djstripe.models import SubscriptionSchedule
 
 from apps.billing.models import subscription_period
@@ -73,3 +74,13 @@ def test_released_schedules_and_same_plan_phases_change_nothing(user):
     same = factories.subscription(user=user, plan=enterprise)
     schedule_of(same, enterprise.price_id)
     assert scheduled_change(same) is None
+
+
+def test_a_metered_plan_is_changed_in_the_portal(stripe_fake, catalog, client, user):
+    assert "usage" not in {option.slug for option in plan_options()}
+    factories.stripe_subscription(user=user, plan=catalog["usage"])
+    stripe_fake.deliver()
+    client.force_login(user)
+    page = client.get(reverse("billing:change_plan"))
+    assert page.status_code == 200
+    assert "change it in the billing portal" in page.content.decode()
