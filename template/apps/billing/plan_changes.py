@@ -162,6 +162,14 @@ def _check_changeable(remote: dict[str, Any]) -> None:
         )
 
 
+def _check_unscheduled(remote: dict[str, Any]) -> None:
+    """One change at a time: a schedule's next phase would undo a change made beside it."""
+    if remote.get("schedule"):
+        raise PlanChangeError(
+            "A plan change is already scheduled: cancel it to choose another plan."
+        )
+
+
 def _in_trial(remote: dict[str, Any]) -> bool:
     """Stripe prorates nothing during a trial: a change then bills nothing now, and the new
     plan's first invoice comes when the trial ends."""
@@ -266,10 +274,7 @@ def quote_plan_changes(*, user: AbstractBaseUser | AnonymousUser) -> list[Quote]
     options = request_options()
     remote = _remote(plan_state.stripe_id(subscription), options)
     _check_changeable(remote)
-    if remote.get("schedule"):
-        raise PlanChangeError(
-            "A plan change is already scheduled: cancel it to choose another plan."
-        )
+    _check_unscheduled(remote)
     item = _plan_item(remote)
     current = _current_option(item)
     quantity = int(item.get("quantity") or 1)
@@ -352,12 +357,9 @@ def apply_plan_change(*, user: AbstractBaseUser | AnonymousUser, token: str) -> 
     plan = next((p for p in plan_state.plan_options() if p.price_id == quote["price"]), None)
     if plan is None:
         raise _stale()
+    _check_unscheduled(remote)
     if quote["upgrade"]:
         return _upgrade(remote, item, plan, quote, options)
-    if remote.get("schedule"):
-        raise PlanChangeError(
-            "A plan change is already scheduled: cancel it to choose another plan."
-        )
     return _downgrade(remote, item, plan, quote, options)
 
 
