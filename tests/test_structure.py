@@ -159,6 +159,8 @@ def test_apps_have_no_import_cycles(rendered):
         ("the public facade", "utils"),
         ("hand-written SQL", "fast_sql"),
         ("a team's billing and seats", "team_billing"),
+        ("plan changes", "plan_changes"),
+        ("the state plan changes read and write", "plan_state"),
     ],
 )
 def test_every_mode_has_the_same_module_for_each_role(rendered, role, module):

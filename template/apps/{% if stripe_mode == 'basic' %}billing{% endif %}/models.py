@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 #: `last_event_type` of a state read from Stripe's API (the success page, account closing)
 #: rather than delivered by a webhook.
 READ_FROM_API = "api.read"
+#: `last_event_type` of a state Stripe returned for a change made in the app (a plan change,
+#: a cancellation, a resume): it is as new as an update of the same second, so the page shows
+#: the change at once, before its webhook (which then applies the same state).
+CHANGED_IN_APP = "api.changed"
 #: Among subscription states of the same second, a later lifecycle step wins; types not listed
 #: rank as `updated`. A state read from the API (after Stripe created it) beats a `created` event
 #: of that second: Checkout creates a subscription `incomplete` and activates it within the same
@@ -29,6 +33,7 @@ EVENT_RANK = {
     "customer.subscription.created": 0,
     READ_FROM_API: 1,
     "customer.subscription.updated": 2,
+    CHANGED_IN_APP: 2,
     "customer.subscription.deleted": 3,
 }
 DEFAULT_EVENT_RANK = EVENT_RANK["customer.subscription.updated"]
@@ -129,6 +134,37 @@ class Subscription(models.Model):
         from .plans import get_plan_by_name, get_plan_by_price_id
 
         return get_plan_by_price_id(self.price_id) or get_plan_by_name(self.plan_name)
+
+
+#: Statuses of a subscription schedule that may still change its subscription.
+OPEN_SCHEDULE_STATUSES = ("not_started", "active")
+
+
+class SubscriptionSchedule(models.Model):
+    """A Stripe subscription schedule: a plan change waiting for the end of a period.
+
+    Written by the subscription_schedule.* webhooks (and by the change-plan page from Stripe's
+    answer), newest state first; only what the billing page shows is kept: the plan of the
+    next phase and when it starts.
+    """
+
+    stripe_schedule_id = models.CharField(max_length=255, unique=True)
+    stripe_subscription_id = models.CharField(max_length=255, blank=True, db_index=True)
+    status = models.CharField(max_length=20)  # not_started, active, completed, released, ...
+    next_price_id = models.CharField(max_length=255, blank=True)
+    next_phase_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next phase (the new plan) starts."
+    )
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    last_event_type = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_schedule_id} ({self.status})"
 
 
 class WebhookEvent(models.Model):

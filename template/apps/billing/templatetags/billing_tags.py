@@ -9,6 +9,7 @@ from django import template
 from django.conf import settings
 from django.utils.dateformat import format as format_date
 
+from apps.billing import plan_changes
 from apps.billing.money import format_money, format_price, minor_unit_exponent
 from apps.billing.selectors import cancels_at as _cancels_at
 from apps.billing.selectors import renews_at as _renews_at
@@ -140,3 +141,10 @@ def label(value: Any) -> str:
     out = [w.upper() if w.lower() in acronyms else w.lower() for w in words]
     out[0] = out[0] if out[0].isupper() else out[0].capitalize()
     return " ".join(out)
+
+
+@register.simple_tag
+def plan_actions(subscription: Any) -> plan_changes.PlanActions:
+    """{% plan_actions subscription as actions %}: change, cancel, resume, and the plan change
+    scheduled for the period end (read from the database, no Stripe call)."""
+    return plan_changes.plan_actions(subscription)
