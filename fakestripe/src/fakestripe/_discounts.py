@@ -270,10 +270,12 @@ def parse_discounts(st: State, p: Params, customer: str | None) -> list[Grant]:
     return grants
 
 
-def redeem(st: State, grants: list[Grant], customer: str, subscription: str | None) -> list[str]:
-    """Create the discount objects of ``grants`` (counting the redemptions); their ids."""
+def redeem(
+    st: State, grants: list[Grant], customer: str, subscription: str | None, now: int
+) -> list[str]:
+    """Create the discount objects of ``grants``, starting ``now`` (the subscription's start or
+    update, so a repeating discount ends with a billing period); their ids."""
     ids: list[str] = []
-    now = st.now()
     for coupon, promo in grants:
         coupon["times_redeemed"] += 1
         if promo is not None:

@@ -272,7 +272,7 @@ def create_subscription(st: State, p: Params, from_checkout: bool = False) -> Ob
     meta["pending"] = []
     first_invoice = new_id("in")
     sub["latest_invoice"] = first_invoice
-    sub["discounts"] = redeem(st, grants, cus["id"], sub_id)
+    sub["discounts"] = redeem(st, grants, cus["id"], sub_id, now)
     st.add(sub)
     st.emit("customer.subscription.created", sub)
     _bill_first_invoice(st, sub, first_invoice, behavior, end)

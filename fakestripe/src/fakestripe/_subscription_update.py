@@ -123,7 +123,7 @@ def modify(st: State, sub: Obj, p: Params, item_base: str = "items") -> list[Obj
     _apply_fields(st, sub, p, update, pm)
     if grants is not None:
         # The given discounts replace the subscription's.
-        sub["discounts"] = redeem(st, grants, cus["id"], sub["id"])
+        sub["discounts"] = redeem(st, grants, cus["id"], sub["id"], update.now)
     invoice_specs = _invoice_specs(st, sub, update, lines)
     st.save(sub)
     st.emit_update("customer.subscription.updated", sub, before)
