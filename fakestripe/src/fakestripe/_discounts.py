@@ -297,7 +297,16 @@ def redeem(
         private = {"_coupon": coupon}
         discount = stripe_object(new_id("di"), "discount", fields, "customer_account", "", private)
         ids.append(st.add(discount)["id"])
+        st.emit("customer.discount.created", discount)
     return ids
+
+
+def end_discounts(st: State, ids: list[str]) -> None:
+    """Discounts taken off a subscription (replaced, or spent): ``customer.discount.deleted``."""
+    for did in ids:
+        discount = st.colls["discount"].get(did)
+        if discount is not None:
+            st.emit("customer.discount.deleted", discount)
 
 
 def active_discounts(st: State, sub: Obj, now: int) -> list[Obj]:
@@ -313,9 +322,9 @@ def active_discounts(st: State, sub: Obj, now: int) -> list[Obj]:
 def used_up(st: State, sub: Obj, inv: Obj) -> None:
     """Billing ``inv``: a ``once`` discount that took something off it is spent. It stays on
     the subscription for the period it paid for and goes with the next invoice."""
-    sub["discounts"] = [
-        did for did in sub["discounts"] if not (st.colls["discount"].get(did) or {}).get("_spent")
-    ]
+    spent = [d for d in sub["discounts"] if (st.colls["discount"].get(d) or {}).get("_spent")]
+    sub["discounts"] = [did for did in sub["discounts"] if did not in spent]
+    end_discounts(st, spent)
     used = {entry["discount"] for entry in inv["total_discount_amounts"] if entry["amount"] > 0}
     for did in used:
         discount = st.colls["discount"].get(did)

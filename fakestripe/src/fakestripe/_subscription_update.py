@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._catalog import plan_of
-from ._discounts import parse_discounts, redeem
+from ._discounts import end_discounts, parse_discounts, redeem
 from ._engine import State
 from ._errors import StripeError, invalid, missing_param
 from ._invoice_lines import NO_PM, charge_outcome, default_pm, items_of
@@ -123,6 +123,7 @@ def modify(st: State, sub: Obj, p: Params, item_base: str = "items") -> list[Obj
     _apply_fields(st, sub, p, update, pm)
     if grants is not None:
         # The given discounts replace the subscription's.
+        end_discounts(st, sub["discounts"])
         sub["discounts"] = redeem(st, grants, cus["id"], sub["id"], update.now)
     invoice_specs = _invoice_specs(st, sub, update, lines)
     st.save(sub)
