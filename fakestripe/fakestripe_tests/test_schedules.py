@@ -72,6 +72,9 @@ def test_next_phase_applies_at_period_end_without_proration(fake: FakeStripe) ->
     assert second.start_date == current["end_date"]
     assert 28 * DAY <= second.end_date - second.start_date <= 31 * DAY
     assert fake.events("subscription_schedule.updated")
+    # The next invoice's preview follows the schedule.
+    preview = stripe.Invoice.create_preview(subscription=sub.id)
+    assert [(line.amount, line.quantity) for line in preview.lines.data] == [(1200, 2)]
     # Nothing changes before the phase ends.
     assert stripe.Subscription.retrieve(sub.id)["items"].data[0].quantity == 5
     fake.advance(days=32)

@@ -445,6 +445,26 @@ def on_phase_end(st: State, sched_id: str, when: int) -> None:
     _next_phase(st, sched, sub, when, at_boundary)
 
 
+def items_from(st: State, sub: Obj, at: int) -> list[Obj] | None:
+    """The items the subscription's schedule gives it from ``at`` (stubs: ``id``, ``price``,
+    ``quantity``), when a phase starts then; else None."""
+    sched = st.colls["subscription_schedule"].get(sub["schedule"] or "")
+    if sched is None or sched["status"] != "active":
+        return None
+    later = [ph for ph in sched["phases"][sched["_phase"] + 1 :] if ph["start_date"] == at]
+    if not later:
+        return None
+    current = {it["price"]["id"]: it["id"] for it in items_of(sub)}
+    return [
+        {
+            "id": current.get(pi["price"], "si_upcoming"),
+            "price": st.objects[pi["price"]],
+            "quantity": pi["quantity"],
+        }
+        for pi in later[0]["items"]
+    ]
+
+
 def phase_boundary(st: State, sub: Obj, when: int) -> None:
     """Called by the renewal before it bills: a phase ending with the period applies first,
     so the renewal invoice bills the new phase's items."""
