@@ -80,6 +80,9 @@ KINDS: dict[str, str] = {
     "subscription_item": "subscription_item",
     "subscription_schedule": "subscription_schedule",
     "invoice": "invoice",
+    "coupon": "coupon",
+    "promotion_code": "promotion code",
+    "discount": "discount",
     "checkout.session": "checkout.session",
     "billing_portal.session": "billing_portal.session",
     "billing_portal.configuration": "configuration",
@@ -117,6 +120,14 @@ INDEXES: dict[str, dict[str, Callable[[Obj], Iterable[Any]]]] = {
     "subscription_schedule": {"customer": _f("customer")},
     "invoice": {"customer": _f("customer"), "subscription": lambda o: (o["_sub"],)},
     "checkout.session": {"customer": _f("customer"), "subscription": _f("subscription")},
+    "coupon": {},
+    "promotion_code": {
+        "active": _bool("active"),
+        "code": lambda o: (o["code"].lower(),),
+        "coupon": lambda o: (o["promotion"]["coupon"],),
+        "customer": _f("customer"),
+    },
+    "discount": {},
     "billing_portal.session": {},
     "billing_portal.configuration": {},
     "billing.meter": {"event_name": _f("event_name")},
@@ -385,15 +396,20 @@ class State:
                 raise invalid(f"This property cannot be expanded ({path}).", "expand")
             child = include(self, owner)
         if isinstance(child, str):
-            target = self.lookup(child)
-            if target is None:
-                raise invalid(f"This property cannot be expanded ({path}).", "expand")
-            child = target
+            child = self._expanded_id(child, path)
+        elif isinstance(child, list):  # a list of ids, e.g. a subscription's discounts
+            child = [self._expanded_id(c, path) if isinstance(c, str) else c for c in child]
         if child is not None:
             out[key] = self._expand(child, rest, path, owner, f"{at}{key}.")
         else:
             out[key] = None
         return out
+
+    def _expanded_id(self, oid: str, path: str) -> Obj:
+        target = self.lookup(oid)
+        if target is None:
+            raise invalid(f"This property cannot be expanded ({path}).", "expand")
+        return target
 
     def list_response(self, url: str, data: list[Obj], has_more: bool) -> Obj:
         return {"object": "list", "data": data, "has_more": has_more, "url": url}
