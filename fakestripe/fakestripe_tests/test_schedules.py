@@ -190,7 +190,14 @@ def test_release_keeps_the_subscription(fake: FakeStripe) -> None:
 def test_cancel_cancels_the_subscription(fake: FakeStripe) -> None:
     sub, price = _subscription()
     schedule = stripe.SubscriptionSchedule.create(from_subscription=sub.id)
+    fake.advance(days=10)
+    item = sub["items"].data[0]
+    now = fake.now()
     canceled = stripe.SubscriptionSchedule.cancel(schedule.id)
+    # invoice_now and prorate default to true: a final invoice credits the unused time.
+    final = stripe.Invoice.retrieve(stripe.Subscription.retrieve(sub.id).latest_invoice)
+    frac = (item.current_period_end - now) / (item.current_period_end - item.current_period_start)
+    assert [line.amount for line in final.lines.data] == [-round(1000 * frac)]
     assert canceled.status == "canceled" and canceled.canceled_at is not None
     assert stripe.Subscription.retrieve(sub.id).status == "canceled"
     types = event_types(fake)

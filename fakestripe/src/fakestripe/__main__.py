@@ -29,6 +29,8 @@ Seed file (``--seed-plans``) format::
             "recurring": {"interval": "month", "usage_type": "metered", "meter": "api_call"}}
          ]}
       ],
+      "coupons": [{"id": "LAUNCH", "percent_off": 20, "duration": "forever",
+                   "promotion_codes": [{"code": "LAUNCH20"}]}],
       "webhook_endpoints": [{"url": "http://127.0.0.1:8000/stripe/webhook/",
                              "enabled_events": ["*"], "secret": "whsec_..."}]
     }

@@ -10,6 +10,7 @@ from ._invoice_lines import is_metered, items_of, price_interval
 from ._params import (
     Params,
     apply_metadata,
+    bool_param,
     check_params,
     choice_param,
     dict_param,
@@ -230,10 +231,11 @@ def update_schedule(st: State, sched: Obj, p: Params) -> Obj:
     before = st.snapshot(sched)
     if phases is not None:
         current = phases[0]
+        # The subscription first: should that fail, the schedule is left as it was.
+        _apply_phase(st, sub, current, proration or current["proration_behavior"])
         sched["phases"] = phases
         sched["_phase"] = 0
         sched["current_phase"] = _dates(current)
-        _apply_phase(st, sub, current, proration or current["proration_behavior"])
         st.schedule(current["end_date"], "schedule_phase", sched["id"])
     if end_behavior is not None:
         sched["end_behavior"] = end_behavior
@@ -265,8 +267,9 @@ def cancel_schedule(st: State, sched: Obj, p: Params) -> Obj:
     _require_open(sched, "cancel")
     sub = st.objects.get(sched["subscription"])
     if sub is not None and sub["status"] in LIVE:
-        invoice_now = p.get("invoice_now") in ("true", True)
-        prorate = p.get("prorate") in ("true", True)
+        # Both default to true for a schedule (unlike cancelling the subscription itself).
+        invoice_now = bool_param(p, "invoice_now") is not False
+        prorate = bool_param(p, "prorate") is not False
         cancel_subscription(st, sub, invoice_now=invoice_now, prorate=prorate)
     if sched["status"] in OPEN:  # cancelling the subscription cancels its schedule too
         cancel_schedule_of(st, sched)

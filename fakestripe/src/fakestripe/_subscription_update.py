@@ -8,6 +8,7 @@ from ._catalog import plan_of
 from ._discounts import end_discounts, parse_discounts, redeem
 from ._engine import State
 from ._errors import StripeError, invalid, missing_param
+from ._invoice_items import record_invoice_items
 from ._invoice_lines import NO_PM, charge_outcome, default_pm, items_of
 from ._invoices import bill
 from ._params import (
@@ -271,6 +272,7 @@ def _invoice_specs(st: State, sub: Obj, u: Update, lines: Lines) -> list[Obj] | 
         _start_new_period(st, sub, u, lines.new_end)
     if due is None:
         pending.extend(lines.prorations)
+        record_invoice_items(st, sub, lines.prorations, None)
         return None
     pending.clear()
     return due
