@@ -91,3 +91,14 @@ def test_staff_see_schedules_read_only(client, django_user_model, enterprise):
     row = SubscriptionSchedule.objects.get()
     detail = client.get(f"/admin/billing/subscriptionschedule/{row.pk}/change/").content.decode()
     assert 'name="_save"' not in detail
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [{"phases": "x"}, {"current_phase": 3}, {"phases": [{"items": [{"price": 7}]}]}],
+    ids=["phases", "current_phase", "phase_price"],
+)
+def test_a_malformed_schedule_is_refused(client, broken):
+    response = deliver(client, make_event("subscription_schedule.updated", schedule(**broken)))
+    assert response.status_code == 400
+    assert not SubscriptionSchedule.objects.exists()
