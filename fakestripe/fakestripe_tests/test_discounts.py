@@ -245,3 +245,17 @@ def test_promotion_code_typed_with_the_payment(fake: FakeStripe) -> None:
     invoice = stripe.Invoice.retrieve(done.invoice)
     assert (invoice.subtotal, invoice.total, invoice.status) == (1000, 0, "paid")
     assert done.payment_status == "no_payment_required"
+
+
+def test_a_free_first_invoice_needs_no_card(fake: FakeStripe) -> None:
+    price = monthly_price(1000)
+    coupon = stripe.Coupon.create(percent_off=100, duration="once")
+    cus = stripe.Customer.create(email="nocard@example.com")
+    sub = stripe.Subscription.create(
+        customer=cus.id,
+        items=[{"price": price.id}],
+        discounts=[{"coupon": coupon.id}],
+        payment_behavior="error_if_incomplete",
+    )
+    assert sub.status == "active"
+    assert stripe.Invoice.retrieve(sub.latest_invoice).amount_due == 0
