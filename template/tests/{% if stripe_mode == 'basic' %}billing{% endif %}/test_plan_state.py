@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import stripe
+from django.urls import reverse
 
 from apps.billing.models import SubscriptionSchedule
 from apps.billing.plan_state import scheduled_change
+from tests.billing.test_checkout_lifecycle import CARD_OK, start_checkout
 from tests.stripe_events import load_fixture, make_event
 
 from .harness import deliver
@@ -102,3 +105,36 @@ def test_a_malformed_schedule_is_refused(client, broken):
     response = deliver(client, make_event("subscription_schedule.updated", schedule(**broken)))
     assert response.status_code == 400
     assert not SubscriptionSchedule.objects.exists()
+
+
+def test_a_plan_stripe_cannot_price_is_left_out(
+    billing_stripe, client, user, settings, monkeypatch
+):
+    pounds = stripe.Price.create(
+        product_data={"name": "Team"},
+        unit_amount=5000,
+        currency="gbp",
+        recurring={"interval": "month"},
+    )
+    settings.BILLING_PLANS = [
+        *settings.BILLING_PLANS,
+        {"slug": "team", "name": "Team", "price_id": pounds.id, "amount": 5000, "currency": "gbp"},
+    ]
+    client.force_login(user)
+    result = billing_stripe.fake.submit_checkout(
+        start_checkout(client, billing_stripe.price_id), CARD_OK
+    )
+    assert result.status == 303
+    billing_stripe.deliver()
+    preview = stripe.Invoice.create_preview
+
+    def refuse_pounds(**params: Any) -> Any:
+        # What Stripe answers for a price in another currency than the subscription's (the
+        # offline Stripe prices it anyway).
+        if params["subscription_details"]["items"][0]["price"] == pounds.id:
+            raise stripe.InvalidRequestError("Currency mismatch.", param="items")
+        return preview(**params)
+
+    monkeypatch.setattr(stripe.Invoice, "create_preview", refuse_pounds)
+    page = client.get(reverse("billing:change_plan")).content.decode()
+    assert 'data-plan="enterprise"' in page and 'data-plan="team"' not in page
