@@ -268,6 +268,7 @@ def test_prorations_are_pending_invoice_items_until_invoiced(fake: FakeStripe) -
         [-round(1500 * _remaining(item, pdate)), round(2000 * _remaining(item, pdate))]
     )
     assert all(ii.invoice is None and ii.proration for ii in pending)
+    assert all(ii.tax_rates == [] and ii.discounts == [] for ii in pending)
     assert {ii.parent.subscription_details.subscription for ii in pending} == {sub.id}
     assert fake.events("invoiceitem.created")
     fake.advance(days=25)

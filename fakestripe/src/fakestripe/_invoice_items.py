@@ -40,8 +40,9 @@ def invoice_item_object(st: State, sub: Obj, spec: Obj) -> Obj:
         "quantity": spec["quantity"] or 1,
         "quantity_decimal": str(spec["quantity"] or 1),
     }
-    nulls = "customer_account invoice tax_rates test_clock"
-    return stripe_object(spec["invoice_item"], "invoiceitem", fields, nulls)
+    nulls = "customer_account invoice test_clock"
+    # tax_rates: an empty list, as Stripe sends (clients such as dj-stripe iterate it).
+    return stripe_object(spec["invoice_item"], "invoiceitem", fields, nulls, "tax_rates")
 
 
 def _credited(credited: Obj) -> Obj:
