@@ -24,6 +24,8 @@ billing page shows the change before its webhooks arrive. What each mode stores 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -57,6 +59,8 @@ __all__ = [
     "quote_plan_changes",
     "resume_subscription",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Seconds a quote stays valid: long enough to read the page, short enough that its proration
 #: date is still today's.
@@ -226,8 +230,8 @@ def _amounts(
     proration_date: int,
     upgrade: bool,
     options: dict[str, Any],
-) -> tuple[int, int]:
-    """(due now, next renewal) of the change, both from Stripe's invoice preview.
+) -> tuple[int, int, str]:
+    """(due now, next renewal, their currency) of the change, from Stripe's invoice preview.
 
     Due now is the `amount_due` of the invoice an upgrade creates (`always_invoice`, which also
     takes in prorations still pending); a downgrade bills nothing now. The renewal is the next
@@ -254,10 +258,12 @@ def _amounts(
         proration_behavior="none",
         options=options,
     )
+    currency = str(upcoming.get("currency") or "")
     if not upgrade:
-        return due_now, int(upcoming.get("amount_due") or 0)
+        return due_now, int(upcoming.get("amount_due") or 0), currency
     lines = (upcoming.get("lines") or {}).get("data") or []
-    return due_now, sum(int(line.get("amount") or 0) for line in lines if not _is_proration(line))
+    renewal = sum(int(line.get("amount") or 0) for line in lines if not _is_proration(line))
+    return due_now, renewal, currency
 
 
 def _sign(**payload: Any) -> str:
@@ -265,7 +271,7 @@ def _sign(**payload: Any) -> str:
 
 
 def quote_plan_changes(*, user: AbstractBaseUser | AnonymousUser) -> list[Quote]:
-    """Every other plan of the subscription's currency, priced now by Stripe's preview.
+    """Every other plan, priced now by Stripe's preview (in the currency Stripe bills).
 
     Raises NotSubscribedError (no active subscription), PlanChangeError (payment due, set to
     cancel, or a change already scheduled), and Stripe's errors.
@@ -282,17 +288,23 @@ def quote_plan_changes(*, user: AbstractBaseUser | AnonymousUser) -> list[Quote]
     period_end = _to_datetime(item.get("current_period_end"))
     quotes = []
     for plan in plan_state.plan_options():
-        if plan.price_id == current.price_id or plan.currency != current.currency:
+        if plan.price_id == current.price_id:
             continue
         upgrade = plan.daily_cost(quantity) >= current.daily_cost(quantity)
-        due_now, renewal = _amounts(
-            remote,
-            item,
-            plan.price_id,
-            proration_date=proration_date,
-            upgrade=upgrade and not _in_trial(remote),
-            options=options,
-        )
+        try:
+            due_now, renewal, currency = _amounts(
+                remote,
+                item,
+                plan.price_id,
+                proration_date=proration_date,
+                upgrade=upgrade and not _in_trial(remote),
+                options=options,
+            )
+        except stripe.InvalidRequestError as exc:
+            # A plan Stripe will not put on this subscription (another currency or interval
+            # mix): not offered, the others still are.
+            logger.warning("Plan %s cannot replace %s: %s", plan.slug, remote["id"], exc)
+            continue
         token = _sign(
             user=user.pk,
             subscription=remote["id"],
@@ -309,7 +321,7 @@ def quote_plan_changes(*, user: AbstractBaseUser | AnonymousUser) -> list[Quote]
                 upgrade=upgrade,
                 due_now=due_now,
                 renewal=renewal,
-                currency=current.currency,
+                currency=currency,
                 proration_date=proration_date,
                 applies_at=None if upgrade else period_end,
                 token=token,
@@ -403,13 +415,14 @@ def _upgrade(
             "not changed. Update your payment method and try again."
         ) from exc
     plan_state.record_subscription(updated)
-    charged = None
+    charged, currency = None, plan.currency
     invoice_id = object_id(updated.to_dict().get("latest_invoice"))
     if invoice_id:
         invoice = stripe.Invoice.retrieve(invoice_id, **options).to_dict()
         if invoice.get("billing_reason") == "subscription_update":
             charged = int(invoice.get("amount_paid") or 0)
-    return ChangeResult(plan.name, True, charged, plan.currency, None)
+            currency = str(invoice.get("currency") or currency)
+    return ChangeResult(plan.name, True, charged, currency, None)
 
 
 def _downgrade(
@@ -424,9 +437,32 @@ def _downgrade(
         from_subscription=remote["id"], idempotency_key=f"{key}-schedule", **options
     ).to_dict()
     current_phase = (schedule.get("phases") or [{}])[0]
+    try:
+        changed = _add_next_phase(schedule["id"], current_phase, item, plan, key, options)
+    except stripe.StripeError:
+        # A schedule that changes nothing would still block every later change: let it go
+        # (and report the first error, whatever the release meets).
+        with contextlib.suppress(stripe.StripeError):
+            stripe.SubscriptionSchedule.release(schedule["id"], **options)
+        raise
+    plan_state.record_schedule(changed)
+    at = _to_datetime(current_phase.get("end_date")) or _to_datetime(item.get("current_period_end"))
+    return ChangeResult(plan.name, False, None, plan.currency, at)
+
+
+def _add_next_phase(
+    schedule_id: str,
+    current_phase: dict[str, Any],
+    item: dict[str, Any],
+    plan: PlanOption,
+    key: str,
+    options: dict[str, Any],
+) -> stripe.SubscriptionSchedule:
+    """The current phase as it is, then one period of the new plan (same quantity); released
+    afterwards, so the subscription simply continues on the new plan."""
     quantity = int(item.get("quantity") or 1)
-    changed = stripe.SubscriptionSchedule.modify(
-        schedule["id"],
+    return stripe.SubscriptionSchedule.modify(
+        schedule_id,
         end_behavior="release",
         phases=[
             {
@@ -446,9 +482,6 @@ def _downgrade(
         idempotency_key=f"{key}-phases",
         **options,
     )
-    plan_state.record_schedule(changed)
-    at = _to_datetime(current_phase.get("end_date")) or _to_datetime(item.get("current_period_end"))
-    return ChangeResult(plan.name, False, None, plan.currency, at)
 
 
 # --- the scheduled change, cancelling and resuming --------------------------------------------

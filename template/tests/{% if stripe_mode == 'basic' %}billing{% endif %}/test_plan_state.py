@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import stripe
+from django.urls import reverse
 
 from apps.billing.models import SubscriptionSchedule
 from apps.billing.plan_state import scheduled_change
+from tests.billing.test_checkout_lifecycle import CARD_OK, start_checkout
 from tests.stripe_events import load_fixture, make_event
 
 from .harness import deliver
@@ -80,3 +83,58 @@ def test_a_released_schedule_never_opens_again(client, enterprise):
     assert row.status == "released"
     assert row.stripe_subscription_id == "sub_1QtestSubscription01"
     assert scheduled_change(enterprise) is None
+
+
+def test_staff_see_schedules_read_only(client, django_user_model, enterprise):
+    send(client, "subscription_schedule.updated", schedule(), CREATED)
+    staff = django_user_model.objects.create_superuser(email="staff@example.com", password="pw")
+    client.force_login(staff)
+    page = client.get("/admin/billing/subscriptionschedule/")
+    assert page.status_code == 200 and "sub_sched_1QtestSchedule0001" in page.content.decode()
+    row = SubscriptionSchedule.objects.get()
+    detail = client.get(f"/admin/billing/subscriptionschedule/{row.pk}/change/").content.decode()
+    assert 'name="_save"' not in detail
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [{"phases": "x"}, {"current_phase": 3}, {"phases": [{"items": [{"price": 7}]}]}],
+    ids=["phases", "current_phase", "phase_price"],
+)
+def test_a_malformed_schedule_is_refused(client, broken):
+    response = deliver(client, make_event("subscription_schedule.updated", schedule(**broken)))
+    assert response.status_code == 400
+    assert not SubscriptionSchedule.objects.exists()
+
+
+def test_a_plan_stripe_cannot_price_is_left_out(
+    billing_stripe, client, user, settings, monkeypatch
+):
+    pounds = stripe.Price.create(
+        product_data={"name": "Team"},
+        unit_amount=5000,
+        currency="gbp",
+        recurring={"interval": "month"},
+    )
+    settings.BILLING_PLANS = [
+        *settings.BILLING_PLANS,
+        {"slug": "team", "name": "Team", "price_id": pounds.id, "amount": 5000, "currency": "gbp"},
+    ]
+    client.force_login(user)
+    result = billing_stripe.fake.submit_checkout(
+        start_checkout(client, billing_stripe.price_id), CARD_OK
+    )
+    assert result.status == 303
+    billing_stripe.deliver()
+    preview = stripe.Invoice.create_preview
+
+    def refuse_pounds(**params: Any) -> Any:
+        # What Stripe answers for a price in another currency than the subscription's (the
+        # offline Stripe prices it anyway).
+        if params["subscription_details"]["items"][0]["price"] == pounds.id:
+            raise stripe.InvalidRequestError("Currency mismatch.", param="items")
+        return preview(**params)
+
+    monkeypatch.setattr(stripe.Invoice, "create_preview", refuse_pounds)
+    page = client.get(reverse("billing:change_plan")).content.decode()
+    assert 'data-plan="enterprise"' in page and 'data-plan="team"' not in page
