@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views, webhook_urls
+from . import page_urls, views, webhook_urls
 
 app_name = "billing"
 
@@ -14,5 +14,6 @@ urlpatterns = [
     path("success/", views.success, name="success"),
     path("subscription/", views.subscription, name="subscription"),
     path("portal/", views.customer_portal, name="customer_portal"),
+    *page_urls.billing_urlpatterns,
     *webhook_urls.billing_urlpatterns,
 ]

@@ -18,14 +18,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .checkout_state import CheckoutOutcome
 from .errors import NoStripeCustomerError, StripeNotConfiguredError
+from .overview import billing_overview, plan_cards
 from .portal import get_customer_portal_url
-from .selectors import (
-    get_active_subscription,
-    get_plan_by_price_id,
-    get_plans,
-    get_unended_subscription,
-)
-from .selectors import subscription_history as get_subscription_history
+from .selectors import get_active_subscription, get_plan_by_price_id, get_unended_subscription
 from .services import confirm_checkout_session, create_checkout_session
 from .stripe_api import is_configured
 
@@ -53,8 +48,7 @@ SUCCESS_MAX_CHECKS = 10
 @never_cache
 def pricing(request: HttpRequest) -> HttpResponse:
     context = {
-        "plans": get_plans(),
-        "subscription": get_active_subscription(request.user),
+        "plans": plan_cards(request.user),
         "stripe_configured": is_configured(),
     }
     return render(request, "billing/pricing.html", context)
@@ -144,11 +138,12 @@ def success(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 def subscription(request: HttpRequest) -> HttpResponse:
-    current = get_unended_subscription(request.user)
+    """The billing page: plan, price, status, next invoice, payment method and invoices."""
+    overview = billing_overview(request.user)
     context = {
-        "subscription": current,
-        "payment_due": current is not None and current.status in ("past_due", "unpaid"),
-        "subscriptions": get_subscription_history(request.user),
+        "overview": overview,
+        "subscription": overview.subscription,
+        "payment_due": overview.payment_due,
     }
     return render(request, "billing/subscription.html", context)
 
