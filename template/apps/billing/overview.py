@@ -13,12 +13,15 @@ and a Stripe outage never breaks the page: `BillingOverview.stripe_unavailable` 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import stripe
+from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
+from django.utils.text import slugify
 
 from .errors import StripeNotConfiguredError
 from .money import describe_price, format_day, format_money
@@ -370,20 +373,32 @@ class PlanCard:
     action: str
 
 
-def plan_cards(user: AbstractBaseUser | AnonymousUser) -> list[PlanCard]:
-    """The pricing page's plans for this visitor.
+def _field(plan: Any, name: str, default: Any = None) -> Any:
+    """A plan's field, whether the plan is a model, a basic-mode Plan or a plain dict."""
+    if isinstance(plan, dict):
+        return plan.get(name, default)
+    return getattr(plan, name, default)
+
+
+def plan_cards(
+    user: AbstractBaseUser | AnonymousUser, plans: Iterable[Any] | None = None
+) -> list[PlanCard]:
+    """The pricing page's plans (the configured ones unless `plans` is given) for this visitor.
 
     A subscriber (any subscription that has not ended, past_due included: checkout would send
     them to their billing page) sees their plan marked and "Change plan" on the others; only a
-    visitor without a plan is pointed at the popular one.
+    visitor without a plan is pointed at the popular one. `plans` may also be plain dicts
+    (`{"name": "Pro", "price": 29, "price_id": "price_..."}`, price in major units).
     """
     subscription = get_unended_subscription(user) if user.is_authenticated else None
     current = plan_of(subscription) if subscription is not None else None
     current_slug = getattr(current, "slug", None)
     cards = []
-    for plan in get_plans():
-        price_id = str(getattr(plan, "price_id", "") or "")
-        is_current = current_slug is not None and plan.slug == current_slug
+    for plan in get_plans() if plans is None else plans:
+        name = str(_field(plan, "name", "") or "")
+        slug = str(_field(plan, "slug", "") or slugify(name))
+        price_id = str(_field(plan, "price_id", "") or "")
+        is_current = current_slug is not None and slug == current_slug
         if not user.is_authenticated:
             action = "signup"
         elif is_current:
@@ -397,16 +412,19 @@ def plan_cards(user: AbstractBaseUser | AnonymousUser) -> list[PlanCard]:
         ribbon = ""
         if is_current:
             ribbon = "Your plan"
-        elif plan.is_popular and subscription is None:
+        elif _field(plan, "is_popular") and subscription is None:
             ribbon = "Most popular"
+        features = _field(plan, "features") or {}
         cards.append(
             PlanCard(
-                name=plan.name,
-                slug=plan.slug,
-                price=describe_price(plan.stripe_price),
+                name=name,
+                slug=slug,
+                price=describe_price(
+                    _field(plan, "stripe_price") or plan, settings.BILLING_CURRENCY
+                ),
                 unit_price=_unit_price(plan),
-                features=[metric_label(k) for k, on in (plan.features or {}).items() if on is True],
-                limits=limit_lines(plan.limits),
+                features=[metric_label(key) for key, on in features.items() if on is True],
+                limits=limit_lines(_field(plan, "limits") or {}),
                 price_id=price_id,
                 is_current=is_current,
                 ribbon=ribbon,

@@ -18,9 +18,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .checkout_state import CheckoutOutcome
 from .errors import NoStripeCustomerError, StripeNotConfiguredError
-from .overview import billing_overview, plan_cards
+from .overview import billing_overview
 from .portal import get_customer_portal_url
-from .selectors import get_active_subscription, get_plan_by_price_id, get_unended_subscription
+from .selectors import (
+    get_active_subscription,
+    get_plan_by_price_id,
+    get_plans,
+    get_unended_subscription,
+)
 from .services import confirm_checkout_session, create_checkout_session
 from .stripe_api import is_configured
 
@@ -48,7 +53,7 @@ SUCCESS_MAX_CHECKS = 10
 @never_cache
 def pricing(request: HttpRequest) -> HttpResponse:
     context = {
-        "plans": plan_cards(request.user),
+        "plans": get_plans(),
         "stripe_configured": is_configured(),
     }
     return render(request, "billing/pricing.html", context)

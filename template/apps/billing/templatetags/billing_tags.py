@@ -9,7 +9,7 @@ from django import template
 from django.conf import settings
 
 from apps.billing.money import describe_price, format_day, format_money
-from apps.billing.overview import metric_label, status_words
+from apps.billing.overview import PlanCard, metric_label, plan_cards, status_words
 from apps.billing.selectors import cancels_at as _cancels_at
 from apps.billing.selectors import renews_at as _renews_at
 
@@ -60,6 +60,19 @@ def period_end(subscription: Any) -> Any:
     if not subscription:
         return None
     return _cancels_at(subscription) or _renews_at(subscription) or subscription.ended_at
+
+
+@register.simple_tag(takes_context=True)
+def pricing_cards(context: template.Context, plans: Any = None) -> list[PlanCard]:
+    """{% pricing_cards plans as cards %}: the plans as the visitor should see them (their
+    plan marked, the right button on each); `plans` may be models or plain dicts."""
+    request = context.get("request")
+    user = getattr(request, "user", None) or context.get("user")
+    if user is None:
+        from django.contrib.auth.models import AnonymousUser
+
+        user = AnonymousUser()
+    return plan_cards(user, plans)
 
 
 @register.filter
