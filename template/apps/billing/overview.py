@@ -343,12 +343,14 @@ def limit_lines(limits: dict[str, Any]) -> list[str]:
         if ENFORCED_LIMITS is not None and metric not in ENFORCED_LIMITS:
             continue
         label = metric_label(metric)
+        if not label.split()[0].isupper():  # "team members", but "API calls"
+            label = label[0].lower() + label[1:]
         if value is None:
             lines.append(f"Unlimited {label}")
         elif isinstance(value, bool) or not isinstance(value, int | float | str):
             continue  # not a number: nothing a customer could read
         elif metric in STANDING_LIMITS:
-            lines.append(f"Up to {intcomma(value)} {label.lower()}")
+            lines.append(f"Up to {intcomma(value)} {label}")
         else:
             lines.append(f"{intcomma(value)} {label} a month")
     return lines
