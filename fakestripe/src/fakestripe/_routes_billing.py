@@ -4,7 +4,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ._checkout import create_checkout_session, expire_session, line_items_of
-from ._errors import StripeError, invalid
+from ._errors import invalid
+from ._invoice_preview import preview_invoice
 from ._invoices import mark_uncollectible, pay_invoice_api, void_invoice
 from ._params import (
     apply_metadata,
@@ -144,11 +145,7 @@ def invoices_list(ctx: Ctx) -> Obj:
 
 @route("POST", "/v1/invoices/create_preview")
 def invoices_preview(ctx: Ctx) -> Obj:
-    raise StripeError(
-        400,
-        "fakestripe does not implement invoice previews (/v1/invoices/create_preview).",
-        code="parameter_unknown",
-    )
+    return preview_invoice(ctx.state, ctx.params)
 
 
 @route("GET", "/v1/invoices/{id}")

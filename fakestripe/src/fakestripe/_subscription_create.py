@@ -159,10 +159,17 @@ def check_compatible(prices: list[Obj]) -> None:
 
 
 def add_subscription_item(
-    st: State, sub_id: str, price: Obj, qty: int | None, md: Obj, start: int, end: int
+    st: State,
+    sub_id: str,
+    price: Obj,
+    qty: int | None,
+    md: Obj,
+    start: int,
+    end: int,
+    item_id: str | None = None,
 ) -> Obj:
     item: Obj = {
-        "id": new_id("si", 14),
+        "id": item_id or new_id("si", 14),
         "object": "subscription_item",
         "billing_thresholds": None,
         "created": st.now(),

@@ -1,21 +1,13 @@
 from __future__ import annotations
 
-# Updating subscriptions and their items: plan changes, prorations, new periods.
+# Updating subscriptions and their items: plan changes, prorations, new periods. What an
+# update does is decided first (``_subscription_plan``), then applied here.
 from dataclasses import dataclass
 
 from ._catalog import plan_of
 from ._engine import State
 from ._errors import StripeError, invalid, missing_param
-from ._invoice_lines import (
-    NO_PM,
-    charge_outcome,
-    default_pm,
-    full_line,
-    is_metered,
-    items_of,
-    price_interval,
-    proration_pair,
-)
+from ._invoice_lines import NO_PM, charge_outcome, default_pm, items_of
 from ._invoices import bill
 from ._params import (
     Params,
@@ -25,25 +17,29 @@ from ._params import (
     choice_param,
     dict_param,
     int_param,
-    list_param,
     metadata_param,
     new_metadata,
     str_param,
-    unknown_param,
 )
 from ._store import Obj
 from ._subscription_cancel import set_cancel_at_period_end
 from ._subscription_create import (
-    ITEM_KEYS,
     PAYMENT_BEHAVIOR,
     add_subscription_item,
-    check_compatible,
-    check_price,
-    parse_item,
     payment_method_for,
     trial_settings_param,
 )
-from ._timeutil import DAY, add_interval, day_of
+from ._subscription_plan import (
+    PRORATION,
+    Update,
+    invoices_now,
+    new_period_end,
+    new_period_specs,
+    plan_update,
+    proration_specs,
+    resulting_items,
+)
+from ._timeutil import DAY, day_of
 
 SUB_UPDATE = {
     "automatic_tax",
@@ -84,52 +80,24 @@ SUB_UPDATE_UNSUPPORTED = {
 }
 
 
-PRORATION = ("create_prorations", "always_invoice", "none")
-
-
 def update_subscription(st: State, sub: Obj, p: Params) -> Obj:
     check_params(p, SUB_UPDATE, SUB_UPDATE_UNSUPPORTED)
     modify(st, sub, p)
     return sub
 
 
-#: One item operation of an update: (kind, item, price, quantity, metadata), kind being
-#: ``add``, ``update`` or ``delete``.
-ItemOperation = tuple[str, Obj | None, Obj | None, int | None, Obj | None]
-
-
 @dataclass
-class Update:
-    """What a subscription update will do, decided before anything changes."""
+class Lines:
+    """The invoice lines an update causes, computed before anything changes."""
 
-    now: int
-    proration: str
-    proration_date: int
-    period_start: int
-    period_end: int
-    operations: list[ItemOperation]
-    trial_end: int | None  # a new trial end (only while trialing)
-    in_trial: bool
-    end_trial_now: bool
-    reset: bool  # a new billing period starts now
-    billable: bool
-
-    def prorates(self) -> bool:
-        return self.billable and not self.reset and self.proration != "none"
-
-    def prorations(self, st: State, sub: Obj, old: Obj | None, new: Obj | None) -> list[Obj]:
-        period = (self.proration_date, self.period_start, self.period_end)
-        return proration_pair(st, sub, old, new, *period)
+    prorations: list[Obj]  # for the item operations (none when a new period starts)
+    new_period: list[Obj] | None  # credits and charges of a period starting now
+    new_end: int | None  # the end of that period
 
 
 def modify(st: State, sub: Obj, p: Params, item_base: str = "items") -> list[Obj]:
     """Apply a subscription update. Returns newly created items."""
-    if sub["status"] in ("canceled", "incomplete_expired"):
-        allowed = {"metadata", "cancellation_details", "expand"}
-        if set(p) - allowed:
-            raise invalid(
-                "A canceled subscription can only update its cancellation_details and metadata."
-            )
+    _refuse_canceled(sub, p)
     cus = st.objects[sub["customer"]]
     proration = choice_param(p, "proration_behavior", PRORATION) or "create_prorations"
     behavior = choice_param(p, "payment_behavior", PAYMENT_BEHAVIOR) or "allow_incomplete"
@@ -140,24 +108,18 @@ def modify(st: State, sub: Obj, p: Params, item_base: str = "items") -> list[Obj
             param="payment_behavior",
             code="parameter_unknown",
         )
-    update = _plan_update(st, sub, p, item_base, proration)
+    update = plan_update(st, sub, p, item_base, proration)
     pm: Obj | None = None
     pm_param = str_param(p, "default_payment_method")
     if pm_param is not None:
         pm = payment_method_for(st, cus, pm_param, "default_payment_method")
-    # Predict the payment for error_if_incomplete.
-    will_invoice = update.billable and (
-        update.reset or (update.proration == "always_invoice" and bool(update.operations))
-    )
-    if behavior == "error_if_incomplete" and (will_invoice or update.end_trial_now):
-        probe = pm or default_pm(st, sub, cus)
-        outcome, decline = charge_outcome(st, probe)
-        if outcome != "paid":
-            raise decline.error() if probe is not None else invalid(NO_PM.message)
+    lines = plan_lines(st, sub, update)
+    if behavior == "error_if_incomplete":
+        _refuse_failing_payment(st, sub, cus, update, lines, pm)
     before = st.snapshot(sub)
-    new_specs, created = _apply_item_operations(st, sub, update)
+    created = _apply_item_operations(st, sub, update)
     _apply_fields(st, sub, p, update, pm)
-    invoice_specs = _invoice_specs(st, sub, update, before, new_specs)
+    invoice_specs = _invoice_specs(st, sub, update, lines)
     st.save(sub)
     st.emit_update("customer.subscription.updated", sub, before)
     if invoice_specs is not None:
@@ -165,148 +127,71 @@ def modify(st: State, sub: Obj, p: Params, item_base: str = "items") -> list[Obj
     return created
 
 
-def _plan_update(st: State, sub: Obj, p: Params, item_base: str, proration: str) -> Update:
-    now = st.now()
-    items = items_of(sub)
-    period_start = items[0]["current_period_start"]
-    period_end = items[0]["current_period_end"]
-    pdate = int_param(p, "proration_date")
-    if pdate is None:
-        pdate = now
-    elif not period_start <= pdate <= period_end:
-        raise invalid(
-            "The proration_date must be within the current billing period.", "proration_date"
-        )
-    ops = _item_operations(st, p, items, item_base)
-    final_prices = _resulting_prices(items, ops, item_base)
-    old_interval = price_interval(items[0]["price"])
-    new_interval = price_interval(final_prices[0]) if ops else old_interval
-    anchor = choice_param(p, "billing_cycle_anchor", ("now", "unchanged"))
-    trial_end_raw = str_param(p, "trial_end")
-    trial_end_new: int | None = None
-    if trial_end_raw is not None and trial_end_raw != "now":
-        trial_end_new = int_param(p, "trial_end")
-        assert trial_end_new is not None
-        if trial_end_new <= now:
-            raise invalid("Invalid timestamp: must be in the future.", "trial_end")
-    in_trial = sub["status"] == "trialing"
-    end_trial_now = trial_end_raw == "now" and in_trial
-    reset = in_trial is False and (new_interval != old_interval or anchor == "now")
-    return Update(
-        now=now,
-        proration=proration,
-        proration_date=pdate,
-        period_start=period_start,
-        period_end=period_end,
-        operations=ops,
-        trial_end=trial_end_new,
-        in_trial=in_trial,
-        end_trial_now=end_trial_now,
-        reset=reset or end_trial_now,
-        billable=sub["status"] in ("active", "past_due", "unpaid"),
-    )
-
-
-def _item_operations(st: State, p: Params, items: list[Obj], item_base: str) -> list[ItemOperation]:
-    """Parse ``items[n]``: an ``id`` updates or deletes that item, no ``id`` adds one."""
-    by_id = {it["id"]: it for it in items}
-    ops: list[ItemOperation] = []
-    for n, raw in enumerate(list_param(p, item_base) or []):
-        if not isinstance(raw, dict):
-            raise invalid("Invalid object", f"{item_base}[{n}]")
-        si_id = str_param(raw, "id", param=f"{item_base}[{n}][id]")
-        if si_id is None:
-            price, qty, md = parse_item(st, raw, n, item_base)
-            ops.append(("add", None, price, qty, md))
-            continue
-        item = by_id.get(si_id)
-        if item is None:
-            raise invalid(f"Invalid subscription_item id: {si_id}", f"{item_base}[{n}][id]")
-        if bool_param(raw, "deleted"):
-            ops.append(("delete", item, None, None, None))
-            continue
-        ops.append(_item_change(st, raw, item, f"{item_base}[{n}]"))
-    return ops
-
-
-def _item_change(st: State, raw: Obj, item: Obj, base: str) -> ItemOperation:
-    for k in raw:
-        if k not in ITEM_KEYS:
-            raise unknown_param(f"{base}[{k}]")
-    new_price = item["price"]
-    if raw.get("price") or raw.get("plan"):
-        pid = str_param(raw, "price", param=f"{base}[price]") or str_param(raw, "plan")
-        new_price = st.get("price", pid, f"{base}[price]")
-        if new_price["id"] != item["price"]["id"]:
-            check_price(new_price, f"{base}[price]")
-    qty = int_param(raw, "quantity", param=f"{base}[quantity]", minimum=0)
-    if is_metered(new_price):
-        if qty is not None:
+def _refuse_canceled(sub: Obj, p: Params) -> None:
+    if sub["status"] in ("canceled", "incomplete_expired"):
+        allowed = {"metadata", "cancellation_details", "expand"}
+        if set(p) - allowed:
             raise invalid(
-                "Quantity should not be specified where usage_type is `metered`.",
-                f"{base}[quantity]",
+                "A canceled subscription can only update its cancellation_details and metadata."
             )
-    elif qty is None:
-        qty = item["quantity"] if not is_metered(item["price"]) else 1
-    return ("update", item, new_price, qty, metadata_param(raw))
 
 
-def _resulting_prices(items: list[Obj], ops: list[ItemOperation], item_base: str) -> list[Obj]:
-    """The prices the subscription will have, checked (at least one, compatible, distinct)."""
-    result_prices: dict[str, Obj] = {it["id"]: it["price"] for it in items}
-    added_prices: list[Obj] = []
-    for op, target, op_price, _, _ in ops:
-        if op == "delete" and target is not None:
-            result_prices.pop(target["id"], None)
-        elif op == "update" and target is not None and op_price is not None:
-            result_prices[target["id"]] = op_price
-        elif op == "add" and op_price is not None:
-            added_prices.append(op_price)
-    final_prices = list(result_prices.values()) + added_prices
-    if ops and not final_prices:
-        raise invalid(
-            "A subscription must have at least one active plan. To cancel a subscription, "
-            "please use the cancel API endpoint on /v1/subscriptions.",
-            item_base,
-        )
-    if ops:
-        check_compatible(final_prices)
-        ids = [pr["id"] for pr in final_prices]
-        if len(ids) != len(set(ids)):
-            raise invalid("Cannot add multiple subscription items with the same price.", item_base)
-    return final_prices
+def plan_lines(st: State, sub: Obj, u: Update) -> Lines:
+    """The lines of ``u``: what the update bills and what its preview shows."""
+    if u.reset and invoices_now(u):
+        items = resulting_items(sub, u)
+        end = new_period_end(items, u.now)
+        return Lines([], new_period_specs(st, sub, u, items, end), end)
+    return Lines(proration_specs(st, sub, u), None, None)
 
 
-def _apply_item_operations(st: State, sub: Obj, u: Update) -> tuple[list[Obj], list[Obj]]:
-    """Change the items. Returns the proration lines it causes and the items it created."""
+def lines_due_now(st: State, sub: Obj, u: Update, lines: Lines) -> list[Obj] | None:
+    """What the update invoices at once, pending invoice items included (None: nothing)."""
+    pending: list[Obj] = st.meta_of(sub["id"]).get("pending", [])
+    if lines.new_period is not None:
+        return pending + lines.new_period
+    if u.proration == "always_invoice" and u.operations and (lines.prorations or pending):
+        return pending + lines.prorations
+    return None
+
+
+def _refuse_failing_payment(
+    st: State, sub: Obj, cus: Obj, u: Update, lines: Lines, pm: Obj | None
+) -> None:
+    """``payment_behavior=error_if_incomplete``: fail (changing nothing) when the invoice
+    the update creates now would not be paid."""
+    due = lines_due_now(st, sub, u, lines) if invoices_now(u) else None
+    if due is None or sum(s["amount"] for s in due) + cus["balance"] <= 0:
+        return
+    probe = pm or default_pm(st, sub, cus)
+    outcome, decline = charge_outcome(st, probe)
+    if outcome != "paid":
+        raise decline.error() if probe is not None else invalid(NO_PM.message)
+
+
+def _apply_item_operations(st: State, sub: Obj, u: Update) -> list[Obj]:
+    """Change the items. Returns the items it created."""
     items = items_of(sub)
-    new_specs: list[Obj] = []
     created: list[Obj] = []
     for op, target, op_price, op_qty, op_md in u.operations:
         if op == "delete" and target is not None:
-            if u.prorates():
-                new_specs += u.prorations(st, sub, target, None)
             items.remove(target)
             st.remove(target)
         elif op == "update" and target is not None and op_price is not None:
-            changed = op_price["id"] != target["price"]["id"] or op_qty != target["quantity"]
-            old = {"id": target["id"], "price": target["price"], "quantity": target["quantity"]}
             target["price"] = op_price
             target["plan"] = plan_of(st, op_price)
             target["quantity"] = op_qty
             apply_metadata(target["metadata"], op_md)
-            if changed and u.prorates():
-                new_specs += u.prorations(st, sub, old, target)
             st.save(target)
-        elif op == "add" and op_price is not None:
+        elif op == "add" and target is not None and op_price is not None:
             md = new_metadata(op_md)
             period = (u.period_start, u.period_end)
-            target = add_subscription_item(st, sub["id"], op_price, op_qty, md, *period)
-            items.append(target)
-            created.append(target)
-            if u.prorates():
-                new_specs += u.prorations(st, sub, None, target)
-    return new_specs, created
+            item = add_subscription_item(
+                st, sub["id"], op_price, op_qty, md, *period, item_id=target["id"]
+            )
+            items.append(item)
+            created.append(item)
+    return created
 
 
 def _apply_fields(st: State, sub: Obj, p: Params, u: Update, pm: Obj | None) -> None:
@@ -366,38 +251,23 @@ def _extend_trial(st: State, sub: Obj, trial_end: int, now: int) -> None:
         st.schedule(trial_end - 3 * DAY, "trial_will_end", sub["id"])
 
 
-def _invoice_specs(
-    st: State, sub: Obj, u: Update, before: Obj, new_specs: list[Obj]
-) -> list[Obj] | None:
-    """The lines to invoice now (None: nothing now; prorations may wait for the renewal)."""
+def _invoice_specs(st: State, sub: Obj, u: Update, lines: Lines) -> list[Obj] | None:
+    """The lines to invoice now (None: nothing now; prorations wait for the next invoice)."""
     pending: list[Obj] = st.meta_of(sub["id"]).setdefault("pending", [])
-    if u.reset and (u.billable or u.end_trial_now):
-        return _start_new_period(st, sub, u, before, pending)
-    if new_specs:
-        if u.proration == "always_invoice":
-            invoice_specs = pending + new_specs
-            pending.clear()
-            return invoice_specs
-        pending.extend(new_specs)
-    elif u.proration == "always_invoice" and pending and u.operations:
-        invoice_specs = list(pending)
-        pending.clear()
-        return invoice_specs
-    return None
+    due = lines_due_now(st, sub, u, lines)
+    if lines.new_period is not None and lines.new_end is not None:
+        _start_new_period(st, sub, u, lines.new_end)
+    if due is None:
+        pending.extend(lines.prorations)
+        return None
+    pending.clear()
+    return due
 
 
-def _start_new_period(st: State, sub: Obj, u: Update, before: Obj, pending: list[Obj]) -> list[Obj]:
+def _start_new_period(st: State, sub: Obj, u: Update, new_end: int) -> None:
     """Interval change, ``billing_cycle_anchor=now`` or ``trial_end=now``: a period starts now."""
-    credits: list[Obj] = []
-    if not u.end_trial_now and u.proration != "none":
-        # credit unused time on what was billed before the change
-        for it_before in before["items"]["data"]:
-            credits += u.prorations(st, sub, it_before, None)
-    items = items_of(sub)
-    interval, count = price_interval(items[0]["price"])
     now = u.now
-    new_end = add_interval(now, interval, count)
-    for it in items:
+    for it in items_of(sub):
         it["current_period_start"] = now
         it["current_period_end"] = new_end
         st.save(it)
@@ -406,13 +276,9 @@ def _start_new_period(st: State, sub: Obj, u: Update, before: Obj, pending: list
     if u.end_trial_now:
         sub["trial_end"] = now
         sub["status"] = "active"
-    charges = [full_line(st, it, now, new_end) for it in items if not is_metered(it["price"])]
-    invoice_specs = pending + credits + charges
-    pending.clear()
     st.schedule(new_end, "period_end", sub["id"])
     if sub["cancel_at_period_end"]:
         sub["cancel_at"] = new_end
-    return invoice_specs
 
 
 ITEM_CREATE = {
