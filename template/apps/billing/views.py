@@ -16,8 +16,10 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from . import plan_changes
 from .checkout_state import CheckoutOutcome
 from .errors import NoStripeCustomerError, StripeNotConfiguredError
+from .money import format_money
 from .overview import billing_overview
 from .portal import get_customer_portal_url
 from .selectors import (
@@ -28,6 +30,7 @@ from .selectors import (
 )
 from .services import confirm_checkout_session, create_checkout_session
 from .stripe_api import is_configured
+from .templatetags.billing_tags import day
 
 logger = logging.getLogger(__name__)
 
@@ -175,3 +178,97 @@ def customer_portal(request: HttpRequest) -> HttpResponse:
     except stripe.StripeError as exc:
         return _stripe_refused(request, "portal", exc)
     return redirect(portal_url)
+
+
+# --- plan changes, cancel and resume (`plan_changes`) -----------------------------------------
+
+
+def _plan_change_failed(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if isinstance(exc, StripeNotConfiguredError):
+        return _error(request, str(exc), 503)
+    logger.warning("Stripe refused a plan change: %s", exc)
+    user_message = getattr(exc, "user_message", None) or "please try again."
+    return _error(request, f"Stripe could not change your subscription: {user_message}", 502)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_plan(request: HttpRequest) -> HttpResponse:
+    """GET lists the other plans, priced by Stripe; POST applies one quote (its signed token)."""
+    if request.method == "POST":
+        try:
+            result = plan_changes.apply_plan_change(
+                user=request.user, token=request.POST.get("quote", "")
+            )
+        except plan_changes.NotSubscribedError as exc:
+            return render(request, "billing/change_plan.html", {"problem": str(exc)}, status=409)
+        except plan_changes.PlanChangeError as exc:
+            messages.error(request, str(exc))
+            return redirect("billing:change_plan")
+        except (StripeNotConfiguredError, stripe.StripeError) as exc:
+            return _plan_change_failed(request, exc)
+        if result.upgrade:
+            charged = format_money(result.charged or 0, result.currency)
+            messages.success(request, f"You are now on {result.plan_name}: {charged} charged.")
+        else:
+            messages.success(
+                request, f"Your plan changes to {result.plan_name} on {day(result.applies_at)}."
+            )
+        return redirect("billing:subscription")
+    try:
+        quotes = plan_changes.quote_plan_changes(user=request.user)
+    except plan_changes.PlanChangeError as exc:
+        return render(request, "billing/change_plan.html", {"problem": str(exc)})
+    except (StripeNotConfiguredError, stripe.StripeError) as exc:
+        return _plan_change_failed(request, exc)
+    return render(request, "billing/change_plan.html", {"quotes": quotes})
+
+
+@never_cache
+@login_required
+@require_POST
+def cancel_scheduled_change(request: HttpRequest) -> HttpResponse:
+    try:
+        plan_changes.cancel_scheduled_change(user=request.user)
+    except plan_changes.PlanChangeError as exc:
+        messages.error(request, str(exc))
+    except (StripeNotConfiguredError, stripe.StripeError) as exc:
+        return _plan_change_failed(request, exc)
+    else:
+        messages.success(request, "The scheduled plan change was canceled: your plan stays.")
+    return redirect("billing:subscription")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def cancel(request: HttpRequest) -> HttpResponse:
+    """GET asks for confirmation; its POST cancels at the end of the paid period."""
+    subscription = get_active_subscription(request.user)
+    if request.method == "GET" or subscription is None:
+        return render(request, "billing/cancel.html", {"subscription": subscription})
+    try:
+        ends = plan_changes.cancel_at_period_end(user=request.user)
+    except plan_changes.PlanChangeError as exc:
+        messages.error(request, str(exc))
+        return redirect("billing:subscription")
+    except (StripeNotConfiguredError, stripe.StripeError) as exc:
+        return _plan_change_failed(request, exc)
+    messages.success(request, f"Your subscription cancels on {day(ends)}.")
+    return redirect("billing:subscription")
+
+
+@never_cache
+@login_required
+@require_POST
+def resume(request: HttpRequest) -> HttpResponse:
+    try:
+        plan_changes.resume_subscription(user=request.user)
+    except plan_changes.PlanChangeError as exc:
+        messages.error(request, str(exc))
+    except (StripeNotConfiguredError, stripe.StripeError) as exc:
+        return _plan_change_failed(request, exc)
+    else:
+        messages.success(request, "Your subscription continues: it renews as before.")
+    return redirect("billing:subscription")

@@ -121,6 +121,37 @@ class Subscription(models.Model):
         return get_plan_by_price_id(self.price_id) or get_plan_by_name(self.plan_name)
 
 
+#: Statuses of a subscription schedule that may still change its subscription.
+OPEN_SCHEDULE_STATUSES = ("not_started", "active")
+
+
+class SubscriptionSchedule(models.Model):
+    """A Stripe subscription schedule: a plan change waiting for the end of a period.
+
+    Written by the subscription_schedule.* webhooks (and by the change-plan page from Stripe's
+    answer), newest state first; only what the billing page shows is kept: the plan of the
+    next phase and when it starts.
+    """
+
+    stripe_schedule_id = models.CharField(max_length=255, unique=True)
+    stripe_subscription_id = models.CharField(max_length=255, blank=True, db_index=True)
+    status = models.CharField(max_length=20)  # not_started, active, completed, released, ...
+    next_price_id = models.CharField(max_length=255, blank=True)
+    next_phase_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next phase (the new plan) starts."
+    )
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    last_event_type = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_schedule_id} ({self.status})"
+
+
 class WebhookEvent(models.Model):
     """Every Stripe event received, stored once by its id, with what became of it."""
 

@@ -11,6 +11,8 @@ Handled events:
 - invoice.payment_succeeded             the same (invoice.paid alone comes for out-of-band payments)
 - invoice.payment_failed                emails the customer a link to fix their payment method
 - invoice.payment_action_required       emails the customer a link to confirm the payment (3DS)
+- subscription_schedule.*               records a plan change waiting for the period end
+                                        (created, updated, released, canceled, completed, ...)
 
 Handlers run in a worker, inside the transaction `webhooks.process_event` opens, once per event.
 Emails are stored in that transaction and sent by a task after it commits
@@ -37,9 +39,11 @@ from .lifecycle import TERMINAL_STATUSES, UNENDED_STATUSES
 from .models import (
     DEFAULT_EVENT_RANK,
     EVENT_RANK,
+    OPEN_SCHEDULE_STATUSES,
     READ_FROM_API,
     StripeCustomer,
     Subscription,
+    SubscriptionSchedule,
     WebhookEvent,
 )
 from .plans import Plan, get_plan_by_price_id
@@ -398,6 +402,79 @@ def handle_trial_will_end(event: dict[str, Any]) -> Outcome:
     return Outcome(detail=f"Trial reminder queued for {to}.")
 
 
+# --- subscription schedules (plan changes at the period end) ---------------------------------
+
+#: Among schedule states of one second, an API read beats `created` and loses to the rest
+#: (the change-plan page creates a schedule, then gives it its phases, within a second).
+SCHEDULE_EVENT_RANK = {"subscription_schedule.created": 0, READ_FROM_API: 1}
+
+
+def _next_phase(obj: dict[str, Any]) -> tuple[str, datetime | None]:
+    """The plan price and start of the schedule's next phase ('' and None when none is left):
+    the first phase that starts once the current one ends (the first, before it starts)."""
+    phases = [phase for phase in obj.get("phases") or [] if isinstance(phase, dict)]
+    phases.sort(key=lambda phase: int(phase.get("start_date") or 0))
+    current = obj.get("current_phase") or {}
+    if current.get("end_date") is not None:
+        phases = [p for p in phases if int(p.get("start_date") or 0) >= current["end_date"]]
+    if not phases:
+        return "", None
+    item, _ = _plan_item({"items": {"data": phases[0].get("items") or []}})
+    return object_id(item.get("price")), to_datetime(phases[0].get("start_date"))
+
+
+def _schedule_state_is_older(row: SubscriptionSchedule, at: datetime, source: str) -> bool:
+    if row.last_event_at is None:
+        return False
+    if at != row.last_event_at:
+        return at < row.last_event_at
+    rank = SCHEDULE_EVENT_RANK.get(source, 2)
+    return rank < SCHEDULE_EVENT_RANK.get(row.last_event_type, 2)
+
+
+def apply_schedule(obj: dict[str, Any], *, at: datetime, source: str) -> Outcome:
+    """Create or update the SubscriptionSchedule row from a Stripe schedule, unless a newer
+    state was applied already; a schedule that ended (released, canceled, completed) never
+    opens again, whatever order its events come in."""
+    schedule_id = object_id(obj.get("id"))
+    if not schedule_id.startswith("sub_sched_"):
+        raise ValueError(f"The {source} carries no subscription schedule id.")
+    status = str(obj.get("status") or "")[:20]
+    price_id, next_at = _next_phase(obj) if status in OPEN_SCHEDULE_STATUSES else ("", None)
+    fields = {
+        "stripe_subscription_id": object_id(
+            obj.get("subscription") or obj.get("released_subscription")
+        ),
+        "status": status,
+        "next_price_id": price_id,
+        "next_phase_at": next_at,
+        "last_event_at": at,
+        "last_event_type": source,
+    }
+    row, created = SubscriptionSchedule.objects.select_for_update().get_or_create(
+        stripe_schedule_id=schedule_id, defaults=fields
+    )
+    if created:
+        return Outcome(detail=f"Recorded schedule {schedule_id} ({status}).")
+    if row.status not in OPEN_SCHEDULE_STATUSES and status in OPEN_SCHEDULE_STATUSES:
+        return Outcome(detail=f"Skipped: schedule {schedule_id} is already {row.status}.")
+    closes = status not in OPEN_SCHEDULE_STATUSES and row.status in OPEN_SCHEDULE_STATUSES
+    if not closes and _schedule_state_is_older(row, at, source):
+        return Outcome(detail="Skipped: a newer schedule state was already applied.")
+    if not fields["stripe_subscription_id"]:
+        fields.pop("stripe_subscription_id")
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.save()
+    return Outcome(detail=f"Updated schedule {schedule_id} ({status}).")
+
+
+def handle_schedule_event(event: dict[str, Any]) -> Outcome:
+    created = to_datetime(event["created"])
+    assert created is not None  # the intake fills in `created`
+    return apply_schedule(event["data"]["object"], at=created, source=event["type"])
+
+
 # --- invoices ---------------------------------------------------------------------------------
 
 
@@ -505,4 +582,8 @@ HANDLERS: dict[str, Handler] = {
     "invoice.payment_succeeded": handle_invoice_paid,
     "invoice.payment_failed": handle_payment_failed,
     "invoice.payment_action_required": handle_payment_action_required,
+    **{
+        f"subscription_schedule.{change}": handle_schedule_event
+        for change in ("created", "updated", "released", "canceled", "completed", "aborted")
+    },
 }

@@ -8,6 +8,7 @@ from typing import Any
 from django import template
 from django.conf import settings
 
+from apps.billing import plan_changes
 from apps.billing.money import describe_price, format_day, format_money
 from apps.billing.overview import PlanCard, metric_label, plan_cards, status_words
 from apps.billing.selectors import cancels_at as _cancels_at
@@ -95,3 +96,10 @@ def divide(value: Any, divisor: Any) -> Decimal | str:
 def label(value: Any) -> str:
     """{{ 'api_calls'|label }} → 'API calls': a setting key as people read it."""
     return metric_label(str(value))
+
+
+@register.simple_tag
+def plan_actions(subscription: Any) -> plan_changes.PlanActions:
+    """{% plan_actions subscription as actions %}: change, cancel, resume, and the plan change
+    scheduled for the period end (read from the database, no Stripe call)."""
+    return plan_changes.plan_actions(subscription)

@@ -1,0 +1,482 @@
+"""Plan changes in the app, the same in both billing modes: change plan with an exact preview,
+cancel at period end and resume.
+
+- A quote (`quote_plan_changes`) prices every other plan with Stripe's invoice preview
+  (`Invoice.create_preview` with the subscription's new items and a proration date): the
+  amount due now and the next renewal. Each quote carries a signed token with that proration
+  date and amount; `apply_plan_change` refuses a token that was altered, is older than
+  QUOTE_MAX_AGE, or no longer matches the subscription, then applies the change with the
+  same proration date, so the customer is charged exactly what the page showed.
+- A change to a plan that costs more applies at once and invoices the proration now
+  (`always_invoice`); `error_if_incomplete` makes a declined card leave the plan unchanged.
+- A change to a plan that costs less waits for the end of the period: a subscription
+  schedule from the subscription, whose second phase is the new plan, released afterwards
+  (the subscription then simply continues). `cancel_scheduled_change` releases it sooner.
+- `cancel_at_period_end` and `resume_subscription` set and undo a cancellation, also one
+  the portal made by `cancel_at` (flexible billing mode).
+
+Stripe is the source of truth: everything is read from it before it is changed, and each
+answer is recorded locally at once (`plan_state.record_*`, the webhook's own code), so the
+billing page shows the change before its webhooks arrive. What each mode stores is in its
+`plan_state` module.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import stripe
+from django.core import signing
+
+from . import plan_state
+from .plan_types import PlanOption, ScheduledChange
+from .selectors import cancels_at
+from .stripe_api import request_options
+from .stripe_objects import object_id
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+__all__ = [
+    "QUOTE_MAX_AGE",
+    "ChangeResult",
+    "NotSubscribedError",
+    "PaymentDeclinedError",
+    "PlanChangeError",
+    "Quote",
+    "QuoteRefusedError",
+    "apply_plan_change",
+    "cancel_at_period_end",
+    "cancel_scheduled_change",
+    "plan_actions",
+    "quote_plan_changes",
+    "resume_subscription",
+]
+
+#: Seconds a quote stays valid: long enough to read the page, short enough that its proration
+#: date is still today's.
+QUOTE_MAX_AGE = 15 * 60
+_SALT = "apps.billing.plan_changes.quote"
+#: Statuses whose plan can change in the app; past_due and unpaid pay first (the portal).
+CHANGEABLE_STATUSES = ("active", "trialing")
+
+
+class PlanChangeError(Exception):
+    """A change the app refuses, with a message for the person who asked."""
+
+
+class NotSubscribedError(PlanChangeError):
+    """The user has no subscription whose plan can change."""
+
+
+class QuoteRefusedError(PlanChangeError):
+    """The quote was altered, is too old, or no longer matches the subscription."""
+
+
+class PaymentDeclinedError(PlanChangeError):
+    """The card was declined: Stripe left the subscription as it was."""
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Another plan, priced for this subscription now. Amounts in minor units."""
+
+    plan: PlanOption
+    upgrade: bool  # applies now and invoices the proration; else waits for the period end
+    due_now: int
+    renewal: int
+    currency: str
+    proration_date: int
+    applies_at: datetime | None  # None: at once
+    token: str
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    plan_name: str
+    upgrade: bool
+    charged: int | None  # what the proration invoice charged (upgrades)
+    currency: str
+    applies_at: datetime | None
+
+
+# --- reading the subscription at Stripe -------------------------------------------------------
+
+
+def _to_datetime(timestamp: Any) -> datetime | None:
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        return None
+    return datetime.fromtimestamp(timestamp, tz=UTC)
+
+
+def _local_subscription(user: AbstractBaseUser | AnonymousUser) -> Any:
+    subscription = plan_state.subscription_of(user)
+    if subscription is None:
+        raise NotSubscribedError(
+            "You have no active subscription to change: choose a plan on the pricing page."
+        )
+    return subscription
+
+
+def _remote(subscription_id: str, options: dict[str, Any]) -> dict[str, Any]:
+    return stripe.Subscription.retrieve(subscription_id, **options).to_dict()
+
+
+def _plan_item(remote: dict[str, Any]) -> dict[str, Any]:
+    """The item that carries the plan: the first whose price is a plan, else the first."""
+    items = (remote.get("items") or {}).get("data") or []
+    prices = {option.price_id for option in plan_state.plan_options()}
+    return next((i for i in items if object_id(i.get("price")) in prices), items[0])
+
+
+def _current_option(item: dict[str, Any]) -> PlanOption:
+    price = item.get("price") or {}
+    recurring = price.get("recurring") or {}
+    known = {o.price_id: o for o in plan_state.plan_options()}.get(object_id(price))
+    return known or PlanOption(
+        slug="",
+        name=str(price.get("nickname") or object_id(price)),
+        price_id=object_id(price),
+        amount=int(price.get("unit_amount") or 0),
+        currency=str(price.get("currency") or ""),
+        interval=str(recurring.get("interval") or "month"),
+        interval_count=int(recurring.get("interval_count") or 1),
+    )
+
+
+def _check_changeable(remote: dict[str, Any]) -> None:
+    if remote.get("status") not in CHANGEABLE_STATUSES:
+        raise PlanChangeError(
+            "Your subscription has a payment due: update your payment method before changing plan."
+        )
+    if remote.get("cancel_at_period_end") or remote.get("cancel_at"):
+        raise PlanChangeError("Your subscription is set to cancel: resume it to change plan.")
+
+
+def _proration_date(item: dict[str, Any]) -> int:
+    """Now, within the current period (Stripe refuses a date outside it; a clock a little
+    off Stripe's must not make the change fail)."""
+    start, end = item.get("current_period_start"), item.get("current_period_end")
+    now = int(time.time())
+    if isinstance(start, int) and isinstance(end, int) and start < end:
+        return min(max(now, start), end - 1)
+    return now
+
+
+# --- previews ---------------------------------------------------------------------------------
+
+
+def _is_proration(line: dict[str, Any]) -> bool:
+    parent = line.get("parent") or {}
+    details = parent.get("subscription_item_details") or {}
+    return bool(details.get("proration") or line.get("proration"))
+
+
+def _preview(
+    remote: dict[str, Any],
+    item: dict[str, Any],
+    price_id: str,
+    *,
+    proration_date: int,
+    prorate: bool,
+    options: dict[str, Any],
+) -> tuple[int, int]:
+    """(due now, next renewal) of moving `item` to `price_id`, from Stripe's invoice preview.
+
+    The preview is the next invoice with the change made at `proration_date`: its proration
+    lines are what `always_invoice` invoices now (pending prorations included), the other
+    lines the renewal. Without `prorate` (a change at the period end) nothing is due now and
+    the whole next invoice is the renewal.
+    """
+    preview = stripe.Invoice.create_preview(
+        customer=object_id(remote.get("customer")),
+        subscription=str(remote["id"]),
+        subscription_details={
+            "items": [{"id": item["id"], "price": price_id}],
+            "proration_date": proration_date,
+            "proration_behavior": "create_prorations" if prorate else "none",
+        },
+        **options,
+    ).to_dict()
+    if not prorate:
+        return 0, int(preview.get("amount_due") or 0)
+    lines = (preview.get("lines") or {}).get("data") or []
+    due_now = sum(int(line.get("amount") or 0) for line in lines if _is_proration(line))
+    renewal = sum(int(line.get("amount") or 0) for line in lines if not _is_proration(line))
+    return max(due_now, 0), renewal
+
+
+def _sign(**payload: Any) -> str:
+    return signing.dumps(payload, salt=_SALT, compress=True)
+
+
+def quote_plan_changes(*, user: AbstractBaseUser | AnonymousUser) -> list[Quote]:
+    """Every other plan of the subscription's currency, priced now by Stripe's preview.
+
+    Raises NotSubscribedError (no active subscription), PlanChangeError (payment due, set to
+    cancel, or a change already scheduled), and Stripe's errors.
+    """
+    subscription = _local_subscription(user)
+    options = request_options()
+    remote = _remote(plan_state.stripe_id(subscription), options)
+    _check_changeable(remote)
+    if remote.get("schedule"):
+        raise PlanChangeError(
+            "A plan change is already scheduled: cancel it to choose another plan."
+        )
+    item = _plan_item(remote)
+    current = _current_option(item)
+    quantity = int(item.get("quantity") or 1)
+    proration_date = _proration_date(item)
+    period_end = _to_datetime(item.get("current_period_end"))
+    quotes = []
+    for plan in plan_state.plan_options():
+        if plan.price_id == current.price_id or plan.currency != current.currency:
+            continue
+        upgrade = plan.daily_cost(quantity) >= current.daily_cost(quantity)
+        due_now, renewal = _preview(
+            remote,
+            item,
+            plan.price_id,
+            proration_date=proration_date,
+            prorate=upgrade,
+            options=options,
+        )
+        token = _sign(
+            user=user.pk,
+            subscription=remote["id"],
+            current=current.price_id,
+            price=plan.price_id,
+            upgrade=upgrade,
+            proration_date=proration_date,
+            due_now=due_now,
+            nonce=secrets.token_hex(8),
+        )
+        quotes.append(
+            Quote(
+                plan=plan,
+                upgrade=upgrade,
+                due_now=due_now,
+                renewal=renewal,
+                currency=current.currency,
+                proration_date=proration_date,
+                applies_at=None if upgrade else period_end,
+                token=token,
+            )
+        )
+    return quotes
+
+
+# --- applying a quote -------------------------------------------------------------------------
+
+
+def _read_quote(token: str, user: AbstractBaseUser | AnonymousUser) -> dict[str, Any]:
+    try:
+        quote = signing.loads(token, salt=_SALT, max_age=QUOTE_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise QuoteRefusedError(
+            "That price was quoted too long ago: check the new amounts and confirm again."
+        ) from exc
+    except signing.BadSignature as exc:
+        raise QuoteRefusedError("That plan change could not be verified: try again.") from exc
+    if not isinstance(quote, dict) or quote.get("user") != user.pk:
+        raise QuoteRefusedError("That plan change could not be verified: try again.")
+    return quote
+
+
+def _stale() -> QuoteRefusedError:
+    return QuoteRefusedError(
+        "Your subscription or the prices changed since this quote: check the new amounts and "
+        "confirm again."
+    )
+
+
+def apply_plan_change(*, user: AbstractBaseUser | AnonymousUser, token: str) -> ChangeResult:
+    """Apply a quoted change: an upgrade now, charged exactly the quoted amount; a downgrade
+    at the period end (a subscription schedule). Raises QuoteRefusedError for an altered, old
+    or outdated quote, PaymentDeclinedError when the card is declined (nothing changed)."""
+    quote = _read_quote(token, user)
+    subscription = _local_subscription(user)
+    options = request_options()
+    remote = _remote(plan_state.stripe_id(subscription), options)
+    _check_changeable(remote)
+    item = _plan_item(remote)
+    if remote["id"] != quote["subscription"] or object_id(item.get("price")) != quote["current"]:
+        raise _stale()
+    plan = next((p for p in plan_state.plan_options() if p.price_id == quote["price"]), None)
+    if plan is None:
+        raise _stale()
+    if quote["upgrade"]:
+        return _upgrade(remote, item, plan, quote, options)
+    if remote.get("schedule"):
+        raise PlanChangeError(
+            "A plan change is already scheduled: cancel it to choose another plan."
+        )
+    return _downgrade(remote, item, plan, quote, options)
+
+
+def _upgrade(
+    remote: dict[str, Any],
+    item: dict[str, Any],
+    plan: PlanOption,
+    quote: dict[str, Any],
+    options: dict[str, Any],
+) -> ChangeResult:
+    # Priced again with the quote's proration date: what is charged below is this amount, and
+    # a quote that pending invoice items (or a new price) made wrong is refused, not charged.
+    due_now, _ = _preview(
+        remote,
+        item,
+        plan.price_id,
+        proration_date=quote["proration_date"],
+        prorate=True,
+        options=options,
+    )
+    if due_now != quote["due_now"]:
+        raise _stale()
+    try:
+        updated = stripe.Subscription.modify(
+            remote["id"],
+            items=[{"id": item["id"], "price": plan.price_id}],
+            proration_behavior="always_invoice",
+            proration_date=quote["proration_date"],
+            payment_behavior="error_if_incomplete",
+            expand=["latest_invoice"],
+            # One change per quote: a double submit (or a retry after a lost answer) is
+            # answered with the first change, never charged twice.
+            idempotency_key=f"plan-change-{remote['id']}-{quote['nonce']}",
+            **options,
+        ).to_dict()
+    except stripe.CardError as exc:
+        raise PaymentDeclinedError(
+            f"Your card was declined ({exc.user_message or 'no reason given'}): your plan was "
+            "not changed. Update your payment method and try again."
+        ) from exc
+    invoice = updated.get("latest_invoice")
+    charged = None
+    if isinstance(invoice, dict) and invoice.get("billing_reason") == "subscription_update":
+        charged = int(invoice.get("amount_paid") or 0)
+    updated["latest_invoice"] = object_id(invoice)
+    plan_state.record_subscription(updated)
+    return ChangeResult(plan.name, True, charged, plan.currency, None)
+
+
+def _downgrade(
+    remote: dict[str, Any],
+    item: dict[str, Any],
+    plan: PlanOption,
+    quote: dict[str, Any],
+    options: dict[str, Any],
+) -> ChangeResult:
+    key = f"plan-change-{remote['id']}-{quote['nonce']}"
+    schedule = stripe.SubscriptionSchedule.create(
+        from_subscription=remote["id"], idempotency_key=f"{key}-schedule", **options
+    ).to_dict()
+    current_phase = (schedule.get("phases") or [{}])[0]
+    quantity = int(item.get("quantity") or 1)
+    schedule = stripe.SubscriptionSchedule.modify(
+        schedule["id"],
+        end_behavior="release",
+        phases=[
+            {
+                "items": [
+                    {"price": object_id(i.get("price")), "quantity": i.get("quantity") or 1}
+                    for i in current_phase.get("items") or []
+                ],
+                "start_date": current_phase.get("start_date"),
+                "end_date": current_phase.get("end_date"),
+            },
+            {
+                "items": [{"price": plan.price_id, "quantity": quantity}],
+                "duration": {"interval": plan.interval, "interval_count": plan.interval_count},
+            },
+        ],
+        proration_behavior="none",
+        idempotency_key=f"{key}-phases",
+        **options,
+    ).to_dict()
+    plan_state.record_schedule(schedule)
+    at = _to_datetime(current_phase.get("end_date")) or _to_datetime(item.get("current_period_end"))
+    return ChangeResult(plan.name, False, None, plan.currency, at)
+
+
+# --- the scheduled change, cancelling and resuming --------------------------------------------
+
+
+def cancel_scheduled_change(*, user: AbstractBaseUser | AnonymousUser) -> None:
+    """Release the subscription's schedule: it stays on its plan and renews as it is."""
+    subscription = _local_subscription(user)
+    options = request_options()
+    remote = _remote(plan_state.stripe_id(subscription), options)
+    _release_schedule(remote, options)
+
+
+def _release_schedule(remote: dict[str, Any], options: dict[str, Any]) -> None:
+    schedule_id = object_id(remote.get("schedule"))
+    if not schedule_id:
+        return
+    released = stripe.SubscriptionSchedule.release(schedule_id, **options).to_dict()
+    plan_state.record_schedule(released)
+    plan_state.record_subscription(_remote(remote["id"], options))
+
+
+def cancel_at_period_end(*, user: AbstractBaseUser | AnonymousUser) -> datetime | None:
+    """Cancel at the end of the period (access until then); when that is. A scheduled plan
+    change is released first: Stripe refuses a cancellation of a scheduled subscription, and
+    a subscription that ends has no next plan."""
+    subscription = _local_subscription(user)
+    options = request_options()
+    remote = _remote(plan_state.stripe_id(subscription), options)
+    _release_schedule(remote, options)
+    updated = stripe.Subscription.modify(
+        remote["id"], cancel_at_period_end=True, **options
+    ).to_dict()
+    plan_state.record_subscription(updated)
+    return _to_datetime(updated.get("cancel_at")) or _to_datetime(
+        _plan_item(updated).get("current_period_end")
+    )
+
+
+def resume_subscription(*, user: AbstractBaseUser | AnonymousUser) -> None:
+    """Undo a cancellation that has not happened yet: set by this app (`cancel_at_period_end`)
+    or by the portal, which in flexible billing mode sets only `cancel_at`."""
+    subscription = _local_subscription(user)
+    options = request_options()
+    remote = _remote(plan_state.stripe_id(subscription), options)
+    if remote.get("cancel_at_period_end"):
+        updated = stripe.Subscription.modify(remote["id"], cancel_at_period_end=False, **options)
+    elif remote.get("cancel_at"):
+        updated = stripe.Subscription.modify(remote["id"], cancel_at="", **options)
+    else:
+        return
+    plan_state.record_subscription(updated.to_dict())
+
+
+# --- what the billing page offers -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanActions:
+    """What the billing page offers for a subscription (read locally, no Stripe call)."""
+
+    can_change: bool
+    can_cancel: bool
+    can_resume: bool
+    scheduled: ScheduledChange | None
+
+
+def plan_actions(subscription: Any) -> PlanActions:
+    if subscription is None or subscription.status not in CHANGEABLE_STATUSES:
+        return PlanActions(False, False, False, None)
+    canceling = cancels_at(subscription) is not None
+    scheduled = None if canceling else plan_state.scheduled_change(subscription)
+    return PlanActions(
+        can_change=not canceling and scheduled is None,
+        can_cancel=not canceling,
+        can_resume=canceling,
+        scheduled=scheduled,
+    )
