@@ -288,7 +288,7 @@ def _next_invoice_amount(subscription: Any) -> str:
     counts prorations, discounts, metered use and tax); raises stripe.StripeError."""
     preview = stripe.Invoice.create_preview(
         subscription=stripe_subscription_id_of(subscription), **request_options()
-    )
+    ).to_dict()
     return format_money(preview.get("amount_due"), str(preview.get("currency") or ""))
 
 
