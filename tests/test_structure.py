@@ -158,6 +158,8 @@ def test_apps_have_no_import_cycles(rendered):
         ("denial responses", "access"),
         ("the public facade", "utils"),
         ("hand-written SQL", "fast_sql"),
+        ("plan changes", "plan_changes"),
+        ("the state plan changes read and write", "plan_state"),
     ],
 )
 def test_every_mode_has_the_same_module_for_each_role(rendered, role, module):

@@ -3,10 +3,11 @@ cancel at period end and resume.
 
 - A quote (`quote_plan_changes`) prices every other plan with Stripe's invoice preview
   (`Invoice.create_preview` with the subscription's new items and a proration date): the
-  amount due now and the next renewal. Each quote carries a signed token with that proration
-  date and amount; `apply_plan_change` refuses a token that was altered, is older than
-  QUOTE_MAX_AGE, or no longer matches the subscription, then applies the change with the
-  same proration date, so the customer is charged exactly what the page showed.
+  amount due now (the preview of the invoice `always_invoice` creates) and the next renewal.
+  Each quote carries a signed token with that proration date and amount; `apply_plan_change`
+  refuses a token that was altered, is older than QUOTE_MAX_AGE, or no longer matches the
+  subscription, then applies the change with the same proration date, so the customer is
+  charged exactly what the page showed.
 - A change to a plan that costs more applies at once and invoices the proration now
   (`always_invoice`); `error_if_incomplete` makes a declined card leave the plan unchanged.
 - A change to a plan that costs less waits for the end of the period: a subscription
@@ -182,32 +183,63 @@ def _preview(
     price_id: str,
     *,
     proration_date: int,
-    prorate: bool,
+    proration_behavior: str,
     options: dict[str, Any],
-) -> tuple[int, int]:
-    """(due now, next renewal) of moving `item` to `price_id`, from Stripe's invoice preview.
-
-    The preview is the next invoice with the change made at `proration_date`: its proration
-    lines are what `always_invoice` invoices now (pending prorations included), the other
-    lines the renewal. Without `prorate` (a change at the period end) nothing is due now and
-    the whole next invoice is the renewal.
-    """
-    preview = stripe.Invoice.create_preview(
+) -> dict[str, Any]:
+    """Stripe's preview of moving `item` to `price_id` at `proration_date`: with
+    `always_invoice` the invoice an upgrade creates at once, else the next invoice."""
+    return stripe.Invoice.create_preview(
         customer=object_id(remote.get("customer")),
         subscription=str(remote["id"]),
         subscription_details={
             "items": [{"id": item["id"], "price": price_id}],
             "proration_date": proration_date,
-            "proration_behavior": "create_prorations" if prorate else "none",
+            "proration_behavior": proration_behavior,
         },
         **options,
     ).to_dict()
-    if not prorate:
-        return 0, int(preview.get("amount_due") or 0)
-    lines = (preview.get("lines") or {}).get("data") or []
-    due_now = sum(int(line.get("amount") or 0) for line in lines if _is_proration(line))
-    renewal = sum(int(line.get("amount") or 0) for line in lines if not _is_proration(line))
-    return max(due_now, 0), renewal
+
+
+def _amounts(
+    remote: dict[str, Any],
+    item: dict[str, Any],
+    price_id: str,
+    *,
+    proration_date: int,
+    upgrade: bool,
+    options: dict[str, Any],
+) -> tuple[int, int]:
+    """(due now, next renewal) of the change, both from Stripe's invoice preview.
+
+    Due now is the `amount_due` of the invoice an upgrade creates (`always_invoice`, which also
+    takes in prorations still pending); a downgrade bills nothing now. The renewal is the next
+    invoice with the new price: for an upgrade without the prorations it has just invoiced.
+    """
+    due_now = 0
+    if upgrade:
+        due_now = int(
+            _preview(
+                remote,
+                item,
+                price_id,
+                proration_date=proration_date,
+                proration_behavior="always_invoice",
+                options=options,
+            ).get("amount_due")
+            or 0
+        )
+    upcoming = _preview(
+        remote,
+        item,
+        price_id,
+        proration_date=proration_date,
+        proration_behavior="none",
+        options=options,
+    )
+    if not upgrade:
+        return due_now, int(upcoming.get("amount_due") or 0)
+    lines = (upcoming.get("lines") or {}).get("data") or []
+    return due_now, sum(int(line.get("amount") or 0) for line in lines if not _is_proration(line))
 
 
 def _sign(**payload: Any) -> str:
@@ -238,12 +270,12 @@ def quote_plan_changes(*, user: AbstractBaseUser | AnonymousUser) -> list[Quote]
         if plan.price_id == current.price_id or plan.currency != current.currency:
             continue
         upgrade = plan.daily_cost(quantity) >= current.daily_cost(quantity)
-        due_now, renewal = _preview(
+        due_now, renewal = _amounts(
             remote,
             item,
             plan.price_id,
             proration_date=proration_date,
-            prorate=upgrade,
+            upgrade=upgrade,
             options=options,
         )
         token = _sign(
@@ -328,15 +360,15 @@ def _upgrade(
 ) -> ChangeResult:
     # Priced again with the quote's proration date: what is charged below is this amount, and
     # a quote that pending invoice items (or a new price) made wrong is refused, not charged.
-    due_now, _ = _preview(
+    preview = _preview(
         remote,
         item,
         plan.price_id,
         proration_date=quote["proration_date"],
-        prorate=True,
+        proration_behavior="always_invoice",
         options=options,
     )
-    if due_now != quote["due_now"]:
+    if int(preview.get("amount_due") or 0) != quote["due_now"]:
         raise _stale()
     try:
         updated = stripe.Subscription.modify(
@@ -345,23 +377,23 @@ def _upgrade(
             proration_behavior="always_invoice",
             proration_date=quote["proration_date"],
             payment_behavior="error_if_incomplete",
-            expand=["latest_invoice"],
             # One change per quote: a double submit (or a retry after a lost answer) is
             # answered with the first change, never charged twice.
             idempotency_key=f"plan-change-{remote['id']}-{quote['nonce']}",
             **options,
-        ).to_dict()
+        )
     except stripe.CardError as exc:
         raise PaymentDeclinedError(
             f"Your card was declined ({exc.user_message or 'no reason given'}): your plan was "
             "not changed. Update your payment method and try again."
         ) from exc
-    invoice = updated.get("latest_invoice")
-    charged = None
-    if isinstance(invoice, dict) and invoice.get("billing_reason") == "subscription_update":
-        charged = int(invoice.get("amount_paid") or 0)
-    updated["latest_invoice"] = object_id(invoice)
     plan_state.record_subscription(updated)
+    charged = None
+    invoice_id = object_id(updated.to_dict().get("latest_invoice"))
+    if invoice_id:
+        invoice = stripe.Invoice.retrieve(invoice_id, **options).to_dict()
+        if invoice.get("billing_reason") == "subscription_update":
+            charged = int(invoice.get("amount_paid") or 0)
     return ChangeResult(plan.name, True, charged, plan.currency, None)
 
 
@@ -378,7 +410,7 @@ def _downgrade(
     ).to_dict()
     current_phase = (schedule.get("phases") or [{}])[0]
     quantity = int(item.get("quantity") or 1)
-    schedule = stripe.SubscriptionSchedule.modify(
+    changed = stripe.SubscriptionSchedule.modify(
         schedule["id"],
         end_behavior="release",
         phases=[
@@ -398,8 +430,8 @@ def _downgrade(
         proration_behavior="none",
         idempotency_key=f"{key}-phases",
         **options,
-    ).to_dict()
-    plan_state.record_schedule(schedule)
+    )
+    plan_state.record_schedule(changed)
     at = _to_datetime(current_phase.get("end_date")) or _to_datetime(item.get("current_period_end"))
     return ChangeResult(plan.name, False, None, plan.currency, at)
 
@@ -419,9 +451,8 @@ def _release_schedule(remote: dict[str, Any], options: dict[str, Any]) -> None:
     schedule_id = object_id(remote.get("schedule"))
     if not schedule_id:
         return
-    released = stripe.SubscriptionSchedule.release(schedule_id, **options).to_dict()
-    plan_state.record_schedule(released)
-    plan_state.record_subscription(_remote(remote["id"], options))
+    plan_state.record_schedule(stripe.SubscriptionSchedule.release(schedule_id, **options))
+    plan_state.record_subscription(stripe.Subscription.retrieve(remote["id"], **options))
 
 
 def cancel_at_period_end(*, user: AbstractBaseUser | AnonymousUser) -> datetime | None:
@@ -432,12 +463,11 @@ def cancel_at_period_end(*, user: AbstractBaseUser | AnonymousUser) -> datetime 
     options = request_options()
     remote = _remote(plan_state.stripe_id(subscription), options)
     _release_schedule(remote, options)
-    updated = stripe.Subscription.modify(
-        remote["id"], cancel_at_period_end=True, **options
-    ).to_dict()
+    updated = stripe.Subscription.modify(remote["id"], cancel_at_period_end=True, **options)
     plan_state.record_subscription(updated)
-    return _to_datetime(updated.get("cancel_at")) or _to_datetime(
-        _plan_item(updated).get("current_period_end")
+    data = updated.to_dict()
+    return _to_datetime(data.get("cancel_at")) or _to_datetime(
+        _plan_item(data).get("current_period_end")
     )
 
 
@@ -453,7 +483,7 @@ def resume_subscription(*, user: AbstractBaseUser | AnonymousUser) -> None:
         updated = stripe.Subscription.modify(remote["id"], cancel_at="", **options)
     else:
         return
-    plan_state.record_subscription(updated.to_dict())
+    plan_state.record_subscription(updated)
 
 
 # --- what the billing page offers -------------------------------------------------------------

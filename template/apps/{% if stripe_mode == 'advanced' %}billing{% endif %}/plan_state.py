@@ -9,8 +9,9 @@ the billing period, is read from the items (`models.subscription_period`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+import stripe
 from django.db import transaction
 from djstripe.models import SubscriptionSchedule
 
@@ -91,7 +92,7 @@ def scheduled_change(subscription: Subscription) -> ScheduledChange | None:
     """
     schedule = (
         SubscriptionSchedule.objects.filter(
-            subscription_id=subscription.id, status__in=OPEN_SCHEDULE_STATUSES
+            subscription__id=subscription.id, status__in=OPEN_SCHEDULE_STATUSES
         )
         .order_by("-created")
         .first()
@@ -115,12 +116,12 @@ def scheduled_change(subscription: Subscription) -> ScheduledChange | None:
     )
 
 
-def record_subscription(data: dict[str, Any]) -> None:
+def record_subscription(obj: stripe.Subscription) -> None:
     """Sync a subscription Stripe just returned, as its webhook will."""
-    apply_subscription(data, api_key=request_options()["api_key"])
+    apply_subscription(obj, api_key=request_options()["api_key"])
 
 
-def record_schedule(data: dict[str, Any]) -> None:
+def record_schedule(obj: stripe.SubscriptionSchedule) -> None:
     """Sync a subscription schedule Stripe just returned, as its webhook will."""
     with transaction.atomic():
-        SubscriptionSchedule.sync_from_stripe_data(data, api_key=request_options()["api_key"])
+        SubscriptionSchedule.sync_from_stripe_data(obj, api_key=request_options()["api_key"])

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 #: `last_event_type` of a state read from Stripe's API (the success page, account closing)
 #: rather than delivered by a webhook.
 READ_FROM_API = "api.read"
+#: `last_event_type` of a state Stripe returned for a change made in the app (a plan change,
+#: a cancellation, a resume): it is as new as an update of the same second, so the page shows
+#: the change at once, before its webhook (which then applies the same state).
+CHANGED_IN_APP = "api.changed"
 #: Among subscription states of the same second, a later lifecycle step wins; types not listed
 #: rank as `updated`. A state read from the API (after Stripe created it) beats a `created` event
 #: of that second: Checkout creates a subscription `incomplete` and activates it within the same
@@ -29,6 +33,7 @@ EVENT_RANK = {
     "customer.subscription.created": 0,
     READ_FROM_API: 1,
     "customer.subscription.updated": 2,
+    CHANGED_IN_APP: 2,
     "customer.subscription.deleted": 3,
 }
 DEFAULT_EVENT_RANK = EVENT_RANK["customer.subscription.updated"]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import stripe
 from django.db import transaction
 from django.utils import timezone
 
-from .models import OPEN_SCHEDULE_STATUSES, READ_FROM_API, Subscription, SubscriptionSchedule
+from .models import CHANGED_IN_APP, OPEN_SCHEDULE_STATUSES, Subscription, SubscriptionSchedule
 from .plan_types import PlanOption, ScheduledChange
 from .plans import get_plan_by_price_id, get_plans
 from .selectors import get_active_subscription
@@ -91,13 +92,13 @@ def _now() -> Any:
     return timezone.now().replace(microsecond=0)
 
 
-def record_subscription(data: dict[str, Any]) -> None:
+def record_subscription(obj: stripe.Subscription) -> None:
     """Apply a subscription Stripe just returned, as the webhook will."""
     with transaction.atomic():
-        apply_subscription(data, at=_now(), source=READ_FROM_API)
+        apply_subscription(obj.to_dict(), at=_now(), source=CHANGED_IN_APP)
 
 
-def record_schedule(data: dict[str, Any]) -> None:
+def record_schedule(obj: stripe.SubscriptionSchedule) -> None:
     """Apply a subscription schedule Stripe just returned, as its webhook will."""
     with transaction.atomic():
-        apply_schedule(data, at=_now(), source=READ_FROM_API)
+        apply_schedule(obj.to_dict(), at=_now(), source=CHANGED_IN_APP)

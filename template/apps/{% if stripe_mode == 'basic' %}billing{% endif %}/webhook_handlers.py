@@ -404,8 +404,8 @@ def handle_trial_will_end(event: dict[str, Any]) -> Outcome:
 
 # --- subscription schedules (plan changes at the period end) ---------------------------------
 
-#: Among schedule states of one second, an API read beats `created` and loses to the rest
-#: (the change-plan page creates a schedule, then gives it its phases, within a second).
+#: Among schedule states of one second, `created` loses to the rest (the change-plan page
+#: creates a schedule, then gives it its phases, within a second).
 SCHEDULE_EVENT_RANK = {"subscription_schedule.created": 0, READ_FROM_API: 1}
 
 
