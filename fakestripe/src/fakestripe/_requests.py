@@ -12,7 +12,13 @@ from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 # The route modules register their routes in ``_routing.ROUTES`` when imported.
-from . import _routes_billing, _routes_catalog, _routes_customers, _routes_webhooks  # noqa: F401
+from . import (  # noqa: F401
+    _routes_billing,
+    _routes_catalog,
+    _routes_customers,
+    _routes_schedules,
+    _routes_webhooks,
+)
 from ._engine import API_VERSION, RequestContext, State
 from ._errors import StripeError
 from ._form import decode

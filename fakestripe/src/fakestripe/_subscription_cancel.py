@@ -77,7 +77,19 @@ def cancel_subscription(
     }
     st.save(sub)
     st.emit("customer.subscription.deleted", sub)
+    sched = st.colls["subscription_schedule"].get(sub["schedule"] or "")
+    if sched is not None and sched["status"] in ("not_started", "active"):
+        cancel_schedule_of(st, sched)
     return sub
+
+
+def cancel_schedule_of(st: State, sched: Obj) -> None:
+    """A subscription schedule ends with its subscription (and vice versa)."""
+    sched["status"] = "canceled"
+    sched["canceled_at"] = st.now()
+    sched["current_phase"] = None
+    st.save(sched)
+    st.emit("subscription_schedule.canceled", sched)
 
 
 def cancel_api(st: State, sub: Obj, p: Params) -> Obj:

@@ -7,6 +7,7 @@ from ._invoice_lines import default_pm, full_line, is_metered, items_of, price_i
 from ._invoices import attempt_payment, bill, confirmation_secret, void_invoice
 from ._store import Obj
 from ._subscription_cancel import LIVE, cancel_subscription
+from ._subscription_schedules import on_phase_end, phase_boundary
 from ._timeutil import DAY, add_interval
 
 # ------------------------------------------------------------------------------- helpers
@@ -48,6 +49,10 @@ def on_period_end(st: State, sub_id: str, when: int) -> None:
             st.emit("customer.subscription.paused", sub)
             st.emit_update("customer.subscription.updated", sub, before)
             return
+    phase_boundary(st, sub, when)
+    items = items_of(sub)
+    if sub["status"] not in LIVE or items[0]["current_period_end"] != when:
+        return  # the schedule ended the subscription, or its new phase started a new period
     before = st.snapshot(sub)
     old_start = items[0]["current_period_start"]
     interval, count = price_interval(items[0]["price"])
@@ -122,6 +127,7 @@ def register(st: State) -> None:
             "cancel_at": on_cancel_at,
             "incomplete_expire": on_incomplete_expire,
             "invoice_retry": on_invoice_retry,
+            "schedule_phase": on_phase_end,
         }
     )
     st.includables[("invoice", "confirmation_secret")] = lambda s, o: confirmation_secret(

@@ -134,6 +134,12 @@ def _refuse_canceled(sub: Obj, p: Params) -> None:
             raise invalid(
                 "A canceled subscription can only update its cancellation_details and metadata."
             )
+    if sub["schedule"] is not None and {"cancel_at", "cancel_at_period_end"} & set(p):
+        raise invalid(
+            f"The subscription is managed by the subscription schedule `{sub['schedule']}`, "
+            "and updating any cancelation behavior directly is not allowed. Please update the "
+            "schedule instead."
+        )
 
 
 def plan_lines(st: State, sub: Obj, u: Update) -> Lines:
