@@ -56,11 +56,32 @@ SQLITE_RUNS = [
 ]
 
 
+#: The generated browser journey (tests/test_browser.py: Chromium against `make run`) runs once
+#: per mode, in that mode's PostgreSQL run, or in its SQLite run without PostgreSQL; the other
+#: runs skip it (BROWSER_TESTS=0). Where it runs it must not skip (BROWSER_TESTS=1): `.ci/run`
+#: installs Debian's chromium when it is missing.
+BROWSER_MODES = ("basic", "advanced")
+
+
+def browser_env(name: str, *, postgres: bool, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The environment of one generated-suite run: whether it drives the browser, and where
+    the screenshots go (kept under pytest's base temporary directory, printed below)."""
+    if name not in BROWSER_MODES or postgres != POSTGRES_URL.startswith("postgres"):
+        return {"BROWSER_TESTS": "0"}
+    folder = tmp_path_factory.getbasetemp() / "browser-screenshots" / name
+    print(f"\nBrowser screenshots of {name}: {folder}")
+    return {"BROWSER_TESTS": "1", "BROWSER_SCREENSHOTS_DIR": str(folder)}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SQLITE_RUNS)
-def test_the_generated_suite_passes_on_sqlite(name, installed):
+def test_the_generated_suite_passes_on_sqlite(name, installed, tmp_path_factory):
     project = installed(name)
-    out = run(["make", "test"], project, env={"DATABASE_URL": None})
+    env = {
+        "DATABASE_URL": None,
+        **browser_env(name, postgres=False, tmp_path_factory=tmp_path_factory),
+    }
+    out = run(["make", "test"], project, env=env)
     assert suite_passed(out), out
 
 
@@ -71,11 +92,12 @@ def test_the_generated_suite_passes_on_sqlite(name, installed):
 )
 # One project per mode: the third answer set differs from basic in settings only (SQLite run).
 @pytest.mark.parametrize("name", ["basic", "advanced"])
-def test_the_generated_suite_passes_on_postgresql(name, installed):
+def test_the_generated_suite_passes_on_postgresql(name, installed, tmp_path_factory):
     project = installed(name)
     database = "keel_" + re.sub(r"\W", "_", name)
     url = urlsplit(POSTGRES_URL)._replace(path=f"/{database}").geturl()
-    out = run(["make", "test"], project, env={"DATABASE_URL": url})
+    browser = browser_env(name, postgres=True, tmp_path_factory=tmp_path_factory)
+    out = run(["make", "test"], project, env={"DATABASE_URL": url, **browser})
     assert suite_passed(out), out
     # Every test runs on PostgreSQL; only the Redis ones may skip, without REDIS_URL.
     skipped = [line for line in out.splitlines() if line.startswith("SKIPPED")]
