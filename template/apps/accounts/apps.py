@@ -15,7 +15,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(create_cache_tables, sender=self)
-        post_migrate.connect(name_the_site, sender=self)
 
 
 def create_cache_tables(*, using: str = DEFAULT_DB_ALIAS, verbosity: int = 1, **_: Any) -> None:
@@ -26,18 +25,3 @@ def create_cache_tables(*, using: str = DEFAULT_DB_ALIAS, verbosity: int = 1, **
     exists or the cache is Redis."""
     call_command("createcachetable", database=using, verbosity=verbosity)
 
-
-def name_the_site(*, using: str = DEFAULT_DB_ALIAS, **_: Any) -> None:
-    """Give the Sites framework's site the project's name and domain (config/project.toml).
-
-    allauth's emails and pages name the site from it ("Hello from …"), and Django creates it as
-    example.com. Only that placeholder is replaced: a name set in the admin stays. After every
-    migrate, so the test database (built without migrations in advanced mode) gets it too.
-    """
-    from django.conf import settings
-    from django.contrib.sites.models import Site
-
-    Site.objects.using(using).filter(pk=settings.SITE_ID, domain="example.com").update(
-        domain=settings.PROJECT["domain"], name=settings.PROJECT_NAME
-    )
-    Site.objects.clear_cache()
