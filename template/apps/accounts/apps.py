@@ -24,4 +24,3 @@ def create_cache_tables(*, using: str = DEFAULT_DB_ALIAS, verbosity: int = 1, **
     forget, and then every login fails on the missing table. Nothing happens when the table
     exists or the cache is Redis."""
     call_command("createcachetable", database=using, verbosity=verbosity)
-
