@@ -3,7 +3,8 @@
 Chromium (Debian's `chromium` package, at BROWSER_EXECUTABLE, /usr/bin/chromium by default)
 signs up, picks a plan, pays on the offline Stripe's hosted Checkout with the test card 4242,
 reads the billing page (price, next invoice), changes plan, cancels and resumes, reads the
-usage page where the billing mode has one (advanced), and a second customer's card is declined. Each step leaves a screenshot in BROWSER_SCREENSHOTS_DIR (else a directory under
+usage page where the billing mode has one (advanced), and a second customer's card is
+declined. Each step leaves a screenshot in BROWSER_SCREENSHOTS_DIR (else a directory under
 pytest's temporary path, printed at the end).
 
 Skipped, with the reason, when Playwright or the browser is missing, or with BROWSER_TESTS=0.
