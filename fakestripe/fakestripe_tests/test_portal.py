@@ -55,7 +55,16 @@ def test_portal_cancel_and_renew(fake: FakeStripe) -> None:
 
 def test_portal_change_plan(fake: FakeStripe) -> None:
     customer, sub_id, _, premium = _subscribed(fake)
-    portal = stripe.billing_portal.Session.create(customer=customer)
+    config = stripe.billing_portal.Configuration.create(
+        features={
+            "subscription_update": {
+                "enabled": True,
+                "default_allowed_updates": ["price", "quantity"],
+                "proration_behavior": "create_prorations",
+            }
+        }
+    )
+    portal = stripe.billing_portal.Session.create(customer=customer, configuration=config.id)
     fake.advance(days=5)
     result = fake.page(
         f"/p/session/{portal.id}/subscriptions/{sub_id}/update",

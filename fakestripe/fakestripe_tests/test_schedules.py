@@ -196,8 +196,14 @@ def test_cancel_cancels_the_subscription(fake: FakeStripe) -> None:
     types = event_types(fake)
     assert types[-2:] == ["customer.subscription.deleted", "subscription_schedule.canceled"]
     assert types.count("subscription_schedule.canceled") == 1
-    with pytest.raises(stripe.InvalidRequestError):
+    with pytest.raises(stripe.InvalidRequestError) as info:
         stripe.SubscriptionSchedule.modify(schedule.id, end_behavior="cancel")
+    assert info.value.user_message.startswith(
+        "You cannot update a subscription schedule that is currently in the `canceled` status."
+    )
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        stripe.SubscriptionSchedule.cancel(schedule.id)
+    assert "to be canceled." in info.value.user_message
 
 
 def test_canceling_the_subscription_cancels_its_schedule(fake: FakeStripe) -> None:
@@ -253,3 +259,43 @@ def test_schedule_errors(fake: FakeStripe) -> None:
     assert (
         stripe.SubscriptionSchedule.retrieve(schedule.id).phases[0].end_date == current["end_date"]
     )
+
+
+def test_schedule_from_customer_and_phases_creates_the_subscription(fake: FakeStripe) -> None:
+    cus = customer_with_card()
+    intro = monthly_price(500, "Intro")
+    regular = monthly_price(2000, "Regular")
+    schedule = stripe.SubscriptionSchedule.create(
+        customer=cus.id,
+        start_date="now",
+        end_behavior="release",
+        phases=[
+            {"items": [{"price": intro.id}], "iterations": 2},
+            {"items": [{"price": regular.id, "quantity": 2}], "iterations": 1},
+        ],
+    )
+    sub = stripe.Subscription.retrieve(schedule.subscription)
+    assert sub.status == "active" and sub.schedule == schedule.id
+    assert stripe.Invoice.retrieve(sub.latest_invoice).amount_paid == 500
+    first, second = schedule.phases
+    assert first.start_date == sub["items"].data[0].current_period_start
+    assert second.start_date == first.end_date
+    assert 59 * DAY <= first.end_date - first.start_date <= 62 * DAY
+    totals = []
+    for _ in range(3):
+        fake.advance(days=31)
+        totals.append(
+            stripe.Invoice.retrieve(stripe.Subscription.retrieve(sub.id).latest_invoice).total
+        )
+    assert totals == [500, 4000, 4000]
+    assert stripe.SubscriptionSchedule.retrieve(schedule.id).status == "completed"
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        stripe.SubscriptionSchedule.create(
+            customer=cus.id,
+            phases=[
+                {"items": [{"price": intro.id}]},
+                {"items": [{"price": regular.id}], "start_date": 1},
+            ],
+        )
+    assert info.value.param == "phases[1][start_date]"
+    assert len(stripe.Subscription.list(customer=cus.id).data) == 1  # nothing created

@@ -292,3 +292,25 @@ def test_stripe_module_points_stripe_at_the_fake_and_restores_it():
         assert stripe.api_key == fake.api_key and stripe.max_network_retries == 0
         assert stripe.Customer.create(email="a@example.com").id.startswith("cus_")
     assert (stripe.api_base, stripe.meter_events_api_base, stripe.api_key) == before
+
+
+def test_process_mode_account_name(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(SRC), FAKESTRIPE_ACCOUNT_NAME="From Env")
+    for args, expected in (([], "From Env"), (["--account-name", "Northwind"], "Northwind")):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fakestripe", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().strip().split("=", 1)[1]
+            key = proc.stdout.readline().strip().split("=", 1)[1]
+            status, body = control(url, key, "GET", "/v1/account")
+            assert status == 200 and body["business_profile"]["name"] == expected
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0

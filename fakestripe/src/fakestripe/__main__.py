@@ -56,13 +56,20 @@ def main(argv: list[str] | None = None) -> int:
         help="register a webhook endpoint for all events (repeatable)",
     )
     parser.add_argument("--webhook-secret", help="whsec_ secret for --webhook endpoints")
+    parser.add_argument(
+        "--account-name",
+        help="business name on hosted pages and invoices "
+        "(default: $FAKESTRIPE_ACCOUNT_NAME, else 'Test account')",
+    )
     args = parser.parse_args(argv)
 
     seed = None
     if args.seed_plans:
         with open(args.seed_plans, encoding="utf-8") as fh:
             seed = json.load(fh)
-    fake = FakeStripe(args.host, args.port, api_key=args.api_key, seed=seed)
+    fake = FakeStripe(
+        args.host, args.port, api_key=args.api_key, seed=seed, account_name=args.account_name
+    )
     fake.start()
     print(f"FAKESTRIPE_URL={fake.url}", flush=True)
     print(f"FAKESTRIPE_API_KEY={fake.api_key}", flush=True)

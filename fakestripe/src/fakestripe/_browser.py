@@ -66,17 +66,21 @@ class HostedPages:
         cvc: str = "123",
         postal_code: str = "94103",
         three_d_secure: str = "complete",
+        promotion_code: str | None = None,
     ) -> PageResult:
         """Fill in and submit the hosted Checkout page for ``session`` (id or url).
 
         Completes a 3D Secure challenge with ``three_d_secure`` ("complete" or "fail") when
         the card asks for one. Returns the final page response: a 303 whose ``location`` is
-        the success URL, or a 422 page showing the error.
+        the success URL, or a 422 page showing the error. ``promotion_code`` is typed in the
+        page's promotion code box (sessions with ``allow_promotion_codes``).
         """
         path = session if "/" in session else f"/c/pay/{session}"
         form = {"billing_name": name, "postal_code": postal_code}
         if email is not None:
             form["email"] = email
+        if promotion_code is not None:
+            form["promotion_code"] = promotion_code
         if card is not None:
             form.update(card_number=card, card_expiry=expiry, card_cvc=cvc)
         result = self.page(path, form)

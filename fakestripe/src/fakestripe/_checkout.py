@@ -4,6 +4,7 @@ from __future__ import annotations
 from ._cards import TestCard
 from ._catalog import product_name
 from ._customers import create_customer
+from ._discounts import Grant, grant_for_code, parse_discounts, share_out
 from ._engine import State
 from ._errors import StripeError, invalid, missing_param
 from ._invoice_lines import is_metered, item_amount
@@ -43,6 +44,7 @@ CS_CREATE = {
     "customer_creation",
     "customer_email",
     "customer_update",
+    "discounts",
     "expires_at",
     "invoice_creation",
     "line_items",
@@ -68,7 +70,6 @@ CS_CREATE = {
 }
 CS_UNSUPPORTED = {
     "customer_account",
-    "discounts",
     "excluded_payment_method_types",
     "integration_identifier",
     "managed_payments",
@@ -118,6 +119,12 @@ def create_checkout_session(st: State, p: Params) -> Obj:
             "customer_email",
         )
     cus = st.get("customer", customer, "customer") if customer else None
+    if bool_param(p, "allow_promotion_codes") and "discounts" in p:
+        raise invalid(
+            "You may only specify one of these parameters: allow_promotion_codes, discounts.",
+            "discounts",
+        )
+    grants = parse_discounts(st, p, cus["id"] if cus else None)
     items = _checkout_items(st, p)
     sub_data, trial_days, trial_end = _subscription_data(st, p)
     expires_at = _check_session_settings(st, p)
@@ -134,9 +141,42 @@ def create_checkout_session(st: State, p: Params) -> Obj:
         trial_days=trial_days,
         trial_end=trial_end,
         subtotal=subtotal,
+        grants=[],
     )
+    if grants:
+        set_session_discounts(st, session, grants)
     st.schedule(expires_at, "checkout_expire", cs_id)
     return session
+
+
+def set_session_discounts(st: State, session: Obj, grants: list[Grant]) -> None:
+    """Apply the discounts to the session's amounts (the subscription gets them on
+    completion); a trial's first invoice stays free."""
+    meta = st.meta_of(session["id"])
+    meta["grants"] = grants
+    session["discounts"] = [
+        {"coupon": None if promo else coupon["id"], "promotion_code": promo and promo["id"]}
+        for coupon, promo in grants
+    ]
+    items = line_items_of(st, session)
+    lines = [{"amount": li["amount_subtotal"], "discountable": True} for li in items]
+    trialing = bool(meta["trial_days"] or meta["trial_end"])
+    given = [] if trialing else [(None, coupon) for coupon, _ in grants]
+    totals = share_out(lines, given, session["currency"])
+    for li, line in zip(items, lines, strict=True):
+        li["amount_discount"] = sum(d["amount"] for d in line["discount_amounts"])
+        li["amount_total"] = li["amount_subtotal"] - li["amount_discount"]
+    off = sum(t["amount"] for t in totals)
+    session["total_details"]["amount_discount"] = off
+    session["amount_total"] = session["amount_subtotal"] - off
+    st.save(session)
+
+
+def apply_promotion_code(st: State, session: Obj, code: str) -> None:
+    """A code typed on the hosted page (``allow_promotion_codes``)."""
+    if not session["allow_promotion_codes"]:
+        raise invalid("This Checkout Session does not accept promotion codes.", "promotion_code")
+    set_session_discounts(st, session, [grant_for_code(st, code, session["customer"])])
 
 
 LINE_ITEM_KEYS = ("price", "quantity", "adjustable_quantity", "tax_rates", "dynamic_tax_rates")
@@ -455,6 +495,11 @@ def _subscription_params(
     }
     if pm is not None:
         sub_params["default_payment_method"] = pm["id"]
+    if meta["grants"]:
+        sub_params["discounts"] = [
+            {"promotion_code": promo["id"]} if promo else {"coupon": coupon["id"]}
+            for coupon, promo in meta["grants"]
+        ]
     for key in ("metadata", "description", "trial_settings", "billing_mode"):
         if key in sub_data:
             sub_params[key] = sub_data[key]

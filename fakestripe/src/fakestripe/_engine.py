@@ -13,6 +13,9 @@ from ._store import Collection, Obj, new_id
 
 API_VERSION = "2026-05-27.dahlia"
 
+#: The account's name when none is given: neutral, as the hosted pages show it to end users.
+DEFAULT_ACCOUNT_NAME = "Test account"
+
 DueHandler = Callable[["State", str, int], None]
 Includable = Callable[["State", Obj], Any]
 
@@ -44,6 +47,16 @@ def diff(before: Obj, after: Obj) -> Obj:
     return prev
 
 
+def statement_descriptor(name: str) -> str:
+    """Stripe's rules for a statement descriptor: 5 to 22 Latin letters, digits, spaces and
+    a few signs, no ``<>\\'"*``; shown in capitals."""
+    cleaned = " ".join(
+        "".join(c for c in name if c.isascii() and (c.isalnum() or c in " .-")).split()
+    )
+    cleaned = cleaned.upper()[:22].strip()
+    return cleaned if len(cleaned) >= 5 else "TEST ACCOUNT"
+
+
 class Clock:
     """Wall clock plus an offset; can be pinned while processing scheduled work."""
 
@@ -67,8 +80,12 @@ KINDS: dict[str, str] = {
     "subscription_item": "subscription_item",
     "subscription_schedule": "subscription_schedule",
     "invoice": "invoice",
+    "coupon": "coupon",
+    "promotion_code": "promotion code",
+    "discount": "discount",
     "checkout.session": "checkout.session",
     "billing_portal.session": "billing_portal.session",
+    "billing_portal.configuration": "configuration",
     "billing.meter": "billing.meter",
     "webhook_endpoint": "webhook endpoint",
     "event": "event",
@@ -103,7 +120,16 @@ INDEXES: dict[str, dict[str, Callable[[Obj], Iterable[Any]]]] = {
     "subscription_schedule": {"customer": _f("customer")},
     "invoice": {"customer": _f("customer"), "subscription": lambda o: (o["_sub"],)},
     "checkout.session": {"customer": _f("customer"), "subscription": _f("subscription")},
+    "coupon": {},
+    "promotion_code": {
+        "active": _bool("active"),
+        "code": lambda o: (o["code"].lower(),),
+        "coupon": lambda o: (o["promotion"]["coupon"],),
+        "customer": _f("customer"),
+    },
+    "discount": {},
     "billing_portal.session": {},
+    "billing_portal.configuration": {},
     "billing.meter": {"event_name": _f("event_name")},
     "webhook_endpoint": {},
     "event": {"type": _f("type")},
@@ -164,7 +190,7 @@ class State:
                 "estimated_worker_count": None,
                 "mcc": None,
                 "monthly_estimated_revenue": None,
-                "name": "Keel Test Account",
+                "name": DEFAULT_ACCOUNT_NAME,
                 "product_description": None,
                 "support_address": None,
                 "support_email": None,
@@ -196,9 +222,9 @@ class State:
                     "statement_descriptor_prefix_kana": None,
                     "statement_descriptor_prefix_kanji": None,
                 },
-                "dashboard": {"display_name": "Keel Test Account", "timezone": "Etc/UTC"},
+                "dashboard": {"display_name": DEFAULT_ACCOUNT_NAME, "timezone": "Etc/UTC"},
                 "payments": {
-                    "statement_descriptor": "KEEL TEST",
+                    "statement_descriptor": statement_descriptor(DEFAULT_ACCOUNT_NAME),
                     "statement_descriptor_kana": None,
                     "statement_descriptor_kanji": None,
                     "statement_descriptor_prefix_kana": None,
@@ -207,6 +233,12 @@ class State:
             },
             "type": "standard",
         }
+
+    def set_account_name(self, name: str) -> None:
+        """The business name the hosted pages, invoices and receipts show."""
+        self.account["business_profile"]["name"] = name
+        self.account["settings"]["dashboard"]["display_name"] = name
+        self.account["settings"]["payments"]["statement_descriptor"] = statement_descriptor(name)
 
     def now(self) -> int:
         return self.clock.now()
@@ -364,15 +396,20 @@ class State:
                 raise invalid(f"This property cannot be expanded ({path}).", "expand")
             child = include(self, owner)
         if isinstance(child, str):
-            target = self.lookup(child)
-            if target is None:
-                raise invalid(f"This property cannot be expanded ({path}).", "expand")
-            child = target
+            child = self._expanded_id(child, path)
+        elif isinstance(child, list):  # a list of ids, e.g. a subscription's discounts
+            child = [self._expanded_id(c, path) if isinstance(c, str) else c for c in child]
         if child is not None:
             out[key] = self._expand(child, rest, path, owner, f"{at}{key}.")
         else:
             out[key] = None
         return out
+
+    def _expanded_id(self, oid: str, path: str) -> Obj:
+        target = self.lookup(oid)
+        if target is None:
+            raise invalid(f"This property cannot be expanded ({path}).", "expand")
+        return target
 
     def list_response(self, url: str, data: list[Obj], has_more: bool) -> Obj:
         return {"object": "list", "data": data, "has_more": has_more, "url": url}
@@ -392,4 +429,13 @@ class RequestContext:
         self.state.request = {"id": None, "idempotency_key": None}
 
 
-__all__ = ["API_VERSION", "State", "StripeError", "jcopy", "diff", "public", "RequestContext"]
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_ACCOUNT_NAME",
+    "State",
+    "StripeError",
+    "jcopy",
+    "diff",
+    "public",
+    "RequestContext",
+]

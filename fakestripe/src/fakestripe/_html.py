@@ -45,6 +45,8 @@ color:#fff;font-size:16px;font-weight:600;cursor:pointer}
 button.secondary{background:#fff;color:#4f46e5;border:1px solid #c7d2fe}
 button.danger{background:#fff;color:#df1b41;border:1px solid #f5c2cf}
 .inline button{width:auto;margin:0;padding:8px 14px;font-size:14px}
+a.danger{color:#df1b41;border:1px solid #f5c2cf;border-radius:6px;padding:8px 14px;
+font-size:14px;font-weight:600;text-decoration:none}
 .error{background:#fdecef;color:#a41c4e;border-radius:6px;padding:10px 12px;margin:12px 0}
 .notice{background:#eef2ff;color:#3730a3;border-radius:6px;padding:10px 12px;margin:12px 0}
 .hint{font-size:13px;background:#fffbea;border:1px solid #fce7a0;border-radius:6px;

@@ -4,6 +4,7 @@ from __future__ import annotations
 # changes in ``subscription_details``. The lines come from the same planning functions the
 # update itself bills with, so a preview and the update that follows (same proration_date)
 # agree to the cent.
+from ._discounts import active_discounts
 from ._engine import State
 from ._errors import StripeError, invalid
 from ._invoice_lines import (
@@ -131,7 +132,8 @@ def _preview_object(st: State, sub: Obj, specs: list[Obj], period: tuple[int, in
         line = invoice_line_object(st, inv_id, sub, spec)
         line["id"] = new_id("il_tmp")
         lines.append(line)
-    inv = invoice_object(st, sub, cus, inv_id, lines, "upcoming", period)
+    discounts = active_discounts(st, sub, st.now())
+    inv = invoice_object(st, sub, cus, inv_id, lines, "upcoming", period, discounts)
     prorated = [s["start"] for s in specs if s["proration"]]
     if prorated:
         inv["parent"]["subscription_details"]["subscription_proration_date"] = min(prorated)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 # Invoices: invoice_object(), billing a subscription, finalizing, paying, voiding.
 from ._cards import Decline
+from ._discounts import active_discounts, share_out, used_up
 from ._engine import State
 from ._errors import StripeError, invalid
 from ._invoice_lines import NO_PM, charge_outcome, default_pm, invoice_line_object
@@ -23,10 +24,7 @@ INVOICE_NULLS = (
     "latest_revision next_payment_attempt number on_behalf_of receipt_number rendering "
     "shipping_cost shipping_details statement_descriptor test_clock webhooks_delivered_at"
 )
-INVOICE_EMPTY_LISTS = (
-    "customer_tax_ids default_tax_rates discounts total_discount_amounts "
-    "total_pretax_credit_amounts total_taxes"
-)
+INVOICE_EMPTY_LISTS = "customer_tax_ids default_tax_rates total_pretax_credit_amounts total_taxes"
 
 
 def invoice_object(
@@ -37,10 +35,15 @@ def invoice_object(
     lines: list[Obj],
     reason: str,
     period: tuple[int, int],
+    discounts: list[Obj] | None = None,
 ) -> Obj:
-    """A draft invoice of ``sub`` with its ``lines`` (invoice line objects)."""
+    """A draft invoice of ``sub`` with its ``lines`` (invoice line objects), less its
+    ``discounts`` (discount objects)."""
     period_start, period_end = period
-    total = sum(line["amount"] for line in lines)
+    subtotal = sum(line["amount"] for line in lines)
+    given = [(d["id"], d["_coupon"]) for d in discounts or []]
+    discount_amounts = share_out(lines, given, sub["currency"])
+    total = subtotal - sum(entry["amount"] for entry in discount_amounts)
     amount_due = max(0, total + cus["balance"])
     fields: Obj = {
         "account_country": "US",
@@ -53,13 +56,6 @@ def invoice_object(
         "attempt_count": 0,
         "attempted": False,
         "auto_advance": True,
-        "automatic_tax": {
-            "disabled_reason": None,
-            "enabled": False,
-            "liability": None,
-            "provider": None,
-            "status": None,
-        },
         "billing_reason": reason,
         "collection_method": sub["collection_method"],
         "created": st.now(),
@@ -70,6 +66,7 @@ def invoice_object(
         "customer_name": cus["name"],
         "customer_phone": cus["phone"],
         "customer_tax_exempt": cus["tax_exempt"],
+        "discounts": [d["id"] for d in discounts or []],
         "issuer": {"type": "self"},
         "lines": {
             "object": "list",
@@ -84,30 +81,45 @@ def invoice_object(
             "subscription_details": {"metadata": dict(sub["metadata"]), "subscription": sub["id"]},
             "type": "subscription_details",
         },
-        "payment_settings": {
-            "default_mandate": None,
-            "payment_method_options": None,
-            "payment_method_types": None,
-        },
         "period_end": period_end,
         "period_start": period_start,
         "post_payment_credit_notes_amount": 0,
         "pre_payment_credit_notes_amount": 0,
         "starting_balance": cus["balance"],
         "status": "draft",
+        "subtotal": subtotal,
+        "subtotal_excluding_tax": subtotal,
+        "total": total,
+        "total_discount_amounts": discount_amounts,
+        "total_excluding_tax": total,
+    }
+    fields.update(_settings())
+    private = {"_sub": sub["id"]}
+    return stripe_object(inv_id, "invoice", fields, INVOICE_NULLS, INVOICE_EMPTY_LISTS, private)
+
+
+def _settings() -> Obj:
+    """The nested settings every new invoice starts with."""
+    return {
+        "automatic_tax": {
+            "disabled_reason": None,
+            "enabled": False,
+            "liability": None,
+            "provider": None,
+            "status": None,
+        },
+        "payment_settings": {
+            "default_mandate": None,
+            "payment_method_options": None,
+            "payment_method_types": None,
+        },
         "status_transitions": {
             "finalized_at": None,
             "marked_uncollectible_at": None,
             "paid_at": None,
             "voided_at": None,
         },
-        "subtotal": total,
-        "subtotal_excluding_tax": total,
-        "total": total,
-        "total_excluding_tax": total,
     }
-    private = {"_sub": sub["id"]}
-    return stripe_object(inv_id, "invoice", fields, INVOICE_NULLS, INVOICE_EMPTY_LISTS, private)
 
 
 def bill(
@@ -125,7 +137,9 @@ def bill(
     now = st.now()
     inv_id = inv_id or new_id("in")
     lines = [invoice_line_object(st, inv_id, sub, s) for s in specs]
-    inv = invoice_object(st, sub, cus, inv_id, lines, reason, (period_start, period_end))
+    discounts = active_discounts(st, sub, now)
+    period = (period_start, period_end)
+    inv = invoice_object(st, sub, cus, inv_id, lines, reason, period, discounts)
     if any(s["proration"] for s in specs):
         inv["parent"]["subscription_details"]["subscription_proration_date"] = min(
             s["start"] for s in specs if s["proration"]
@@ -137,6 +151,7 @@ def bill(
             last_lines[s["si"]] = (inv_id, line["id"])
     sub["latest_invoice"] = inv_id
     st.emit("invoice.created", inv)
+    used_up(st, sub, inv)
     finalize_invoice(st, inv, cus)
     if inv["amount_due"] == 0:
         mark_paid(st, inv)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from ._cards import AUTH_FAILED_MESSAGE, TestCard
 from ._catalog import price_label, product_name
 from ._checkout import (
+    apply_promotion_code,
     checkout_preflight,
     complete_checkout,
     line_items_of,
@@ -28,7 +29,7 @@ from ._html import (
     status_pill,
     three_ds_page,
 )
-from ._pages_portal import portal_action, portal_page
+from ._pages_portal import cancel_confirm_page, portal_action, portal_page
 from ._portal import pay_invoice_on_page
 from ._store import Obj
 from ._timeutil import fmt_date, fmt_money
@@ -63,9 +64,48 @@ def _summary(st: State, session: Obj) -> str:
         else f"<div class=muted>Subscribe</div><div class=big>{esc(headline)} "
         f"<span class=muted style='font-size:16px'>per {esc(interval)}</span></div>"
     )
+    off = session["total_details"]["amount_discount"]
+    if off:
+        rows.append(
+            f"<tr id=discount><td>{esc(_discount_label(st, session))}</td>"
+            f"<td class=r>−{esc(fmt_money(off, session['currency']))}</td></tr>"
+        )
     due = fmt_money(session["amount_total"], session["currency"])
     total = f"<tr><td><b>Total due today</b></td><td class=r><b>{esc(due)}</b></td></tr>"
-    return f"{lead}<table>{''.join(rows)}{total}</table>"
+    return f"{lead}<table>{''.join(rows)}{total}</table>{_promotion_box(session)}"
+
+
+def _discount_label(st: State, session: Obj) -> str:
+    entry = session["discounts"][0]
+    if entry["promotion_code"]:
+        return f"{st.objects[entry['promotion_code']]['code']} applied"
+    coupon = st.objects.get(entry["coupon"] or "")
+    return (coupon or {}).get("name") or "Discount"
+
+
+def _promotion_box(session: Obj) -> str:
+    """The promotion code box (``allow_promotion_codes``), until a code is applied."""
+    if not session["allow_promotion_codes"] or session["discounts"]:
+        return ""
+    return (
+        f'<form method=post action="/c/pay/{esc(session["id"])}/promotion_code" '
+        "id=promotion-form class=row><div><label for=promotion_code>Promotion code</label>"
+        "<input id=promotion_code name=promotion_code autocomplete=off></div>"
+        "<div style='flex:0 0 100px'><button type=submit class=secondary>Apply</button>"
+        "</div></form>"
+    )
+
+
+def checkout_promotion_code(st: State, cs_id: str, form: dict[str, str]) -> Page:
+    """The promotion code box's Apply: back to the page, now showing the discount."""
+    session = st.colls["checkout.session"].get(cs_id)
+    if session is None:
+        return not_found("This Checkout Session does not exist.")
+    try:
+        apply_promotion_code(st, session, form.get("promotion_code") or "")
+    except StripeError as err:
+        return checkout_page(st, cs_id, err.message, 422)
+    return redirect(f"/c/pay/{cs_id}")
 
 
 def checkout_page(st: State, cs_id: str, error: str | None = None, status: int = 200) -> Page:
@@ -126,6 +166,12 @@ def checkout_submit(st: State, cs_id: str, form: dict[str, str]) -> Page:
     if session["status"] != "open":
         return checkout_page(st, cs_id)
     email = (form.get("email") or "").strip() or None
+    code = (form.get("promotion_code") or "").strip()
+    if code and not session["discounts"]:
+        try:
+            apply_promotion_code(st, session, code)
+        except StripeError as err:
+            return checkout_page(st, cs_id, err.message, 422)
     if session["customer"] is None and not (email or session["customer_email"]):
         return checkout_page(st, cs_id, "Your email address is incomplete.", 422)
     card: TestCard | None = None
@@ -292,7 +338,17 @@ PAGE_ROUTES: list[tuple[str, re.Pattern[str], PageHandler]] = [
     ("GET", re.compile(r"^/c/pay/([^/]+)$"), lambda st, form, cs: checkout_page(st, cs)),
     ("POST", re.compile(r"^/c/pay/([^/]+)$"), lambda st, form, cs: checkout_submit(st, cs, form)),
     ("POST", re.compile(r"^/c/pay/([^/]+)/3ds$"), lambda st, form, cs: checkout_3ds(st, cs, form)),
+    (
+        "POST",
+        re.compile(r"^/c/pay/([^/]+)/promotion_code$"),
+        lambda st, form, cs: checkout_promotion_code(st, cs, form),
+    ),
     ("GET", re.compile(r"^/p/session/([^/]+)$"), lambda st, form, bps: portal_page(st, bps)),
+    (
+        "GET",
+        re.compile(r"^/p/session/([^/]+)/subscriptions/([^/]+)/cancel$"),
+        lambda st, form, bps, sub: cancel_confirm_page(st, bps, sub),
+    ),
     (
         "POST",
         re.compile(r"^/p/session/([^/]+)/subscriptions/([^/]+)/(cancel|renew|update)$"),

@@ -16,7 +16,14 @@ from ._html import (
     status_pill,
 )
 from ._invoice_lines import items_of
-from ._portal import portal_cancel, portal_change_plan, portal_renew, portal_update_card
+from ._portal import (
+    portal_cancel,
+    portal_change_plan,
+    portal_renew,
+    portal_update_card,
+    session_configuration,
+)
+from ._portal_config import plan_choices, quantity_limits
 from ._store import Obj
 from ._timeutil import fmt_date, fmt_money
 
@@ -42,12 +49,8 @@ def portal_page(
         for oid in reversed(st.colls["subscription"].candidates("customer", cus["id"]))
         if st.objects[oid]["status"] not in ("canceled", "incomplete_expired")
     ]
-    prices = [
-        p
-        for p in reversed(list(st.colls["price"].by_id.values()))
-        if p["active"] and p["recurring"] is not None and p["recurring"]["usage_type"] == "licensed"
-    ]
-    blocks = [_subscription_block(st, sub, prices, base) for sub in subs]
+    config = session_configuration(st, session)
+    blocks = [_subscription_block(st, sub, config, base) for sub in subs]
     if not blocks:
         blocks.append("<div class=card><p class=muted>No active subscriptions.</p></div>")
     pm_line = _payment_method_line(st, cus, subs)
@@ -70,43 +73,93 @@ def portal_page(
     return layout(f"{name} — Billing", body, status)
 
 
-def _subscription_block(st: State, sub: Obj, prices: list[Obj], base: str) -> str:
+def _subscription_block(st: State, sub: Obj, config: Obj, base: str) -> str:
     """One subscription on the portal page: plan, renewal or cancellation, change of plan."""
     item = items_of(sub)[0]
     price = item["price"]
     end = item["current_period_end"]
+    sub_base = f"{base}/subscriptions/{esc(sub['id'])}"
     if sub["cancel_at_period_end"] or sub["cancel_at"]:
         when = f"Cancels {fmt_date(sub['cancel_at'] or end)}"
         action = (
-            f'<form class=inline method=post action="{base}/subscriptions/{sub["id"]}/renew">'
+            f'<form class=inline method=post action="{sub_base}/renew">'
             "<button type=submit class=secondary name=renew>Renew plan</button></form>"
         )
     else:
         label = "Trial ends" if sub["status"] == "trialing" else "Renews"
         when = f"{label} {fmt_date(end)}"
+        # Cancelling goes through a confirmation page, as on Stripe's portal.
+        enabled = config["features"]["subscription_cancel"]["enabled"]
         action = (
-            f'<form class=inline method=post action="{base}/subscriptions/{sub["id"]}/cancel">'
-            "<button type=submit class=danger name=cancel>Cancel plan</button></form>"
+            f'<a class=danger href="{sub_base}/cancel" id=cancel>Cancel plan</a>' if enabled else ""
         )
-    options = "".join(
-        f'<option value="{esc(p["id"])}"{" selected" if p["id"] == price["id"] else ""}>'
-        f"{esc(product_name(st, p))} — {esc(price_label(st, p))}</option>"
-        for p in prices
-        if p["currency"] == price["currency"]
-    )
-    qty = item["quantity"] if item["quantity"] is not None else ""
     return (
         f'<div class=card id="sub-{esc(sub["id"])}"><div style="display:flex;'
         'justify-content:space-between;align-items:center"><div>'
         f"<b>{esc(product_name(st, price))}</b> {status_pill(sub['status'])}"
         f"<div class=muted>{esc(price_label(st, price))} · {esc(when)}</div></div>"
-        f"{action}</div>"
-        f'<form method=post action="{base}/subscriptions/{sub["id"]}/update">'
-        f"<div class=row><div><label>Change plan</label><select name=price>{options}"
-        "</select></div><div style='flex:0 0 110px'><label>Quantity</label>"
-        f'<input name=quantity value="{esc(qty)}" inputmode=numeric></div></div>'
-        "<button type=submit class=secondary>Update plan</button></form></div>"
+        f"{action}</div>{_update_form(st, item, config, sub_base)}</div>"
     )
+
+
+def _update_form(st: State, item: Obj, config: Obj, sub_base: str) -> str:
+    """Change of plan and, for a per-seat price the configuration allows it for, of quantity."""
+    price = item["price"]
+    choices = plan_choices(st, config, price)
+    limits = quantity_limits(config, price)
+    if len(choices) < 2 and limits is None:
+        return ""
+    options = "".join(
+        f'<option value="{esc(p["id"])}"{" selected" if p["id"] == price["id"] else ""}>'
+        f"{esc(product_name(st, p))} — {esc(price_label(st, p))}</option>"
+        for p in choices
+    )
+    quantity = ""
+    if limits is not None:
+        low, high = limits
+        top = f" max={high}" if high is not None else ""
+        quantity = (
+            "<div style='flex:0 0 110px'><label for=quantity>Quantity</label>"
+            f"<input id=quantity name=quantity type=number min={low}{top} "
+            f'value="{esc(item["quantity"])}" inputmode=numeric></div>'
+        )
+    return (
+        f'<form method=post action="{sub_base}/update">'
+        f"<div class=row><div><label>Change plan</label><select name=price>{options}"
+        f"</select></div>{quantity}</div>"
+        "<button type=submit class=secondary>Update plan</button></form>"
+    )
+
+
+def cancel_confirm_page(st: State, bps_id: str, sub_id: str) -> Page:
+    """The confirmation step before a cancellation; its button posts the cancellation."""
+    session = st.colls["billing_portal.session"].get(bps_id)
+    sub = st.colls["subscription"].get(sub_id)
+    if session is None or sub is None or sub["customer"] != session["customer"]:
+        return not_found("This subscription does not exist.")
+    name = st.account["settings"]["dashboard"]["display_name"]
+    base = f"/p/session/{esc(bps_id)}"
+    item = items_of(sub)[0]
+    config = session_configuration(st, session)
+    immediately = config["features"]["subscription_cancel"]["mode"] == "immediately"
+    ends = (
+        "Your subscription will be canceled immediately."
+        if immediately
+        else f"Your subscription will be canceled, but is still available until the end of "
+        f"your billing period on {fmt_date(item['current_period_end'])}."
+    )
+    body = (
+        "<div class=wrap><div class=col>"
+        f'<div class=brand><a href="{base}" id=back>&larr; {esc(name)}</a>'
+        "<span class=tag>TEST MODE</span></div></div><div class=col><div class=card>"
+        f"<h2>Cancel your plan</h2><p><b>{esc(product_name(st, item['price']))}</b> "
+        f"<span class=muted>{esc(price_label(st, item['price']))}</span></p>"
+        f"<p class=muted>{esc(ends)}</p>"
+        f'<form method=post action="{base}/subscriptions/{esc(sub_id)}/cancel">'
+        "<button type=submit class=danger id=confirm>Cancel plan</button></form>"
+        f'<p><a href="{base}">Go back</a></p></div></div></div>'
+    )
+    return layout(f"{name} — Cancel plan", body)
 
 
 def _payment_method_line(st: State, cus: Obj, subs: list[Obj]) -> str:

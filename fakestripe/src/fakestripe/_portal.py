@@ -17,6 +17,7 @@ from ._params import (
     str_param,
 )
 from ._payment_methods import attach_pm, make_card_pm
+from ._portal_config import default_configuration, plan_choices, quantity_limits
 from ._store import Obj, new_id
 from ._subscription_cancel import cancel_subscription
 from ._subscription_update import modify
@@ -36,8 +37,7 @@ def create_portal_session(st: State, p: Params) -> Obj:
     session: Obj = {
         "id": bps_id,
         "object": "billing_portal.session",
-        "configuration": str_param(p, "configuration")
-        or st.meta_of("__config__").setdefault("portal_configuration", new_id("bpc")),
+        "configuration": _configuration(st, str_param(p, "configuration"))["id"],
         "created": st.now(),
         "customer": cus["id"],
         "customer_account": None,
@@ -49,6 +49,23 @@ def create_portal_session(st: State, p: Params) -> Obj:
         "url": f"{st.base_url}/p/session/{bps_id}",
     }
     return st.add(session)
+
+
+def _configuration(st: State, config_id: str | None) -> Obj:
+    if config_id is None:
+        return default_configuration(st)
+    config = st.get("billing_portal.configuration", config_id, "configuration")
+    if not config["active"]:
+        raise invalid(
+            f"The configuration `{config_id}` is inactive; activate it or use another one.",
+            "configuration",
+        )
+    return config
+
+
+def session_configuration(st: State, session: Obj) -> Obj:
+    config: Obj = st.objects[session["configuration"]]
+    return config
 
 
 def _flow(st: State, cus: Obj, raw: Obj | None, return_url: str | None) -> Obj | None:
@@ -121,9 +138,12 @@ def _portal_sub(st: State, session: Obj, sub_id: str) -> Obj:
     return sub
 
 
-def portal_cancel(st: State, session: Obj, sub_id: str, immediately: bool = False) -> None:
+def portal_cancel(st: State, session: Obj, sub_id: str) -> None:
     sub = _portal_sub(st, session, sub_id)
-    if immediately:
+    cancel = session_configuration(st, session)["features"]["subscription_cancel"]
+    if not cancel["enabled"]:
+        raise invalid("This portal does not allow cancelling subscriptions.")
+    if cancel["mode"] == "immediately":
         cancel_subscription(st, sub)
     elif sub["billing_mode"]["type"] == "flexible":
         # In flexible billing mode the portal cancels at period end by setting `cancel_at`;
@@ -142,13 +162,30 @@ def portal_renew(st: State, session: Obj, sub_id: str) -> None:
 def portal_change_plan(
     st: State, session: Obj, sub_id: str, price_id: str, quantity: int | None
 ) -> None:
+    """The portal's plan change: only to a price the configuration offers, and a new quantity
+    only where it offers the quantity box (an unchanged quantity is ignored)."""
     sub = _portal_sub(st, session, sub_id)
-    price = st.get("price", price_id, "price")
+    config = session_configuration(st, session)
     item = sub["items"]["data"][0]
+    price = st.get("price", price_id or item["price"]["id"], "price")
+    if price["id"] not in [p["id"] for p in plan_choices(st, config, item["price"])]:
+        raise invalid(f"This portal does not offer the price {price['id']}.", "price")
     change: dict[str, Any] = {"id": item["id"], "price": price["id"]}
-    if quantity is not None and not is_metered(price):
+    if quantity is not None and quantity != item["quantity"] and not is_metered(price):
+        _check_quantity(config, price, quantity)
         change["quantity"] = str(quantity)
-    modify(st, sub, {"items": [change], "proration_behavior": "create_prorations"})
+    proration = config["features"]["subscription_update"]["proration_behavior"]
+    modify(st, sub, {"items": [change], "proration_behavior": proration})
+
+
+def _check_quantity(config: Obj, price: Obj, quantity: int) -> None:
+    limits = quantity_limits(config, price)
+    if limits is None:
+        raise invalid("This portal does not allow changing the quantity of this plan.", "quantity")
+    minimum, maximum = limits
+    if quantity < minimum or (maximum is not None and quantity > maximum):
+        most = f" and at most {maximum}" if maximum is not None else ""
+        raise invalid(f"The quantity must be at least {minimum}{most}.", "quantity")
 
 
 def portal_update_card(

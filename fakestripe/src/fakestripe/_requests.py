@@ -16,6 +16,7 @@ from . import (  # noqa: F401
     _routes_billing,
     _routes_catalog,
     _routes_customers,
+    _routes_discounts,
     _routes_schedules,
     _routes_webhooks,
 )

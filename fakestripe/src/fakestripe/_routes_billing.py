@@ -9,12 +9,14 @@ from ._invoice_preview import preview_invoice
 from ._invoices import mark_uncollectible, pay_invoice_api, void_invoice
 from ._params import (
     apply_metadata,
+    bool_param,
     check_params,
     choice_param,
     metadata_param,
     str_param,
 )
 from ._portal import create_portal_session
+from ._portal_config import create_configuration, default_configuration, update_configuration
 from ._routing import LIST_KEYS, Ctx, list_limit, list_of, route, search
 from ._store import Obj
 from ._subscription_cancel import cancel_api
@@ -253,3 +255,38 @@ def checkout_line_items(ctx: Ctx, cs: str) -> Obj:
 @route("POST", "/v1/billing_portal/sessions")
 def portal_create(ctx: Ctx) -> Obj:
     return create_portal_session(ctx.state, ctx.params)
+
+
+@route("POST", "/v1/billing_portal/configurations")
+def portal_config_create(ctx: Ctx) -> Obj:
+    return create_configuration(ctx.state, ctx.params)
+
+
+@route("GET", "/v1/billing_portal/configurations")
+def portal_config_list(ctx: Ctx) -> Obj:
+    default_configuration(ctx.state)  # Stripe's account always has one
+    p = ctx.params
+    preds: list[Callable[[Obj], bool]] = []
+    for key in ("active", "is_default"):
+        flag = bool_param(p, key)
+        if flag is not None:
+            preds.append(lambda o, key=key, flag=flag: o[key] is flag)
+    p.pop("active", None)
+    p.pop("is_default", None)
+    return list_of(
+        ctx,
+        "billing_portal.configuration",
+        "/v1/billing_portal/configurations",
+        pred=(lambda o: all(f(o) for f in preds)) if preds else None,
+    )
+
+
+@route("GET", "/v1/billing_portal/configurations/{id}")
+def portal_config_get(ctx: Ctx, bpc: str) -> Obj:
+    return ctx.state.get("billing_portal.configuration", bpc)
+
+
+@route("POST", "/v1/billing_portal/configurations/{id}")
+def portal_config_update(ctx: Ctx, bpc: str) -> Obj:
+    config = ctx.state.get("billing_portal.configuration", bpc)
+    return update_configuration(ctx.state, config, ctx.params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._catalog import plan_of
+from ._discounts import parse_discounts, redeem
 from ._engine import State
 from ._errors import StripeError, invalid, missing_param
 from ._invoice_lines import (
@@ -47,6 +48,7 @@ SUB_CREATE = {
     "days_until_due",
     "default_payment_method",
     "description",
+    "discounts",
     "invoice_settings",
     "items",
     "metadata",
@@ -71,7 +73,6 @@ SUB_CREATE_UNSUPPORTED = {
     "customer_account",
     "default_source",
     "default_tax_rates",
-    "discounts",
     "on_behalf_of",
     "pending_invoice_item_interval",
     "transfer_data",
@@ -214,6 +215,7 @@ def create_subscription(st: State, p: Params, from_checkout: bool = False) -> Ob
     cus_id = str_param(p, "customer", required=True)
     cus = st.get("customer", cus_id, "customer")
     parsed = _parse_items(st, p)
+    grants = parse_discounts(st, p, cus["id"])
     now = st.now()
     trial_end = _trial_end_param(p, now)
     behavior = choice_param(p, "payment_behavior", PAYMENT_BEHAVIOR) or "allow_incomplete"
@@ -270,6 +272,7 @@ def create_subscription(st: State, p: Params, from_checkout: bool = False) -> Ob
     meta["pending"] = []
     first_invoice = new_id("in")
     sub["latest_invoice"] = first_invoice
+    sub["discounts"] = redeem(st, grants, cus["id"], sub_id)
     st.add(sub)
     st.emit("customer.subscription.created", sub)
     _bill_first_invoice(st, sub, first_invoice, behavior, end)

@@ -5,7 +5,7 @@ from __future__ import annotations
 # released or canceled. As fake time passes a phase's end, the next phase's items apply; at a
 # billing period boundary without proration, so the renewal invoice bills the new items.
 from ._engine import State
-from ._errors import invalid
+from ._errors import StripeError, invalid
 from ._invoice_lines import is_metered, items_of, price_interval
 from ._params import (
     Params,
@@ -22,13 +22,20 @@ from ._params import (
 )
 from ._store import Obj, new_id, stripe_object
 from ._subscription_cancel import LIVE, cancel_schedule_of, cancel_subscription
-from ._subscription_create import check_price
+from ._subscription_create import check_compatible, check_price, create_subscription
 from ._subscription_plan import PRORATION
 from ._subscription_update import modify
 from ._timeutil import add_interval
 
-SCHEDULE_CREATE = {"from_subscription", "customer", "phases", "end_behavior", "metadata"}
-SCHEDULE_CREATE_UNSUPPORTED = {"billing_mode", "customer_account", "default_settings", "start_date"}
+SCHEDULE_CREATE = {
+    "from_subscription",
+    "customer",
+    "phases",
+    "end_behavior",
+    "metadata",
+    "start_date",
+}
+SCHEDULE_CREATE_UNSUPPORTED = {"billing_mode", "customer_account", "default_settings"}
 SCHEDULE_UPDATE = {"phases", "end_behavior", "metadata", "proration_behavior"}
 SCHEDULE_UPDATE_UNSUPPORTED = {"default_settings"}
 PHASE_KEYS = {
@@ -145,13 +152,8 @@ def create_schedule(st: State, p: Params) -> Obj:
     check_params(p, SCHEDULE_CREATE, SCHEDULE_CREATE_UNSUPPORTED)
     sub_id = str_param(p, "from_subscription")
     if sub_id is None:
-        raise invalid(
-            "fakestripe creates subscription schedules from existing subscriptions only: "
-            "pass `from_subscription`.",
-            "from_subscription",
-            "parameter_missing",
-        )
-    for key in ("customer", "phases", "end_behavior"):
+        return _create_with_phases(st, p)
+    for key in ("customer", "phases", "end_behavior", "start_date"):
         if key in p:
             raise invalid(f"You cannot set `{key}` if `from_subscription` is set.", key)
     sub = st.get("subscription", sub_id, "from_subscription")
@@ -167,12 +169,43 @@ def create_schedule(st: State, p: Params) -> Obj:
             f"`{sub['schedule']}`.",
             "from_subscription",
         )
-    sched = schedule_object(st, sub, [phase_from_subscription(sub)], "release")
+    return _start(st, sub, [phase_from_subscription(sub)], "release", p)
+
+
+def _create_with_phases(st: State, p: Params) -> Obj:
+    """``customer`` and ``phases`` (starting now): the schedule creates the subscription from
+    its first phase."""
+    cus = st.get("customer", str_param(p, "customer", required=True), "customer")
+    if str_param(p, "start_date") not in (None, "now"):
+        raise StripeError(
+            400,
+            "fakestripe only starts subscription schedules now: pass `start_date=now`.",
+            param="start_date",
+            code="parameter_unknown",
+        )
+    raw_phases = list_param(p, "phases")
+    if raw_phases is None:
+        raise invalid("Missing required param: phases.", "phases", "parameter_missing")
+    end_behavior = choice_param(p, "end_behavior", END_BEHAVIORS) or "release"
+    # One instant for the phases and the subscription, so the first phase ends with its period.
+    previous = st.clock.pinned
+    st.clock.pinned = st.now()
+    try:
+        phases = _parse_phases(st, raw_phases, st.now(), None)
+        items = [_change(None, pi["price"], pi["quantity"]) for pi in phases[0]["items"]]
+        sub = create_subscription(st, {"customer": cus["id"], "items": items})
+        return _start(st, sub, phases, end_behavior, p)
+    finally:
+        st.clock.pinned = previous
+
+
+def _start(st: State, sub: Obj, phases: list[Obj], end_behavior: str, p: Params) -> Obj:
+    sched = schedule_object(st, sub, phases, end_behavior)
     apply_metadata(sched["metadata"], metadata_param(p))
     st.add(sched)
     st.emit("subscription_schedule.created", sched)
     _attach(st, sub, sched["id"])
-    st.schedule(sched["phases"][0]["end_date"], "schedule_phase", sched["id"])
+    st.schedule(phases[0]["end_date"], "schedule_phase", sched["id"])
     return sched
 
 
@@ -185,12 +218,15 @@ def _attach(st: State, sub: Obj, sched_id: str | None) -> None:
 
 def update_schedule(st: State, sched: Obj, p: Params) -> Obj:
     check_params(p, SCHEDULE_UPDATE, SCHEDULE_UPDATE_UNSUPPORTED)
-    _require_open(sched, "updated")
+    _require_open(sched, "update")
     sub = st.objects[sched["subscription"]]
     end_behavior = choice_param(p, "end_behavior", END_BEHAVIORS)
     proration = choice_param(p, "proration_behavior", PRORATION)
     raw_phases = list_param(p, "phases")
-    phases = _parse_phases(st, sched, sub, raw_phases) if raw_phases is not None else None
+    phases = None
+    if raw_phases is not None:
+        start = sched["current_phase"]["start_date"]
+        phases = _parse_phases(st, raw_phases, start, sub["currency"])
     before = st.snapshot(sched)
     if phases is not None:
         current = phases[0]
@@ -209,7 +245,7 @@ def update_schedule(st: State, sched: Obj, p: Params) -> Obj:
 
 def release_schedule(st: State, sched: Obj, p: Params) -> Obj:
     check_params(p, {"preserve_cancel_date"})
-    _require_open(sched, "released")
+    _require_open(sched, "release")
     sub = st.objects.get(sched["subscription"])
     sched["status"] = "released"
     sched["released_at"] = st.now()
@@ -226,7 +262,7 @@ def release_schedule(st: State, sched: Obj, p: Params) -> Obj:
 def cancel_schedule(st: State, sched: Obj, p: Params) -> Obj:
     """Cancel the schedule and, as Stripe does, its subscription."""
     check_params(p, {"invoice_now", "prorate"})
-    _require_open(sched, "canceled")
+    _require_open(sched, "cancel")
     sub = st.objects.get(sched["subscription"])
     if sub is not None and sub["status"] in LIVE:
         invoice_now = p.get("invoice_now") in ("true", True)
@@ -238,31 +274,35 @@ def cancel_schedule(st: State, sched: Obj, p: Params) -> Obj:
 
 
 def _require_open(sched: Obj, verb: str) -> None:
+    """``verb``: what the caller does to the schedule (``update``, ``release``, ``cancel``)."""
     if sched["status"] not in OPEN:
+        done = {"update": "updated", "release": "released", "cancel": "canceled"}[verb]
         raise invalid(
-            f"You cannot {verb[:-1] if verb.endswith('ed') else verb} a subscription schedule "
-            f"that is currently in the `{sched['status']}` status. It must be in "
-            f"`not_started`, `active` status to be {verb}."
+            f"You cannot {verb} a subscription schedule that is currently in the "
+            f"`{sched['status']}` status. It must be in `not_started`, `active` status to be "
+            f"{done}."
         )
 
 
 # ------------------------------------------------------------------------------ phases
 
 
-def _parse_phases(st: State, sched: Obj, sub: Obj, raw_phases: list[object]) -> list[Obj]:
-    """Parse ``phases``: the current phase first (its start unchanged), then future ones,
-    each starting where the one before ends."""
+def _parse_phases(
+    st: State, raw_phases: list[object], current_start: int, currency: str | None
+) -> list[Obj]:
+    """Parse ``phases``: the current phase first (starting at ``current_start``), then future
+    ones, each starting where the one before ends. ``currency`` None: the first price's."""
     if not raw_phases:
         raise invalid("You must provide at least one phase.", "phases")
     now = st.now()
-    current_start = sched["current_phase"]["start_date"]
     phases: list[Obj] = []
     start = current_start
     for n, raw in enumerate(raw_phases):
         base = f"phases[{n}]"
         if not isinstance(raw, dict):
             raise invalid("Invalid object", base)
-        phase = _parse_phase(st, raw, base, start, sub["currency"])
+        phase = _parse_phase(st, raw, base, start, currency)
+        currency = phase["currency"]
         if n == 0 and phase["start_date"] != current_start:
             raise invalid(
                 "You can not modify the start date of the current phase.", f"{base}[start_date]"
@@ -283,21 +323,24 @@ def _parse_phases(st: State, sched: Obj, sub: Obj, raw_phases: list[object]) -> 
     return phases
 
 
-def _parse_phase(st: State, raw: Obj, base: str, default_start: int, currency: str) -> Obj:
+def _parse_phase(st: State, raw: Obj, base: str, default_start: int, currency: str | None) -> Obj:
     for key in raw:
         if key not in PHASE_KEYS:
             raise unknown_param(f"{base}[{key}]")
-    items, interval = _parse_phase_items(st, raw, base)
+    items, prices = _parse_phase_items(st, raw, base)
+    if currency is not None and prices[0]["currency"] != currency:
+        raise invalid("All phases of a schedule must use the same currency.", f"{base}[items]")
     start = int_param(raw, "start_date", param=f"{base}[start_date]")
     start = default_start if start is None else start
-    end = _phase_end(raw, base, start, interval)
+    end = _phase_end(raw, base, start, price_interval(prices[0]))
     if end <= start:
         raise invalid("The end_date of a phase must be after its start_date.", f"{base}[end_date]")
     proration = (
         choice_param(raw, "proration_behavior", PRORATION, f"{base}[proration_behavior]")
         or "create_prorations"
     )
-    return phase_object(items, currency, start, end, proration, new_metadata(metadata_param(raw)))
+    metadata = new_metadata(metadata_param(raw))
+    return phase_object(items, prices[0]["currency"], start, end, proration, metadata)
 
 
 def _phase_end(raw: Obj, base: str, start: int, interval: tuple[str, int]) -> int:
@@ -318,13 +361,13 @@ def _phase_end(raw: Obj, base: str, start: int, interval: tuple[str, int]) -> in
     return add_interval(start, unit, count * iterations)
 
 
-def _parse_phase_items(st: State, raw: Obj, base: str) -> tuple[list[Obj], tuple[str, int]]:
-    """The phase's items, and the billing interval of its first price (for ``iterations``)."""
+def _parse_phase_items(st: State, raw: Obj, base: str) -> tuple[list[Obj], list[Obj]]:
+    """The phase's items and their prices (checked to bill together)."""
     raw_items = list_param(raw, "items", f"{base}[items]")
     if not raw_items:
         raise invalid("Missing required param: items.", f"{base}[items]", "parameter_missing")
     items: list[Obj] = []
-    intervals: list[tuple[str, int]] = []
+    prices: list[Obj] = []
     for n, item in enumerate(raw_items):
         ibase = f"{base}[items][{n}]"
         if not isinstance(item, dict):
@@ -341,8 +384,9 @@ def _parse_phase_items(st: State, raw: Obj, base: str) -> tuple[list[Obj], tuple
         if qty is None and not is_metered(price):
             qty = 1
         items.append(phase_item(price, qty, new_metadata(metadata_param(item))))
-        intervals.append(price_interval(price))
-    return items, intervals[0]
+        prices.append(price)
+    check_compatible(prices)
+    return items, prices
 
 
 def _apply_phase(st: State, sub: Obj, phase: Obj, proration: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._catalog import plan_of
+from ._discounts import parse_discounts, redeem
 from ._engine import State
 from ._errors import StripeError, invalid, missing_param
 from ._invoice_lines import NO_PM, charge_outcome, default_pm, items_of
@@ -51,6 +52,7 @@ SUB_UPDATE = {
     "days_until_due",
     "default_payment_method",
     "description",
+    "discounts",
     "invoice_settings",
     "items",
     "metadata",
@@ -71,7 +73,6 @@ SUB_UPDATE_UNSUPPORTED = {
     "billing_thresholds",
     "default_source",
     "default_tax_rates",
-    "discounts",
     "on_behalf_of",
     "pause_collection",
     "pending_invoice_item_interval",
@@ -113,12 +114,16 @@ def modify(st: State, sub: Obj, p: Params, item_base: str = "items") -> list[Obj
     pm_param = str_param(p, "default_payment_method")
     if pm_param is not None:
         pm = payment_method_for(st, cus, pm_param, "default_payment_method")
+    grants = parse_discounts(st, p, cus["id"]) if "discounts" in p else None
     lines = plan_lines(st, sub, update)
     if behavior == "error_if_incomplete":
         _refuse_failing_payment(st, sub, cus, update, lines, pm)
     before = st.snapshot(sub)
     created = _apply_item_operations(st, sub, update)
     _apply_fields(st, sub, p, update, pm)
+    if grants is not None:
+        # The given discounts replace the subscription's.
+        sub["discounts"] = redeem(st, grants, cus["id"], sub["id"])
     invoice_specs = _invoice_specs(st, sub, update, lines)
     st.save(sub)
     st.emit_update("customer.subscription.updated", sub, before)

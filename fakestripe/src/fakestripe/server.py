@@ -5,6 +5,7 @@ and hosted-page helpers from ``_controls`` and ``_browser``."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from typing import Any
 from . import _checkout, _seed, _subscription_clock
 from ._browser import HostedPages, PageResult
 from ._controls import ClockControls, WebhookControls
-from ._engine import State, public
+from ._engine import DEFAULT_ACCOUNT_NAME, State, public
 from ._http import HttpServer
 from ._requests import API_KEY, Requests
 from ._store import Obj, rand_str
@@ -50,6 +51,7 @@ class FakeStripe(WebhookControls, ClockControls, HostedPages):
         retry_days: Iterable[int] = (3, 5, 7),
         record_responses: bool = False,
         tick_interval: float | None = 1.0,
+        account_name: str | None = None,
     ) -> None:
         if host not in _ALLOWED_HOSTS:
             raise ValueError("FakeStripe only binds to 127.0.0.1 (loopback)")
@@ -62,6 +64,10 @@ class FakeStripe(WebhookControls, ClockControls, HostedPages):
             retry_base, max_attempts, webhook_timeout, on_delivered=self._on_delivered
         )
         self.state = State(self.dispatcher)
+        # The business name on hosted pages and invoices: the argument, else the
+        # FAKESTRIPE_ACCOUNT_NAME environment variable, else a neutral default.
+        name = account_name or os.environ.get("FAKESTRIPE_ACCOUNT_NAME") or DEFAULT_ACCOUNT_NAME
+        self.state.set_account_name(name.strip() or DEFAULT_ACCOUNT_NAME)
         _subscription_clock.register(self.state)
         _checkout.register(self.state)
         self._retry_days = tuple(retry_days)
