@@ -128,10 +128,8 @@ def _remote(subscription_id: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plan_item(remote: dict[str, Any]) -> dict[str, Any]:
-    """The item that carries the plan: the first whose price is a plan, else the first."""
-    items = (remote.get("items") or {}).get("data") or []
-    prices = {option.price_id for option in plan_state.plan_options()}
-    return next((i for i in items if object_id(i.get("price")) in prices), items[0])
+    """The subscription's item (`_check_changeable` allows one)."""
+    return dict(((remote.get("items") or {}).get("data") or [{}])[0])
 
 
 def _current_option(item: dict[str, Any]) -> PlanOption:
@@ -156,6 +154,26 @@ def _check_changeable(remote: dict[str, Any]) -> None:
         )
     if remote.get("cancel_at_period_end") or remote.get("cancel_at"):
         raise PlanChangeError("Your subscription is set to cancel: resume it to change plan.")
+    if len((remote.get("items") or {}).get("data") or []) != 1:
+        # A second item (metered usage, an add-on) would have to follow the plan, and usage
+        # billed on a removed item can be lost: the portal changes such a subscription.
+        raise PlanChangeError(
+            "Your plan includes metered usage or add-ons: change it in the billing portal."
+        )
+
+
+def _check_unscheduled(remote: dict[str, Any]) -> None:
+    """One change at a time: a schedule's next phase would undo a change made beside it."""
+    if remote.get("schedule"):
+        raise PlanChangeError(
+            "A plan change is already scheduled: cancel it to choose another plan."
+        )
+
+
+def _in_trial(remote: dict[str, Any]) -> bool:
+    """Stripe prorates nothing during a trial: a change then bills nothing now, and the new
+    plan's first invoice comes when the trial ends."""
+    return remote.get("status") == "trialing"
 
 
 def _proration_date(item: dict[str, Any]) -> int:
@@ -256,10 +274,7 @@ def quote_plan_changes(*, user: AbstractBaseUser | AnonymousUser) -> list[Quote]
     options = request_options()
     remote = _remote(plan_state.stripe_id(subscription), options)
     _check_changeable(remote)
-    if remote.get("schedule"):
-        raise PlanChangeError(
-            "A plan change is already scheduled: cancel it to choose another plan."
-        )
+    _check_unscheduled(remote)
     item = _plan_item(remote)
     current = _current_option(item)
     quantity = int(item.get("quantity") or 1)
@@ -275,7 +290,7 @@ def quote_plan_changes(*, user: AbstractBaseUser | AnonymousUser) -> list[Quote]
             item,
             plan.price_id,
             proration_date=proration_date,
-            upgrade=upgrade,
+            upgrade=upgrade and not _in_trial(remote),
             options=options,
         )
         token = _sign(
@@ -342,12 +357,9 @@ def apply_plan_change(*, user: AbstractBaseUser | AnonymousUser, token: str) -> 
     plan = next((p for p in plan_state.plan_options() if p.price_id == quote["price"]), None)
     if plan is None:
         raise _stale()
+    _check_unscheduled(remote)
     if quote["upgrade"]:
         return _upgrade(remote, item, plan, quote, options)
-    if remote.get("schedule"):
-        raise PlanChangeError(
-            "A plan change is already scheduled: cancel it to choose another plan."
-        )
     return _downgrade(remote, item, plan, quote, options)
 
 
@@ -360,15 +372,18 @@ def _upgrade(
 ) -> ChangeResult:
     # Priced again with the quote's proration date: what is charged below is this amount, and
     # a quote that pending invoice items (or a new price) made wrong is refused, not charged.
-    preview = _preview(
-        remote,
-        item,
-        plan.price_id,
-        proration_date=quote["proration_date"],
-        proration_behavior="always_invoice",
-        options=options,
-    )
-    if int(preview.get("amount_due") or 0) != quote["due_now"]:
+    due_now = 0
+    if not _in_trial(remote):
+        preview = _preview(
+            remote,
+            item,
+            plan.price_id,
+            proration_date=quote["proration_date"],
+            proration_behavior="always_invoice",
+            options=options,
+        )
+        due_now = int(preview.get("amount_due") or 0)
+    if due_now != quote["due_now"]:
         raise _stale()
     try:
         updated = stripe.Subscription.modify(

@@ -52,9 +52,9 @@ def _option(plan: PlanConfiguration) -> PlanOption:
 
 
 def plan_options() -> list[PlanOption]:
-    """The plans sold on the pricing page (metered plans change plan like the others: their
-    licensed price is the one that changes)."""
-    return [_option(plan) for plan in get_plans()]
+    """The plans a subscription can move to in the app: those without metered usage (a
+    metered plan has a second item, and is changed in the billing portal)."""
+    return [_option(plan) for plan in get_plans() if not plan.is_metered]
 
 
 def subscription_of(user: AbstractBaseUser | AnonymousUser) -> Subscription | None:

@@ -230,3 +230,33 @@ def test_a_tampered_or_old_quote_is_refused(billing_stripe, signed_in, user, mon
     assert "too long ago" in refused(token)
     assert price_at_stripe(billing_stripe, subscription_id) == price_of("pro")
     assert len(stripe.Invoice.list(subscription=subscription_id, limit=100).data) == 1
+
+
+def test_during_a_trial_a_change_costs_nothing_now(billing_stripe, signed_in, user, settings):
+    settings.BILLING_TRIAL_PERIOD_DAYS = 14
+    subscription_id = subscribe(billing_stripe, signed_in)
+    assert get_active_subscription(user).status == "trialing"
+    quote = quotes_on_page(signed_in)["enterprise"]
+    assert quote["due_now"] == format_money(0, "usd")
+
+    signed_in.post(reverse("billing:change_plan"), {"quote": quote["token"]})
+    assert price_at_stripe(billing_stripe, subscription_id) == price_of("enterprise")
+    billing_stripe.deliver()
+    subscription = get_active_subscription(user)
+    assert plan_slug_of(subscription) == "enterprise" and subscription.status == "trialing"
+
+
+def test_cancelling_drops_a_scheduled_downgrade(billing_stripe, signed_in, user):
+    subscription_id = subscribe(billing_stripe, signed_in, "enterprise")
+    signed_in.post(
+        reverse("billing:change_plan"), {"quote": quotes_on_page(signed_in)["pro"]["token"]}
+    )
+    billing_stripe.deliver()
+    assert "Changes to Pro on" in billing_page(signed_in)
+
+    signed_in.post(reverse("billing:cancel"))
+    billing_stripe.deliver()
+    remote = billing_stripe.fake.get(subscription_id)
+    assert remote["schedule"] is None and remote["cancel_at_period_end"] is True
+    page = billing_page(signed_in)
+    assert "Cancels on" in page and "Changes to" not in page
