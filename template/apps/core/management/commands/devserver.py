@@ -85,7 +85,16 @@ class Command(BaseCommand):
         host, _, port = addrport.rpartition(":")
         site = f"http://{host or '127.0.0.1'}:{port}"
         fake = subprocess.Popen(
-            [sys.executable, "-m", "fakestripe", "--webhook", site + WEBHOOK_PATH],
+            [
+                sys.executable,
+                "-m",
+                "fakestripe",
+                "--webhook",
+                site + WEBHOOK_PATH,
+                # Its Checkout and portal pages then say whom the customer is paying.
+                "--account-name",
+                settings.PROJECT_NAME,
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
