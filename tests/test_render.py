@@ -33,6 +33,7 @@ SHARED_BILLING = {
     "plan_changes.py",
     "plan_types.py",
     "overview.py",
+    "offline_promotions.py",
     "migrations/__init__.py",
     "templatetags/__init__.py",
     "templatetags/billing_tags.py",

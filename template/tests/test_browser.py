@@ -34,6 +34,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "a long and unguessable passphrase 42"
 GOOD_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
+#: The offline Stripe's demonstration code (apps/billing/offline_promotions.py): 20% off.
+PROMOTION_CODE = "WELCOME20"
 #: Seconds a page or the server may take (the first `migrate` of a fresh database included).
 SERVER_START_TIMEOUT = 180
 STEP_TIMEOUT_MS = 30_000
@@ -110,6 +112,8 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "CELERY_BROKER_URL": "",
         "REDIS_URL": "",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        # Checkout's promotion code box; `make run` creates the code WELCOME20 offline.
+        "BILLING_ALLOW_PROMOTION_CODES": "true",
         "PYTHONUNBUFFERED": "1",
     }
     log = workdir / "devserver.log"
@@ -221,6 +225,10 @@ def test_a_new_customer_subscribes_and_manages_the_plan(
         assert "Most popular" in journey.text()
         journey.shot("pricing")
         page.click("[data-plan=pro] button:has-text('Subscribe')")
+        page.fill("#promotion_code", PROMOTION_CODE)
+        with page.expect_navigation():
+            page.click("#promotion-form button[type=submit]")
+        assert f"{PROMOTION_CODE} applied" in journey.text()
         journey.pay(GOOD_CARD)
 
         page.wait_for_url(re.compile(r"/billing/success/"))
@@ -232,6 +240,7 @@ def test_a_new_customer_subscribes_and_manages_the_plan(
         assert "Pro" in billing and "/month" in billing
         assert "Next invoice" in billing and "Visa ending in 4242" in billing
         assert "Paid" in billing  # the first invoice, in the history
+        assert f"20% off ({PROMOTION_CODE})" in billing
         journey.shot("billing")
 
         journey.goto("/billing/pricing/")

@@ -264,7 +264,9 @@ def _stripe_details(subscription: Any, customer_id: str) -> dict[str, Any]:
     options = request_options()
     sub_id = stripe_subscription_id_of(subscription)
     remote = stripe.Subscription.retrieve(
-        sub_id, expand=["default_payment_method", "discounts"], **options
+        sub_id,
+        expand=["default_payment_method", "discounts.promotion_code"],
+        **options,
     ).to_dict()
     payment_method = remote.get("default_payment_method")
     if not isinstance(payment_method, dict) and customer_id:

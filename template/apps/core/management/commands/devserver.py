@@ -42,6 +42,7 @@ BANNER = """
   │  OFFLINE STRIPE: no Stripe key is set, so billing runs against a local   │
   │  fake Stripe at {url:<55}  │
   │  No real money moves. Pay with the test card 4242 4242 4242 4242.        │
+  │  Promotion code WELCOME20 (with BILLING_ALLOW_PROMOTION_CODES=true).     │
   │  Set STRIPE_SECRET_KEY (sk_test_...) in .env to use your Stripe account. │
   └──────────────────────────────────────────────────────────────────────────┘
 """
