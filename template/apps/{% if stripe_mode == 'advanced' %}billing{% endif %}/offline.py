@@ -19,7 +19,6 @@ from django.conf import settings
 from fakestripe import PUBLISHABLE_KEY
 
 from .offline_promotions import create_demo_promotion_code
-
 from .plans import sync_plans, sync_products_and_prices
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,6 @@ from django.conf import settings
 from fakestripe import PUBLISHABLE_KEY
 
 from .offline_promotions import create_demo_promotion_code
-
 from .plans import get_plans
 
 WEBHOOK_PATH = "/billing/webhook/"
