@@ -265,7 +265,8 @@ def _stripe_details(subscription: Any, customer_id: str) -> dict[str, Any]:
     sub_id = stripe_subscription_id_of(subscription)
     remote = stripe.Subscription.retrieve(
         sub_id,
-        expand=["default_payment_method", "discounts.promotion_code"],
+        # The coupon is at `discounts.source.coupon` in this API version (an id unless expanded).
+        expand=["default_payment_method", "discounts.promotion_code", "discounts.source.coupon"],
         **options,
     ).to_dict()
     payment_method = remote.get("default_payment_method")
