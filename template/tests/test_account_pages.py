@@ -15,13 +15,23 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     ("name", "heading"),
-    [("account_signup", "Create your account"), ("account_login", "Log in")],
+    [
+        ("account_signup", "Create your account"),
+        ("account_login", "Log in"),
+        ("account_reset_password", "Reset your password"),
+    ],
 )
 def test_entrance_pages_use_one_wording(client, name, heading):
     html = client.get(reverse(name)).content.decode()
     assert f"<h1>{heading}</h1>" in html
     assert 'class="container auth"' in html  # the project's layout, one narrow column
     assert "Sign In" not in html and "Sign Up" not in html and "sign in" not in html
+
+
+def test_log_out_says_log_out(client, user):
+    client.force_login(user)
+    html = client.get(reverse("account_logout")).content.decode()
+    assert "<h1>Log out</h1>" in html and "Sign Out" not in html
 
 
 def test_the_site_is_named_after_the_project():
