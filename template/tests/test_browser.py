@@ -320,5 +320,18 @@ def test_a_declined_card_is_refused_with_its_message(
         assert "/billing/pricing/" in journey.page.url
         assert "needs an active subscription" in journey.text()
         journey.shot("reports-denied")
+
+        with journey.page.expect_navigation():
+            journey.page.click("header button:has-text('Log out')")
+        journey.goto("/accounts/password/reset/")
+        assert "Reset your password" in journey.text()
+        journey.shot("password-reset")
+        journey.goto("/accounts/login/")
+        journey.page.fill("input[name=login]", "grace@example.com")
+        journey.page.fill("input[name=password]", PASSWORD)
+        journey.shot("log-in")
+        with journey.page.expect_navigation():
+            journey.page.click("main form button[type=submit]")
+        assert "/dashboard/" in journey.page.url
     finally:
         journey.close()
