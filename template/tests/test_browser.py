@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-BROWSER = os.environ.get("BROWSER_EXECUTABLE", "/usr/bin/chromium")
+BROWSER = os.environ.get("BROWSER_EXECUTABLE") or "/usr/bin/chromium"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "a long and unguessable passphrase 42"
 GOOD_CARD = "4242 4242 4242 4242"
