@@ -5,7 +5,7 @@ VENV := $(CURDIR)/.venv
 DEMO := .demo
 PORT ?= 8000
 
-.PHONY: install test demo lint format clean bench fakestripe-wheel
+.PHONY: install test demo lint format clean bench mutate fakestripe-wheel
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -45,5 +45,10 @@ fakestripe-wheel: $(UV)
 bench: install
 	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/python bench/run.py
 
+# Mutation testing of both modes' money and access code (mutmut); tens of minutes, not in CI.
+# MUTATE_ARGS="--mode basic" for one mode. Scores go to bench/results.md.
+mutate: install
+	PATH="$(VENV)/bin:$$PATH" nice $(VENV)/bin/python bench/mutate.py $(MUTATE_ARGS)
+
 clean:
-	rm -rf $(DEMO) .pytest_cache
+	rm -rf $(DEMO) .pytest_cache .mutate

@@ -44,6 +44,9 @@ SHARED_BILLING = {
     "checks.py",
     "decorators.py",
     "examples.py",
+    "seat_limits.py",
+    "team_billing.py",
+    "migrations/0004_team_billing.py",
     "fast_sql.py",
     "models.py",
     "offline.py",
@@ -67,7 +70,7 @@ BILLING_FILES = {
         "management/commands/billing_retry_events.py",
         "migrations/0002_customer_unlinking_and_billing_emails.py",
         "migrations/0003_subscription_last_event_id_webhook_retries.py",
-        "migrations/0004_subscription_schedules.py",
+        "migrations/0005_subscription_schedules.py",
         "tasks.py",
     },
     "advanced": SHARED_BILLING

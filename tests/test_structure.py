@@ -158,6 +158,7 @@ def test_apps_have_no_import_cycles(rendered):
         ("denial responses", "access"),
         ("the public facade", "utils"),
         ("hand-written SQL", "fast_sql"),
+        ("a team's billing and seats", "team_billing"),
         ("plan changes", "plan_changes"),
         ("the state plan changes read and write", "plan_state"),
     ],

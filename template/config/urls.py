@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("billing/", include("apps.billing.urls")),
     *page_urls.site_urlpatterns,
+    path("teams/", include("apps.teams.urls")),
     *webhook_urls.site_urlpatterns,
     path("admin/", admin.site.urls),
 ]

@@ -17,3 +17,15 @@ class BillingStripe:
     fake: FakeStripe
     price_id: str
     deliver: Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class TeamPlans:
+    """Two team plans at the offline Stripe, beside the mode's others (Pro first):
+    `seat_price_id` is Team, billed per seat at `seat_amount` a month; `small_price_id` is
+    Small team, a flat price for at most `small_cap` members (Pro allows more)."""
+
+    seat_price_id: str
+    small_price_id: str
+    seat_amount: int = 1500
+    small_cap: int = 3

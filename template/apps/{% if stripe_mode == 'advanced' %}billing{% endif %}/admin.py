@@ -26,6 +26,7 @@ from .models import (
     MeterReport,
     PlanConfiguration,
     SubscriptionMetadata,
+    TeamCustomer,
     UsageCounter,
     UsageRecord,
     WebhookEvent,
@@ -35,7 +36,15 @@ from .tasks import requeue_webhook_events
 
 @admin.register(PlanConfiguration)
 class PlanConfigurationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "stripe_product", "stripe_price", "is_popular", "is_metered"]
+    list_display = [
+        "name",
+        "slug",
+        "stripe_product",
+        "stripe_price",
+        "is_popular",
+        "per_seat",
+        "is_metered",
+    ]
     list_editable = ["is_popular"]
     search_fields = ["name", "slug", "stripe_product__id", "stripe_price__id"]
     prepopulated_fields = {"slug": ["name"]}
@@ -56,6 +65,13 @@ class PlanConfigurationAdmin(admin.ModelAdmin):
                 features=plan.features, usage_limits=plan.limits
             )
         self.message_user(request, f"{updated} subscriptions updated.", messages.INFO)
+
+
+@admin.register(TeamCustomer)
+class TeamCustomerAdmin(admin.ModelAdmin):
+    list_display = ["team", "customer", "created_at"]
+    search_fields = ["team__name", "customer__id"]
+    raw_id_fields = ["team", "customer"]
 
 
 @admin.register(SubscriptionMetadata)

@@ -20,7 +20,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from djstripe.models import Price, Product, WebhookEventTrigger
+from djstripe.models import Customer, Price, Product, WebhookEventTrigger
 from djstripe.models import Subscription as StripeSubscription
 
 from .emails import BillingEmail  # noqa: F401  (registers the shared model in this app)
@@ -83,6 +83,10 @@ class PlanConfiguration(models.Model):
         "is not listed is not included in the plan; null means unlimited.",
     )
     is_popular = models.BooleanField(default=False)
+    per_seat = models.BooleanField(
+        default=False,
+        help_text="A team plan billed per member: its quantity follows the member count.",
+    )
     # Usage-based billing: usage of `metered_metric` is reported to the Billing Meter of
     # `metered_price` (a price with recurring.usage_type=metered and recurring.meter).
     metered_price = models.ForeignKey(
@@ -187,6 +191,23 @@ class Subscription(StripeSubscription):
     def is_active(self) -> bool:
         """True while this subscription grants access (see `access_statuses`)."""
         return self.status in access_statuses()
+
+
+class TeamCustomer(models.Model):
+    """The Stripe customer a team pays as. dj-stripe links a Customer to one `subscriber` (a
+    user); a team is billed as a customer of its own, linked here, so its owners can change
+    without touching billing (see `team_billing`)."""
+
+    team = models.OneToOneField(
+        "teams.Team", on_delete=models.CASCADE, related_name="billing_customer"
+    )
+    customer = models.OneToOneField(
+        Customer, to_field="id", on_delete=models.CASCADE, related_name="team_link"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} pays for {self.team}"
 
 
 class SubscriptionMetadata(models.Model):

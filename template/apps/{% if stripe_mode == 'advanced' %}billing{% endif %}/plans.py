@@ -7,6 +7,7 @@ Every active product with an active recurring price becomes a `PlanConfiguration
     features        JSON object, e.g. {"api_access": true, "advanced_analytics": true}
     limits          JSON object of usage limits per period, e.g. {"api_calls": 10000}
     is_popular      "true" to highlight the plan
+    per_seat        "true" for a team plan billed per member (quantity = the member count)
     display_order   an integer; plans are listed in this order, then by creation
     metered_metric  the metric reported to the Billing Meter of the product's metered price
                     (default: the only key of `limits`, else the meter's event name)
@@ -121,6 +122,7 @@ def plan_fields(
         "features": _json_object(product, "features"),
         "limits": limits,
         "is_popular": str(metadata.get("is_popular", "")).lower() in TRUE_VALUES,
+        "per_seat": str(metadata.get("per_seat", "")).lower() in TRUE_VALUES,
         "display_order": index,
         "metered_price": None,
         "metered_metric": "",

@@ -51,13 +51,27 @@ def _subscriptions_of(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Subscr
 
 
 def get_active_subscription(user: AbstractBaseUser | AnonymousUser) -> Subscription | None:
-    """The user's subscription that grants access now (see `access_statuses`), newest first."""
+    """The subscription that grants the user access now (see `access_statuses`): their own,
+    newest first; else the newest of a team they are a member of. The gates read its plan and
+    `usage_limit` counts against it, so a team's members share the team's usage."""
     if not user.is_authenticated:
         return None
-    return (
+    personal = (
         _subscriptions_of(user)
         .filter(stripe_data__status__in=access_statuses())
         .select_related("billing_metadata__plan")  # the gates read these; not the customer
+        .order_by("-created", "-djstripe_id")
+        .first()
+    )
+    if personal is not None:
+        return personal
+    return (
+        Subscription.objects.filter(
+            customer__team_link__team__memberships__user=user,
+            livemode=livemode(),
+            stripe_data__status__in=access_statuses(),
+        )
+        .select_related("billing_metadata__plan")
         .order_by("-created", "-djstripe_id")
         .first()
     )

@@ -7,7 +7,10 @@ BILLING_BEAT_SCHEDULE (config/settings/billing.py), run by `make beat`.
                            growing delays while it fails
 - retry_webhook_events     every minute: queues again the events whose queued work was lost
 - report_usage             every minute: usage of metered plans to Stripe Billing Meters
-- reconcile_subscriptions  nightly: local subscriptions corrected from Stripe
+- reconcile_subscriptions  nightly: local subscriptions corrected from Stripe, then teams'
+                           per-seat quantities set to their member counts
+- sync_seats               a team's per-seat quantity set to its member count, queued by every
+                           change of its members, retried with growing delays while Stripe fails
 
 Every task may run twice (a worker killed mid-task runs it again: acks_late) and several at
 once: each one finds out from the database what is left to do, and locks what it works on.
@@ -20,11 +23,12 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
+import stripe
 from celery import Task, shared_task
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from . import metering, reconciliation
+from . import metering, reconciliation, team_billing
 from .models import WebhookEvent
 from .stripe_api import is_configured
 from .webhook_handlers import PENDING_STATUSES, Outcome, apply_webhook_event
@@ -115,8 +119,28 @@ def reconcile_subscriptions() -> dict[str, int]:
         logger.warning("Stripe is not configured: set STRIPE_SECRET_KEY. Nothing reconciled.")
         return {}
     result = reconciliation.reconcile_subscriptions()
+    seats = team_billing.reconcile_seats()
     return {
         "checked": result.checked,
         "corrected": len(result.corrections),
         "failed": len(result.failed),
+        "seats": len(seats),
     }
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def sync_seats(self: Task, team_id: int) -> str:
+    """Set a team's per-seat quantity to its member count (`team_billing.sync_seats`)."""
+    try:
+        change = team_billing.sync_seats(team_id=team_id)
+    except (stripe.StripeError, DatabaseError) as exc:
+        # In-process (no broker) a retry would run at once inside the request that changed
+        # the members: the nightly reconciliation repairs the count instead.
+        if self.request.is_eager or self.request.called_directly:
+            logger.warning("Seats of team %s not synced (reconciled tonight): %s", team_id, exc)
+            return "failed"
+        if self.request.retries >= MAX_RETRIES:
+            logger.error("Gave up syncing the seats of team %s: %s", team_id, exc)
+            return "failed"
+        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+    return f"{change.old} → {change.new}" if change is not None else "unchanged"

@@ -14,10 +14,17 @@ from .tasks import queue_processing
 
 @admin.register(StripeCustomer)
 class StripeCustomerAdmin(admin.ModelAdmin):
-    list_display = ["stripe_customer_id", "user", "former_user", "unlinked_at", "created_at"]
+    list_display = [
+        "stripe_customer_id",
+        "user",
+        "team",
+        "former_user",
+        "unlinked_at",
+        "created_at",
+    ]
     list_filter = [("unlinked_at", admin.EmptyFieldListFilter)]
-    search_fields = ["stripe_customer_id", "user__email", "former_user__email"]
-    raw_id_fields = ["user", "former_user"]
+    search_fields = ["stripe_customer_id", "user__email", "former_user__email", "team__name"]
+    raw_id_fields = ["user", "former_user", "team"]
 
 
 class SeveralLiveSubscriptionsFilter(admin.SimpleListFilter):

@@ -68,9 +68,19 @@ class StripeCustomer(models.Model):
     unlinked_at = models.DateTimeField(
         null=True, blank=True, help_text="When Stripe said this customer no longer exists."
     )
+    # A team pays as its own customer (user empty), so its owners can change without
+    # touching billing (see `team_billing`).
+    team = models.OneToOneField(
+        "teams.Team",
+        on_delete=models.SET_NULL,
+        related_name="stripe_customer",
+        null=True,
+        blank=True,
+        help_text="The team this customer pays for (a team plan), if any.",
+    )
 
     def __str__(self) -> str:
-        owner = self.user if self.user_id else "unlinked"
+        owner = self.user if self.user_id else (self.team if self.team_id else "unlinked")
         return f"{self.stripe_customer_id} ({owner})"
 
 

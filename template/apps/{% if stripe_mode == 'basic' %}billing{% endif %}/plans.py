@@ -1,8 +1,9 @@
 """The plans sold on the pricing page, read from the BILLING_PLANS setting (basic mode).
 
 Each plan exposes the same names as advanced mode's `PlanConfiguration` (`name`, `slug`,
-`features`, `limits`, `is_popular`, `stripe_price.id`, `stripe_price.unit_amount`), so the
-documented pricing template works unchanged in both modes.
+`features`, `limits`, `is_popular`, `per_seat`, `stripe_price.id`, `stripe_price.unit_amount`),
+so the documented pricing template works unchanged in both modes. `per_seat` marks a team plan
+billed per member; `limits["team_members"]` caps the members of a team on any other plan.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Plan:
     features: dict[str, bool] = field(default_factory=dict)
     limits: dict[str, int] = field(default_factory=dict)
     is_popular: bool = False
+    #: A team plan billed per member: its quantity follows the team's member count.
+    per_seat: bool = False
 
     @property
     def stripe_price(self) -> PlanPrice:
@@ -88,6 +91,7 @@ def _plan_from_setting(index: int, raw: Any) -> Plan:
         features=dict(raw.get("features") or {}),
         limits=dict(raw.get("limits") or {}),
         is_popular=bool(raw.get("is_popular", False)),
+        per_seat=bool(raw.get("per_seat", False)),
     )
 
 

@@ -41,14 +41,16 @@ __all__ = [
 
 
 def get_active_subscription(user: AbstractBaseUser | AnonymousUser) -> Subscription | None:
-    """The user's subscription that grants access now (see `access_statuses`), newest first."""
+    """The subscription that grants the user access now (see `access_statuses`): their own,
+    newest first; else the newest of a team they are a member of. The gates read its plan, so
+    a member of a team on Enterprise passes `plan_required("enterprise")`."""
     if not user.is_authenticated:
         return None
-    return (
-        Subscription.objects.filter(customer__user=user, status__in=access_statuses())
-        .order_by("-created_at", "-pk")
-        .first()
-    )
+    live = Subscription.objects.filter(status__in=access_statuses()).order_by("-created_at", "-pk")
+    personal = live.filter(customer__user=user).first()
+    if personal is not None:
+        return personal
+    return live.filter(customer__team__memberships__user=user).first()
 
 
 def get_unended_subscription(user: AbstractBaseUser | AnonymousUser) -> Subscription | None:

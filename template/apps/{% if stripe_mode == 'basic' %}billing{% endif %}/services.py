@@ -325,7 +325,10 @@ def reconcile_subscriptions() -> list[Correction]:
         return []
     options = request_options()
     corrections: list[Correction] = []
-    customers = StripeCustomer.objects.filter(user__isnull=False).order_by("pk")
+    # Users' customers and teams' customers alike (a team's has no user).
+    customers = StripeCustomer.objects.filter(
+        Q(user__isnull=False) | Q(team__isnull=False, unlinked_at__isnull=True)
+    ).order_by("pk")
     for customer_id in list(customers.values_list("stripe_customer_id", flat=True)):
         try:
             listing = stripe.Subscription.list(

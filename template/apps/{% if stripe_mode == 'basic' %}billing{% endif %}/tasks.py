@@ -5,7 +5,10 @@ in-process when no broker is configured.
 - `retry_webhook_events` (every minute, `make beat`): apply deferred events whose customer is
   known now, and queue again events that were stored but never processed.
 - `reconcile_subscriptions` (nightly): re-read the live subscriptions from Stripe and correct
-  what a lost or mis-configured webhook left wrong.
+  what a lost or mis-configured webhook left wrong, then set every team's per-seat quantity
+  to its member count (`team_billing.reconcile_seats`).
+- `sync_seats`: a team's per-seat quantity set to its member count, queued by every change of
+  its members, retried with backoff while Stripe fails.
 
 Every task may run twice (a worker killed before it acknowledged one, a redelivery): each is
 idempotent, because `webhooks.process_event` locks the event and applies it once.
@@ -16,12 +19,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import stripe
 from celery import Task, shared_task
 from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from . import webhooks
+from . import team_billing, webhooks
 from .models import StripeCustomer, WebhookEvent
 from .services import reconcile_subscriptions as reconcile
 
@@ -98,5 +102,30 @@ def retry_webhook_events() -> dict[str, int]:
 
 @shared_task
 def reconcile_subscriptions() -> int:
-    """Nightly: correct local subscriptions from Stripe's; the number of corrections."""
-    return len(reconcile())
+    """Nightly: correct local subscriptions from Stripe's, then teams' seats from their
+    members; the number of corrections."""
+    corrections = len(reconcile())
+    return corrections + len(team_billing.reconcile_seats())
+
+
+#: Retries of a seat change Stripe refused: 30 s, 1 min, ... capped at 30 min; after that the
+#: nightly reconciliation sets the quantity.
+SEAT_SYNC_RETRIES = 8
+
+
+@shared_task(bind=True, max_retries=SEAT_SYNC_RETRIES)
+def sync_seats(self: Task, team_id: int) -> str:
+    """Set a team's per-seat quantity to its member count (`team_billing.sync_seats`)."""
+    try:
+        change = team_billing.sync_seats(team_id=team_id)
+    except (stripe.StripeError, DatabaseError) as exc:
+        # In-process (no broker) a retry would run at once inside the request that changed
+        # the members: the nightly reconciliation repairs the count instead.
+        if self.request.is_eager or self.request.called_directly:
+            logger.warning("Seats of team %s not synced (reconciled tonight): %s", team_id, exc)
+            return "failed"
+        if self.request.retries >= SEAT_SYNC_RETRIES:
+            logger.error("Gave up syncing the seats of team %s: %s", team_id, exc)
+            return "failed"
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
+    return f"{change.old} → {change.new}" if change is not None else "unchanged"

@@ -130,6 +130,10 @@ def link_checkout_customer(session: dict[str, Any]) -> Outcome:
     if session.get("mode") != "subscription":
         return Outcome(Status.IGNORED, "Not a subscription checkout.")
     customer_id = object_id(session.get("customer"))
+    if (session.get("metadata") or {}).get("team_id"):
+        # A team pays as its own customer, linked to the team before checkout: the user who
+        # bought for the team must not become that customer's owner.
+        return Outcome(detail=f"Team checkout of {customer_id}: the team's customer.")
     reference = session.get("client_reference_id") or (session.get("metadata") or {}).get("user_id")
     user = _user_from_reference(reference)
     if user is None or not customer_id:
@@ -480,14 +484,17 @@ def handle_schedule_event(event: dict[str, Any]) -> Outcome:
 
 def _recipient(obj: dict[str, Any], *, email: str = "") -> str | None:
     """Who is emailed about an invoice or subscription: `email` (the invoice's, from Stripe),
-    else the customer's user. None when the customer was unlinked (Stripe deleted it); defers
-    while the customer is not linked to a user yet."""
+    else the customer's user (a team's first owner for a team's customer). None when the
+    customer was unlinked (Stripe deleted it); defers while the customer is not linked yet."""
     customer_id = object_id(obj.get("customer"))
     customer = (
         StripeCustomer.objects.select_related("user").filter(stripe_customer_id=customer_id).first()
         if customer_id
         else None
     )
+    if customer is not None and customer.team_id is not None and customer.unlinked_at is None:
+        owner = customer.team.memberships.filter(role="owner").select_related("user").first()
+        return email or (str(owner.user.email) if owner is not None else None)
     if customer is not None and customer.user is None:
         return None
     if email:

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     *BILLING_APPS,
     "apps.accounts",
     "apps.core",
+    "apps.teams",
     "apps.billing",
 ]
 
@@ -78,6 +79,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.core.context_processors.project",
+                "apps.teams.context_processors.teams",
             ],
             "builtins": BILLING_TEMPLATE_BUILTINS,
         },
@@ -149,6 +151,12 @@ ACCOUNT_UNIQUE_EMAIL = True
 # address in (e.g. CF-Connecting-IP); never more than you run, or clients choose their address.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
 ALLAUTH_TRUSTED_CLIENT_IP_HEADER: str | None = env("ALLAUTH_TRUSTED_CLIENT_IP_HEADER", default=None)
+
+# Teams (apps.teams): how long an invitation link works, and what Stripe does when a per-seat
+# subscription's quantity follows the member count: "create_prorations" (the difference on the
+# next invoice), "always_invoice" (invoiced at once) or "none".
+TEAMS_INVITATION_DAYS = env.int("TEAMS_INVITATION_DAYS", default=7)
+TEAMS_SEAT_PRORATION_BEHAVIOR = env("TEAMS_SEAT_PRORATION_BEHAVIOR", default="create_prorations")
 
 # The rate-limit counters (allauth keeps them in the default cache) must be shared by every
 # gunicorn worker and server: a per-process memory cache would give each its own, and a client

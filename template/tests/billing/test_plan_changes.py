@@ -260,3 +260,37 @@ def test_cancelling_drops_a_scheduled_downgrade(billing_stripe, signed_in, user)
     assert remote["schedule"] is None and remote["cancel_at_period_end"] is True
     page = billing_page(signed_in)
     assert "Cancels on" in page and "Changes to" not in page
+
+
+def test_a_quote_the_subscription_outgrew_is_refused(billing_stripe, signed_in, user):
+    subscription_id = subscribe(billing_stripe, signed_in)
+    quote = quotes_on_page(signed_in)["enterprise"]
+    # A second seat since the quote (its proration waits for the next invoice): the upgrade
+    # would now cost more than quoted.
+    item = billing_stripe.fake.get(subscription_id)["items"]["data"][0]["id"]
+    stripe.Subscription.modify(subscription_id, items=[{"id": item, "quantity": 2}])
+
+    page = signed_in.post(reverse("billing:change_plan"), {"quote": quote["token"]}, follow=True)
+    assert "changed since this quote" in page.content.decode()
+    assert price_at_stripe(billing_stripe, subscription_id) == price_of("pro")
+    fresh = quotes_on_page(signed_in)["enterprise"]
+    assert fresh["due_now"] != quote["due_now"]
+
+
+def test_a_mid_period_upgrade_charges_the_prorated_quote(
+    billing_stripe, signed_in, user, monkeypatch
+):
+    subscription_id = subscribe(billing_stripe, signed_in)
+    billing_stripe.fake.advance(days=10)
+    # The proration date is the project's clock: here the offline Stripe's, 10 days on.
+    now = billing_stripe.fake.now()
+    monkeypatch.setattr(plan_changes, "time", type("Clock", (), {"time": lambda: now}))
+    quote = quotes_on_page(signed_in)["enterprise"]
+    item = billing_stripe.fake.get(subscription_id)["items"]["data"][0]
+    start, end = item["current_period_start"], item["current_period_end"]
+    left = (end - now) / (end - start)
+    assert quote["due_now"] == format_money(round(9900 * left) - round(2900 * left), "usd")
+
+    signed_in.post(reverse("billing:change_plan"), {"quote": quote["token"]})
+    invoice = stripe.Invoice.retrieve(billing_stripe.fake.get(subscription_id)["latest_invoice"])
+    assert format_money(invoice["amount_paid"], "usd") == quote["due_now"]

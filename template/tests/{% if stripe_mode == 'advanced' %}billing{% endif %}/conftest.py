@@ -28,7 +28,7 @@ from apps.billing.models import PlanConfiguration, WebhookEvent
 from config.celery import app as celery_app
 from fakestripe import Delivery, FakeStripe
 from tests.fuzzing import WebhookTarget
-from tests.offline_billing import BillingStripe
+from tests.offline_billing import BillingStripe, TeamPlans
 from tests.stripe_events import sign
 
 from . import factories
@@ -126,6 +126,17 @@ def billing_stripe(
     go to /djstripe/webhook/."""
     monkeypatch.setattr(stripe, "api_key", stripe_fake.api_key)
     return BillingStripe(stripe_fake.fake, catalog["pro"].stripe_price_id, stripe_fake.deliver)
+
+
+@pytest.fixture
+def team_plans(billing_stripe: BillingStripe) -> TeamPlans:
+    """Team (per seat) and Small team (at most 3 members) added to the catalog (the same
+    fixture exists in basic mode, for the team tests both modes share)."""
+    plans = TeamPlans(seat_price_id="", small_price_id="")
+    team, small = factories.create_team_plans(
+        seat_amount=plans.seat_amount, small_cap=plans.small_cap
+    )
+    return TeamPlans(seat_price_id=team.stripe_price_id, small_price_id=small.stripe_price_id)
 
 
 @pytest.fixture

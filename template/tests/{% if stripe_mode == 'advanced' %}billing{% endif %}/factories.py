@@ -189,6 +189,23 @@ def create_catalog() -> Catalog:
     return Catalog(plans=plans, meter_id=meter.id)
 
 
+def create_team_plans(
+    *, seat_amount: int, small_cap: int
+) -> tuple[PlanConfiguration, PlanConfiguration]:
+    """Team (per seat, `seat_amount` a seat) and Small team (at most `small_cap` members),
+    after the catalog's plans."""
+    team = _product("Team", "team", order=4, per_seat=True, features={"api_access": True})
+    _monthly(team, seat_amount)
+    small = _product("Small team", "small-team", order=5, limits={"team_members": small_cap})
+    _monthly(small, 4900)
+    sync_products_and_prices()
+    list(sync_plans(product_ids=[team.id, small.id]))
+    return (
+        PlanConfiguration.objects.get(slug="team"),
+        PlanConfiguration.objects.get(slug="small-team"),
+    )
+
+
 # --- customers and subscriptions made in the offline Stripe ----------------------------------
 
 

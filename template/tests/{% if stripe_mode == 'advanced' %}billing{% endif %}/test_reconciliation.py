@@ -50,7 +50,7 @@ def corrections(caplog):
 
 
 def test_a_subscription_in_step_with_stripe_is_left_alone(subscribed, corrections):
-    assert reconcile_task.delay().get() == {"checked": 1, "corrected": 0, "failed": 0}
+    assert reconcile_task.delay().get() == {"checked": 1, "corrected": 0, "failed": 0, "seats": 0}
     assert corrections() == []
 
 
@@ -61,7 +61,7 @@ def test_a_missed_cancellation_at_period_end_is_corrected(
     local = StripeSubscription.objects.get(id=subscribed.id)
     assert local.cancel_at_period_end is False  # the webhook has not arrived
 
-    assert reconcile_task.delay().get() == {"checked": 1, "corrected": 1, "failed": 0}
+    assert reconcile_task.delay().get() == {"checked": 1, "corrected": 1, "failed": 0, "seats": 0}
     local.refresh_from_db()
     assert local.cancel_at_period_end is True
     (line,) = corrections()

@@ -12,7 +12,7 @@ from apps.billing.models import StripeCustomer, Subscription, WebhookEvent
 from config.celery import app as celery_app
 from fakestripe import FakeStripe
 from tests.fuzzing import WebhookTarget
-from tests.offline_billing import BillingStripe
+from tests.offline_billing import BillingStripe, TeamPlans
 
 from .harness import Offline, TaskQueue, start_offline
 
@@ -63,6 +63,41 @@ def billing_stripe(
     offline = start_offline(offline_stripe_api, settings, Client())
     monkeypatch.setattr(stripe, "api_key", offline_stripe_api.api_key)
     return BillingStripe(offline_stripe_api, offline.pro, offline.deliver)
+
+
+@pytest.fixture
+def team_plans(billing_stripe: BillingStripe, settings: Any) -> TeamPlans:
+    """Team (per seat) and Small team (at most 3 members) added to the offline Stripe's plans
+    (the same fixture exists in advanced mode, for the team tests both modes share)."""
+    plans = TeamPlans(seat_price_id="", small_price_id="")
+    prices = {}
+    for name, amount in (("Team", plans.seat_amount), ("Small team", 4900)):
+        prices[name] = stripe.Price.create(
+            product_data={"name": name},
+            unit_amount=amount,
+            currency="usd",
+            recurring={"interval": "month"},
+            api_key=billing_stripe.fake.api_key,
+        ).id
+    settings.BILLING_PLANS = [
+        *settings.BILLING_PLANS,
+        {
+            "slug": "team",
+            "name": "Team",
+            "price_id": prices["Team"],
+            "amount": plans.seat_amount,
+            "features": {"api_access": True},
+            "per_seat": True,
+        },
+        {
+            "slug": "small-team",
+            "name": "Small team",
+            "price_id": prices["Small team"],
+            "amount": 4900,
+            "limits": {"team_members": plans.small_cap},
+        },
+    ]
+    return TeamPlans(seat_price_id=prices["Team"], small_price_id=prices["Small team"])
 
 
 @pytest.fixture(autouse=True)

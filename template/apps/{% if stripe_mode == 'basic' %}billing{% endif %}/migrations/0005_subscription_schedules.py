@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0003_subscription_last_event_id_webhook_retries"),
+        ("billing", "0004_team_billing"),
     ]
 
     operations = [
