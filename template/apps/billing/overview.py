@@ -146,6 +146,8 @@ class BillingOverview:
     price: str = ""
     #: '+ $0.001 per API call' for a plan that also bills metered use.
     unit_price: str = ""
+    #: '3 seats' on a per-seat plan (billed per team member).
+    seats: str = ""
     status: str = ""
     status_key: str = ""
     payment_due: bool = False
@@ -295,6 +297,30 @@ def _next_invoice_amount(subscription: Any) -> str:
     return format_money(preview.get("amount_due"), str(preview.get("currency") or ""))
 
 
+def _quantity(subscription: Any) -> int:
+    """How many of the plan's price the subscription pays for (seats on a per-seat plan)."""
+    quantity = getattr(subscription, "quantity", None)  # basic mode keeps it on the row
+    if quantity is None:
+        items = ((getattr(subscription, "stripe_data", None) or {}).get("items") or {}).get(
+            "data"
+        ) or [{}]
+        quantity = items[0].get("quantity")
+    return int(quantity or 1)
+
+
+def _seats(plan: Any, subscription: Any) -> str:
+    if not getattr(plan, "per_seat", False):
+        return ""
+    seats = _quantity(subscription)
+    return f"{seats} seat{'' if seats == 1 else 's'}"
+
+
+def _price_text(plan: Any) -> str:
+    """'$29.00/month', or '$12.00/month per seat' for a plan billed per team member."""
+    price = describe_price(getattr(plan, "stripe_price", None) if plan is not None else None)
+    return f"{price} per seat" if price and getattr(plan, "per_seat", False) else price
+
+
 def billing_overview(user: AbstractBaseUser | AnonymousUser) -> BillingOverview:
     """What the billing page shows for `user`: their subscription that has not ended, if any."""
     subscription = get_unended_subscription(user)
@@ -307,8 +333,9 @@ def billing_overview(user: AbstractBaseUser | AnonymousUser) -> BillingOverview:
     facts: dict[str, Any] = {
         "subscription": subscription,
         "plan_name": getattr(plan, "name", "") or getattr(subscription, "plan_name", ""),
-        "price": describe_price(getattr(plan, "stripe_price", None)),
+        "price": _price_text(plan),
         "unit_price": _unit_price(plan),
+        "seats": _seats(plan, subscription),
         "status": status_words(subscription),
         "status_key": "canceling" if ends else status,
         "payment_due": status in ("past_due", "unpaid"),
@@ -426,7 +453,8 @@ def plan_cards(
                 slug=slug,
                 price=describe_price(
                     _field(plan, "stripe_price") or plan, settings.BILLING_CURRENCY
-                ),
+                )
+                + (" per seat" if _field(plan, "per_seat") else ""),
                 unit_price=_unit_price(plan),
                 features=[metric_label(key) for key, on in features.items() if on is True],
                 limits=limit_lines(_field(plan, "limits") or {}),
