@@ -412,6 +412,11 @@ def _field(plan: Any, name: str, default: Any = None) -> Any:
     return getattr(plan, name, default)
 
 
+def _card_price(plan: Any) -> str:
+    price = describe_price(_field(plan, "stripe_price") or plan, settings.BILLING_CURRENCY)
+    return f"{price} per seat" if price and _field(plan, "per_seat") else price
+
+
 def plan_cards(
     user: AbstractBaseUser | AnonymousUser, plans: Iterable[Any] | None = None
 ) -> list[PlanCard]:
@@ -451,10 +456,7 @@ def plan_cards(
             PlanCard(
                 name=name,
                 slug=slug,
-                price=describe_price(
-                    _field(plan, "stripe_price") or plan, settings.BILLING_CURRENCY
-                )
-                + (" per seat" if _field(plan, "per_seat") else ""),
+                price=_card_price(plan),
                 unit_price=_unit_price(plan),
                 features=[metric_label(key) for key, on in features.items() if on is True],
                 limits=limit_lines(_field(plan, "limits") or {}),
