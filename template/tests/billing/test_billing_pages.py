@@ -136,3 +136,14 @@ def test_cards_and_invoices_read_as_words():
         ("A-1", "Due", "$29.00"),
         ("A-0", "Paid", "$29.00"),
     ]
+
+
+def test_a_per_seat_plan_reads_per_seat():
+    from django.contrib.auth.models import AnonymousUser
+
+    from apps.billing.overview import plan_cards
+
+    team = {"name": "Team", "price": 12, "price_id": "price_team", "per_seat": True}
+    solo = {"name": "Solo", "price": 9, "price_id": "price_solo"}
+    cards = plan_cards(AnonymousUser(), [team, solo])
+    assert cards[0].price.endswith("/month per seat") and "per seat" not in cards[1].price
