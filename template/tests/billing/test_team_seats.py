@@ -170,6 +170,12 @@ def test_a_quantity_changed_in_the_portal_is_reflected_from_its_webhook(
 ):
     team = team_of(owner)
     subscription = subscribe_team(billing_stripe, owner, team, team_plans.seat_price_id)
+    # A portal configured to let customers change the quantity (Stripe's default does not).
+    [portal_config] = stripe.billing_portal.Configuration.list(is_default=True).data
+    stripe.billing_portal.Configuration.modify(
+        portal_config.id,
+        features={"subscription_update": {"default_allowed_updates": ["price", "quantity"]}},
+    )
     portal = owner.client.post(reverse("teams:billing_portal", args=[team.slug]))
     assert portal.status_code == 302 and "/p/session/" in portal["Location"]
     path = urlsplit(portal["Location"]).path

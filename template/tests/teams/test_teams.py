@@ -55,6 +55,23 @@ def test_an_invitation_link_signs_the_invitee_up_and_lands_them_in_the_team():
     assert team.members.filter(email="carol@example.com").exists()
 
 
+def test_an_invitee_with_an_account_logs_in_from_the_link_and_joins():
+    alice = person("alice@example.com")
+    team = team_of(alice)
+    bob = person("bob@example.com")
+    token = send_invitation(alice, team, bob.user.email)
+    visitor = Client()
+    link = reverse("teams:invitation", args=[token])
+    login = visitor.post(
+        f"{reverse('account_login')}?next={link}",
+        {"login": "bob@example.com", "password": PASSWORD},
+    )
+    assert login.status_code == 302 and login["Location"] == link
+    assert "Join Acme" in visitor.get(link).content.decode()
+    assert visitor.post(link)["Location"] == reverse("teams:detail", args=[team.slug])
+    assert Membership.objects.get(team=team, user=bob.user).role == "member"
+
+
 def test_an_invitation_works_once():
     alice, bob = person("alice@example.com"), person("bob@example.com")
     team = team_of(alice)
