@@ -109,6 +109,11 @@ def test_once_coupon_is_used_up_by_the_first_invoice(fake: FakeStripe) -> None:
     fake.advance(days=32)
     assert _invoice(sub).total == 2000
     assert stripe.Subscription.retrieve(sub.id).discounts == []
+    created = fake.events("customer.discount.created")
+    deleted = fake.events("customer.discount.deleted")
+    assert len(created) == len(deleted) == 1
+    assert deleted[0]["data"]["object"]["id"] == created[0]["data"]["object"]["id"]
+    assert created[0]["data"]["object"]["source"]["coupon"] == coupon.id
 
 
 def test_repeating_coupon_ends_after_its_months(fake: FakeStripe) -> None:
@@ -153,6 +158,7 @@ def test_discounts_on_update_and_their_errors(fake: FakeStripe) -> None:
     assert renewal.total == 800 and renewal.discounts == [discount_id]
     assert stripe.PromotionCode.retrieve(promo.id).times_redeemed == 1
     assert stripe.Subscription.modify(sub.id, discounts="").discounts == []
+    assert fake.events("customer.discount.deleted")[-1]["data"]["object"]["id"] == discount_id
     errors = [
         ([{"coupon": "nope"}], "resource_missing", "discounts[0][coupon]"),
         ([{"promotion_code": "promo_nope"}], "resource_missing", "discounts[0][promotion_code]"),
@@ -239,3 +245,17 @@ def test_promotion_code_typed_with_the_payment(fake: FakeStripe) -> None:
     invoice = stripe.Invoice.retrieve(done.invoice)
     assert (invoice.subtotal, invoice.total, invoice.status) == (1000, 0, "paid")
     assert done.payment_status == "no_payment_required"
+
+
+def test_a_free_first_invoice_needs_no_card(fake: FakeStripe) -> None:
+    price = monthly_price(1000)
+    coupon = stripe.Coupon.create(percent_off=100, duration="once")
+    cus = stripe.Customer.create(email="nocard@example.com")
+    sub = stripe.Subscription.create(
+        customer=cus.id,
+        items=[{"price": price.id}],
+        discounts=[{"coupon": coupon.id}],
+        payment_behavior="error_if_incomplete",
+    )
+    assert sub.status == "active"
+    assert stripe.Invoice.retrieve(sub.latest_invoice).amount_due == 0

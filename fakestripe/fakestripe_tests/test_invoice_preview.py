@@ -78,8 +78,10 @@ def test_preview_of_a_quantity_change_then_always_invoice_bills_the_same(
     assert _shape(invoice.lines.data) == _shape(preview.lines.data)
     assert invoice.amount_paid == preview.amount_due and invoice.status == "paid"
     assert invoice.billing_reason == "subscription_update"
-    assert event_types(fake)[-5:] == [
+    assert event_types(fake)[-7:] == [
         "customer.subscription.updated",
+        "invoiceitem.created",
+        "invoiceitem.created",
         "invoice.created",
         "invoice.finalized",
         "invoice.paid",
@@ -255,3 +257,31 @@ def test_cancel_at_period_end_and_resume_send_updates(fake: FakeStripe) -> None:
     renewed = stripe.Subscription.retrieve(sub.id)
     assert renewed.status == "active"
     assert renewed["items"].data[0].current_period_start == end
+
+
+def test_prorations_are_pending_invoice_items_until_invoiced(fake: FakeStripe) -> None:
+    sub, item, seat = _seats(fake)
+    pdate = fake.now()
+    stripe.Subscription.modify(sub.id, items=[{"id": item.id, "quantity": 4}], proration_date=pdate)
+    pending = stripe.InvoiceItem.list(customer=sub.customer, pending=True).data
+    assert sorted(ii.amount for ii in pending) == sorted(
+        [-round(1500 * _remaining(item, pdate)), round(2000 * _remaining(item, pdate))]
+    )
+    assert all(ii.invoice is None and ii.proration for ii in pending)
+    assert {ii.parent.subscription_details.subscription for ii in pending} == {sub.id}
+    assert fake.events("invoiceitem.created")
+    fake.advance(days=25)
+    renewal = stripe.Invoice.list(subscription=sub.id).data[0]
+    assert stripe.InvoiceItem.list(customer=sub.customer, pending=True).data == []
+    invoiced = stripe.InvoiceItem.list(invoice=renewal.id).data
+    assert {ii.id for ii in invoiced} == {ii.id for ii in pending}
+    line_items = {line.parent.subscription_item_details.invoice_item for line in renewal.lines.data}
+    assert {ii.id for ii in pending} <= line_items
+    # always_invoice: the items belong to the invoice made at once.
+    stripe.Subscription.modify(
+        sub.id, items=[{"id": item.id, "quantity": 6}], proration_behavior="always_invoice"
+    )
+    now_invoice = stripe.Subscription.retrieve(sub.id).latest_invoice
+    assert len(stripe.InvoiceItem.list(invoice=now_invoice).data) == 2
+    first = stripe.InvoiceItem.retrieve(pending[0].id)
+    assert first.invoice == renewal.id

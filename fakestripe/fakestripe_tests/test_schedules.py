@@ -72,6 +72,9 @@ def test_next_phase_applies_at_period_end_without_proration(fake: FakeStripe) ->
     assert second.start_date == current["end_date"]
     assert 28 * DAY <= second.end_date - second.start_date <= 31 * DAY
     assert fake.events("subscription_schedule.updated")
+    # The next invoice's preview follows the schedule.
+    preview = stripe.Invoice.create_preview(subscription=sub.id)
+    assert [(line.amount, line.quantity) for line in preview.lines.data] == [(1200, 2)]
     # Nothing changes before the phase ends.
     assert stripe.Subscription.retrieve(sub.id)["items"].data[0].quantity == 5
     fake.advance(days=32)
@@ -111,13 +114,31 @@ def test_schedule_completes_and_releases_the_subscription(fake: FakeStripe) -> N
 def test_end_behavior_cancel_cancels_at_the_end(fake: FakeStripe) -> None:
     sub, price = _subscription()
     schedule = stripe.SubscriptionSchedule.create(from_subscription=sub.id)
-    stripe.SubscriptionSchedule.modify(schedule.id, end_behavior="cancel")
     end = schedule.phases[0].end_date
+    stripe.SubscriptionSchedule.modify(schedule.id, end_behavior="cancel")
+    # The subscription shows when the schedule will cancel it; release takes that back.
+    assert stripe.Subscription.retrieve(sub.id).cancel_at == end
+    prev = fake.events("customer.subscription.updated")[-1]["data"]["previous_attributes"]
+    assert prev == {"cancel_at": None}
+    stripe.SubscriptionSchedule.modify(schedule.id, end_behavior="release")
+    assert stripe.Subscription.retrieve(sub.id).cancel_at is None
+    stripe.SubscriptionSchedule.modify(schedule.id, end_behavior="cancel")
     fake.advance(days=32)
     sub = stripe.Subscription.retrieve(sub.id)
     assert sub.status == "canceled" and sub.ended_at == end
     assert len(stripe.Invoice.list(subscription=sub.id).data) == 1  # no renewal
     assert stripe.SubscriptionSchedule.retrieve(schedule.id).status == "completed"
+    assert "subscription_schedule.completed" in [e["type"] for e in fake.events()]
+
+
+def test_release_keeps_a_cancel_date_only_when_asked(fake: FakeStripe) -> None:
+    for preserve, expected in ((False, None), (True, "end")):
+        sub, price = _subscription()
+        schedule = stripe.SubscriptionSchedule.create(from_subscription=sub.id)
+        stripe.SubscriptionSchedule.modify(schedule.id, end_behavior="cancel")
+        stripe.SubscriptionSchedule.release(schedule.id, preserve_cancel_date=preserve)
+        end = schedule.phases[0].end_date
+        assert stripe.Subscription.retrieve(sub.id).cancel_at == (end if expected else None)
 
 
 def test_changing_the_current_phase_updates_the_subscription_now(fake: FakeStripe) -> None:
@@ -190,7 +211,14 @@ def test_release_keeps_the_subscription(fake: FakeStripe) -> None:
 def test_cancel_cancels_the_subscription(fake: FakeStripe) -> None:
     sub, price = _subscription()
     schedule = stripe.SubscriptionSchedule.create(from_subscription=sub.id)
+    fake.advance(days=10)
+    item = sub["items"].data[0]
+    now = fake.now()
     canceled = stripe.SubscriptionSchedule.cancel(schedule.id)
+    # invoice_now and prorate default to true: a final invoice credits the unused time.
+    final = stripe.Invoice.retrieve(stripe.Subscription.retrieve(sub.id).latest_invoice)
+    frac = (item.current_period_end - now) / (item.current_period_end - item.current_period_start)
+    assert [line.amount for line in final.lines.data] == [-round(1000 * frac)]
     assert canceled.status == "canceled" and canceled.canceled_at is not None
     assert stripe.Subscription.retrieve(sub.id).status == "canceled"
     types = event_types(fake)

@@ -314,3 +314,26 @@ def test_process_mode_account_name(tmp_path: Path) -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=10) == 0
+
+
+def test_seed_coupons_and_promotion_codes() -> None:
+    seed = {
+        "coupons": [
+            {
+                "id": "LAUNCH",
+                "percent_off": 20,
+                "duration": "repeating",
+                "duration_in_months": 3,
+                "promotion_codes": [{"code": "LAUNCH20"}, {"code": "OLD", "active": False}],
+            }
+        ]
+    }
+    with FakeStripe(seed=seed, record_responses=True) as fake:
+        created = fake.load_seed({"coupons": [{"amount_off": 500, "currency": "usd"}]})
+        client = stripe.StripeClient(fake.api_key, base_addresses=fake.base_addresses())
+        coupon = client.v1.coupons.retrieve("LAUNCH")
+        assert (coupon.percent_off, coupon.duration_in_months) == (20.0, 3)
+        codes = client.v1.promotion_codes.list({"coupon": "LAUNCH"}).data
+        assert {(c.code, c.active) for c in codes} == {("LAUNCH20", True), ("OLD", False)}
+        assert len(created) == 1 and client.v1.coupons.list().data[0].amount_off == 500
+        assert not contract_problems(fake)

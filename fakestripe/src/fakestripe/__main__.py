@@ -29,6 +29,8 @@ Seed file (``--seed-plans``) format::
             "recurring": {"interval": "month", "usage_type": "metered", "meter": "api_call"}}
          ]}
       ],
+      "coupons": [{"id": "LAUNCH", "percent_off": 20, "duration": "forever",
+                   "promotion_codes": [{"code": "LAUNCH20"}]}],
       "webhook_endpoints": [{"url": "http://127.0.0.1:8000/stripe/webhook/",
                              "enabled_events": ["*"], "secret": "whsec_..."}]
     }
@@ -67,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed_plans:
         with open(args.seed_plans, encoding="utf-8") as fh:
             seed = json.load(fh)
+    # Handlers first: whoever reads the printed lines may signal the process at once.
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     fake = FakeStripe(
         args.host, args.port, api_key=args.api_key, seed=seed, account_name=args.account_name
     )
@@ -77,13 +87,6 @@ def main(argv: list[str] | None = None) -> int:
         endpoint_id, secret = fake.add_webhook_endpoint(url, ("*",), args.webhook_secret)
         print(f"FAKESTRIPE_WEBHOOK={endpoint_id} {url} {secret}", flush=True)
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     while not stop.wait(0.5):
         pass
     fake.stop()

@@ -270,10 +270,12 @@ def parse_discounts(st: State, p: Params, customer: str | None) -> list[Grant]:
     return grants
 
 
-def redeem(st: State, grants: list[Grant], customer: str, subscription: str | None) -> list[str]:
-    """Create the discount objects of ``grants`` (counting the redemptions); their ids."""
+def redeem(
+    st: State, grants: list[Grant], customer: str, subscription: str | None, now: int
+) -> list[str]:
+    """Create the discount objects of ``grants``, starting ``now`` (the subscription's start or
+    update, so a repeating discount ends with a billing period); their ids."""
     ids: list[str] = []
-    now = st.now()
     for coupon, promo in grants:
         coupon["times_redeemed"] += 1
         if promo is not None:
@@ -295,7 +297,16 @@ def redeem(st: State, grants: list[Grant], customer: str, subscription: str | No
         private = {"_coupon": coupon}
         discount = stripe_object(new_id("di"), "discount", fields, "customer_account", "", private)
         ids.append(st.add(discount)["id"])
+        st.emit("customer.discount.created", discount)
     return ids
+
+
+def end_discounts(st: State, ids: list[str]) -> None:
+    """Discounts taken off a subscription (replaced, or spent): ``customer.discount.deleted``."""
+    for did in ids:
+        discount = st.colls["discount"].get(did)
+        if discount is not None:
+            st.emit("customer.discount.deleted", discount)
 
 
 def active_discounts(st: State, sub: Obj, now: int) -> list[Obj]:
@@ -311,9 +322,9 @@ def active_discounts(st: State, sub: Obj, now: int) -> list[Obj]:
 def used_up(st: State, sub: Obj, inv: Obj) -> None:
     """Billing ``inv``: a ``once`` discount that took something off it is spent. It stays on
     the subscription for the period it paid for and goes with the next invoice."""
-    sub["discounts"] = [
-        did for did in sub["discounts"] if not (st.colls["discount"].get(did) or {}).get("_spent")
-    ]
+    spent = [d for d in sub["discounts"] if (st.colls["discount"].get(d) or {}).get("_spent")]
+    sub["discounts"] = [did for did in sub["discounts"] if did not in spent]
+    end_discounts(st, spent)
     used = {entry["discount"] for entry in inv["total_discount_amounts"] if entry["amount"] > 0}
     for did in used:
         discount = st.colls["discount"].get(did)

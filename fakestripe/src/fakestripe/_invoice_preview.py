@@ -19,6 +19,7 @@ from ._params import Params, check_params, choice_param, dict_param, str_param
 from ._store import Obj, new_id
 from ._subscription_cancel import LIVE
 from ._subscription_plan import PRORATION, Update, invoices_now, plan_update, resulting_items
+from ._subscription_schedules import items_from
 from ._subscription_update import lines_due_now, plan_lines
 from ._timeutil import add_interval
 
@@ -108,7 +109,9 @@ def _renewal_lines(st: State, sub: Obj, u: Update) -> list[Obj]:
     subscription ends at the end of this period."""
     if sub["cancel_at"] is not None and sub["cancel_at"] <= u.period_end:
         return []
-    items = resulting_items(sub, u)
+    # Without changes of its own the preview follows the subscription's schedule.
+    scheduled = None if u.operations else items_from(st, sub, u.period_end)
+    items = scheduled or resulting_items(sub, u)
     interval, count = price_interval(items[0]["price"])
     anchor_day = st.meta_of(sub["id"]).get("anchor_day")
     start = u.period_end

@@ -5,6 +5,7 @@ from ._cards import Decline
 from ._discounts import active_discounts, share_out, used_up
 from ._engine import State
 from ._errors import StripeError, invalid
+from ._invoice_items import record_invoice_items
 from ._invoice_lines import NO_PM, charge_outcome, default_pm, invoice_line_object
 from ._params import (
     Params,
@@ -145,6 +146,7 @@ def bill(
             s["start"] for s in specs if s["proration"]
         )
     st.add(inv)
+    record_invoice_items(st, sub, specs, inv_id)
     last_lines = st.meta_of(sub["id"]).setdefault("last_line", {})
     for s, line in zip(specs, lines, strict=True):
         if not s["proration"] and s["amount"] > 0:

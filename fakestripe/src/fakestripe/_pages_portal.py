@@ -114,6 +114,11 @@ def _update_form(st: State, item: Obj, config: Obj, sub_base: str) -> str:
         f"{esc(product_name(st, p))} — {esc(price_label(st, p))}</option>"
         for p in choices
     )
+    plan = (
+        f"<div><label>Change plan</label><select name=price>{options}</select></div>"
+        if len(choices) > 1
+        else f'<input type=hidden name=price value="{esc(price["id"])}">'
+    )
     quantity = ""
     if limits is not None:
         low, high = limits
@@ -124,9 +129,7 @@ def _update_form(st: State, item: Obj, config: Obj, sub_base: str) -> str:
             f'value="{esc(item["quantity"])}" inputmode=numeric></div>'
         )
     return (
-        f'<form method=post action="{sub_base}/update">'
-        f"<div class=row><div><label>Change plan</label><select name=price>{options}"
-        f"</select></div>{quantity}</div>"
+        f'<form method=post action="{sub_base}/update"><div class=row>{plan}{quantity}</div>'
         "<button type=submit class=secondary>Update plan</button></form>"
     )
 

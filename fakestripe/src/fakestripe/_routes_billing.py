@@ -290,3 +290,23 @@ def portal_config_get(ctx: Ctx, bpc: str) -> Obj:
 def portal_config_update(ctx: Ctx, bpc: str) -> Obj:
     config = ctx.state.get("billing_portal.configuration", bpc)
     return update_configuration(ctx.state, config, ctx.params)
+
+
+@route("GET", "/v1/invoiceitems")
+def invoice_items_list(ctx: Ctx) -> Obj:
+    pending = bool_param(ctx.params, "pending")
+    ctx.params.pop("pending", None)
+    pred = None if pending is None else (lambda o: (o["invoice"] is None) is pending)
+    return list_of(
+        ctx,
+        "invoiceitem",
+        "/v1/invoiceitems",
+        {"customer_account"},
+        {"customer": "customer", "invoice": "invoice"},
+        pred,
+    )
+
+
+@route("GET", "/v1/invoiceitems/{id}")
+def invoice_items_get(ctx: Ctx, ii: str) -> Obj:
+    return ctx.state.get("invoiceitem", ii)

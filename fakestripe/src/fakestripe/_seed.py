@@ -1,5 +1,6 @@
 """Seed data (``--seed-plans``, ``FakeStripe(seed=...)``): meters, products with their
-prices, and webhook endpoints, created through the same code as the API."""
+prices, coupons with their promotion codes, and webhook endpoints, created through the same
+code as the API."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._catalog import create_price, create_product
+from ._discounts import create_coupon, create_promotion_code
 from ._engine import State
 from ._meters import create_meter
 from ._store import Obj
@@ -43,11 +45,25 @@ def load_seed(
                     pp["recurring"] = rec
                 obj = create_price(st, seed_params(pp))
                 created[obj["lookup_key"] or obj["id"]] = obj["id"]
+        for coupon in seed_data.get("coupons", []):
+            _seed_coupon(st, coupon, created)
         for ep in seed_data.get("webhook_endpoints", []):
             events = tuple(ep.get("enabled_events", ["*"]))
             obj = create_endpoint(ep["url"], events, ep.get("secret"))
             created[ep["url"]] = obj["id"]
     return created
+
+
+def _seed_coupon(st: State, coupon: Mapping[str, Any], created: dict[str, str]) -> None:
+    """A coupon and its ``promotion_codes`` (each keyed by its code in ``created``)."""
+    params = {k: v for k, v in coupon.items() if k != "promotion_codes"}
+    obj = create_coupon(st, seed_params(params))
+    created[obj["id"]] = obj["id"]
+    for code in coupon.get("promotion_codes", []):
+        promo_params = seed_params(dict(code))
+        promo_params["promotion"] = {"type": "coupon", "coupon": obj["id"]}
+        promo = create_promotion_code(st, promo_params)
+        created[promo["code"]] = promo["id"]
 
 
 def seed_params(value: Any) -> Any:

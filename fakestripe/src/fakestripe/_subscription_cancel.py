@@ -3,6 +3,7 @@ from __future__ import annotations
 # Cancelling subscriptions (now, at period end, at a date) and deleting customers.
 from ._engine import State
 from ._errors import invalid
+from ._invoice_items import record_invoice_items
 from ._invoice_lines import is_metered, items_of, proration_pair, usage_line
 from ._invoices import bill
 from ._params import (
@@ -55,7 +56,9 @@ def cancel_subscription(
         if prorate:
             for item in items_of(sub):
                 start, end = item["current_period_start"], item["current_period_end"]
-                pending.extend(proration_pair(st, sub, item, None, now, start, end))
+                credits = proration_pair(st, sub, item, None, now, start, end)
+                pending.extend(credits)
+                record_invoice_items(st, sub, credits, None)
         if invoice_now:
             specs = list(pending)
             for item in items_of(sub):

@@ -32,6 +32,11 @@ def on_period_end(st: State, sub_id: str, when: int) -> None:
     items = items_of(sub)
     if not items or items[0]["current_period_end"] != when:
         return
+    # A schedule's phase ending now applies first (its end may also cancel the subscription).
+    phase_boundary(st, sub, when)
+    items = items_of(sub)
+    if sub["status"] not in LIVE or items[0]["current_period_end"] != when:
+        return  # the schedule ended the subscription, or its new phase started a new period
     if sub["cancel_at"] is not None and sub["cancel_at"] <= when:
         cancel_subscription(st, sub)
         return
@@ -49,10 +54,6 @@ def on_period_end(st: State, sub_id: str, when: int) -> None:
             st.emit("customer.subscription.paused", sub)
             st.emit_update("customer.subscription.updated", sub, before)
             return
-    phase_boundary(st, sub, when)
-    items = items_of(sub)
-    if sub["status"] not in LIVE or items[0]["current_period_end"] != when:
-        return  # the schedule ended the subscription, or its new phase started a new period
     before = st.snapshot(sub)
     old_start = items[0]["current_period_start"]
     interval, count = price_interval(items[0]["price"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._catalog import plan_of
-from ._discounts import parse_discounts, redeem
+from ._discounts import Grant, parse_discounts, redeem, share_out
 from ._engine import State
 from ._errors import StripeError, invalid, missing_param
 from ._invoice_lines import (
@@ -244,7 +244,7 @@ def create_subscription(st: State, p: Params, from_checkout: bool = False) -> Ob
     if pm_id is not None:
         pm = payment_method_for(st, cus, pm_id, "default_payment_method")
     # Predict the first payment to honour error_if_incomplete before creating anything.
-    outcome = _first_payment_outcome(st, cus, parsed, trial_end, collection, behavior, pm)
+    outcome = _first_payment_outcome(st, cus, parsed, trial_end, collection, behavior, pm, grants)
     if trial_end is not None:
         status = "trialing"
     elif from_checkout or outcome != "paid":
@@ -272,7 +272,7 @@ def create_subscription(st: State, p: Params, from_checkout: bool = False) -> Ob
     meta["pending"] = []
     first_invoice = new_id("in")
     sub["latest_invoice"] = first_invoice
-    sub["discounts"] = redeem(st, grants, cus["id"], sub_id)
+    sub["discounts"] = redeem(st, grants, cus["id"], sub_id, now)
     st.add(sub)
     st.emit("customer.subscription.created", sub)
     _bill_first_invoice(st, sub, first_invoice, behavior, end)
@@ -326,13 +326,19 @@ def _first_payment_outcome(
     collection: str,
     behavior: str,
     pm: Obj | None,
+    grants: list[Grant],
 ) -> str:
     """What charging the first invoice will do: ``paid``, ``open``, ``failed`` or ``action``.
 
     Raises the card's error when ``payment_behavior=error_if_incomplete`` and it would not pay.
     """
-    first_amount = sum(item_amount(pr, q) for pr, q, _ in parsed) if trial_end is None else 0
-    first_amount = max(0, first_amount + cus["balance"])
+    lines = [
+        {"amount": item_amount(pr, q) if trial_end is None else 0, "discountable": True}
+        for pr, q, _ in parsed
+    ]
+    given = [(None, coupon) for coupon, _ in grants]
+    off = sum(d["amount"] for d in share_out(lines, given, parsed[0][0]["currency"]))
+    first_amount = max(0, sum(line["amount"] for line in lines) - off + cus["balance"])
     effective_pm = pm or default_pm(st, None, cus)
     if first_amount <= 0 or collection != "charge_automatically":
         return "paid"

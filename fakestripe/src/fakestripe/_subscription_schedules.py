@@ -10,6 +10,7 @@ from ._invoice_lines import is_metered, items_of, price_interval
 from ._params import (
     Params,
     apply_metadata,
+    bool_param,
     check_params,
     choice_param,
     dict_param,
@@ -204,9 +205,25 @@ def _start(st: State, sub: Obj, phases: list[Obj], end_behavior: str, p: Params)
     apply_metadata(sched["metadata"], metadata_param(p))
     st.add(sched)
     st.emit("subscription_schedule.created", sched)
+    _sync_cancel_at(st, sched, sub)
     _attach(st, sub, sched["id"])
     st.schedule(phases[0]["end_date"], "schedule_phase", sched["id"])
     return sched
+
+
+def _sync_cancel_at(st: State, sched: Obj, sub: Obj, keep: bool = False) -> None:
+    """``end_behavior=cancel`` shows on the subscription as ``cancel_at`` = the schedule's
+    end; otherwise a ``cancel_at`` the schedule set goes (unless ``keep``)."""
+    ours = sched.get("_cancel_at")
+    if sched["end_behavior"] == "cancel" and sched["status"] in OPEN:
+        sub["cancel_at"] = sched["_cancel_at"] = sched["phases"][-1]["end_date"]
+    elif ours is not None and sub["cancel_at"] == ours:
+        if keep:  # the subscription now cancels on its own at that date
+            st.schedule(ours, "cancel_at", sub["id"])
+        else:
+            sub["cancel_at"] = None
+        sched["_cancel_at"] = None
+    st.save(sub)
 
 
 def _attach(st: State, sub: Obj, sched_id: str | None) -> None:
@@ -230,15 +247,19 @@ def update_schedule(st: State, sched: Obj, p: Params) -> Obj:
     before = st.snapshot(sched)
     if phases is not None:
         current = phases[0]
+        # The subscription first: should that fail, the schedule is left as it was.
+        _apply_phase(st, sub, current, proration or current["proration_behavior"])
         sched["phases"] = phases
         sched["_phase"] = 0
         sched["current_phase"] = _dates(current)
-        _apply_phase(st, sub, current, proration or current["proration_behavior"])
         st.schedule(current["end_date"], "schedule_phase", sched["id"])
     if end_behavior is not None:
         sched["end_behavior"] = end_behavior
     apply_metadata(sched["metadata"], metadata_param(p))
     st.save(sched)
+    sub_before = st.snapshot(sub)
+    _sync_cancel_at(st, sched, sub)
+    st.emit_update("customer.subscription.updated", sub, sub_before)
     st.emit_update("subscription_schedule.updated", sched, before)
     return sched
 
@@ -247,6 +268,7 @@ def release_schedule(st: State, sched: Obj, p: Params) -> Obj:
     check_params(p, {"preserve_cancel_date"})
     _require_open(sched, "release")
     sub = st.objects.get(sched["subscription"])
+    keep = bool(bool_param(p, "preserve_cancel_date"))
     sched["status"] = "released"
     sched["released_at"] = st.now()
     sched["released_subscription"] = sched["subscription"]
@@ -254,6 +276,7 @@ def release_schedule(st: State, sched: Obj, p: Params) -> Obj:
     sched["current_phase"] = None
     st.save(sched)
     if sub is not None:
+        _sync_cancel_at(st, sched, sub, keep)
         _attach(st, sub, None)
     st.emit("subscription_schedule.released", sched)
     return sched
@@ -265,8 +288,9 @@ def cancel_schedule(st: State, sched: Obj, p: Params) -> Obj:
     _require_open(sched, "cancel")
     sub = st.objects.get(sched["subscription"])
     if sub is not None and sub["status"] in LIVE:
-        invoice_now = p.get("invoice_now") in ("true", True)
-        prorate = p.get("prorate") in ("true", True)
+        # Both default to true for a schedule (unlike cancelling the subscription itself).
+        invoice_now = bool_param(p, "invoice_now") is not False
+        prorate = bool_param(p, "prorate") is not False
         cancel_subscription(st, sub, invoice_now=invoice_now, prorate=prorate)
     if sched["status"] in OPEN:  # cancelling the subscription cancels its schedule too
         cancel_schedule_of(st, sched)
@@ -442,6 +466,26 @@ def on_phase_end(st: State, sched_id: str, when: int) -> None:
     _next_phase(st, sched, sub, when, at_boundary)
 
 
+def items_from(st: State, sub: Obj, at: int) -> list[Obj] | None:
+    """The items the subscription's schedule gives it from ``at`` (stubs: ``id``, ``price``,
+    ``quantity``), when a phase starts then; else None."""
+    sched = st.colls["subscription_schedule"].get(sub["schedule"] or "")
+    if sched is None or sched["status"] != "active":
+        return None
+    later = [ph for ph in sched["phases"][sched["_phase"] + 1 :] if ph["start_date"] == at]
+    if not later:
+        return None
+    current = {it["price"]["id"]: it["id"] for it in items_of(sub)}
+    return [
+        {
+            "id": current.get(pi["price"], "si_upcoming"),
+            "price": st.objects[pi["price"]],
+            "quantity": pi["quantity"],
+        }
+        for pi in later[0]["items"]
+    ]
+
+
 def phase_boundary(st: State, sub: Obj, when: int) -> None:
     """Called by the renewal before it bills: a phase ending with the period applies first,
     so the renewal invoice bills the new phase's items."""
@@ -475,6 +519,7 @@ def _complete(st: State, sched: Obj, sub: Obj, when: int) -> None:
     sched["completed_at"] = when
     sched["current_phase"] = None
     st.save(sched)
+    _sync_cancel_at(st, sched, sub, keep=sched["end_behavior"] == "cancel")
     _attach(st, sub, None)
     if sched["end_behavior"] == "cancel" and sub["status"] in LIVE:
         cancel_subscription(st, sub)

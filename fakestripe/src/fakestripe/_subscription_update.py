@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._catalog import plan_of
-from ._discounts import parse_discounts, redeem
+from ._discounts import end_discounts, parse_discounts, redeem
 from ._engine import State
 from ._errors import StripeError, invalid, missing_param
+from ._invoice_items import record_invoice_items
 from ._invoice_lines import NO_PM, charge_outcome, default_pm, items_of
 from ._invoices import bill
 from ._params import (
@@ -123,7 +124,8 @@ def modify(st: State, sub: Obj, p: Params, item_base: str = "items") -> list[Obj
     _apply_fields(st, sub, p, update, pm)
     if grants is not None:
         # The given discounts replace the subscription's.
-        sub["discounts"] = redeem(st, grants, cus["id"], sub["id"])
+        end_discounts(st, sub["discounts"])
+        sub["discounts"] = redeem(st, grants, cus["id"], sub["id"], update.now)
     invoice_specs = _invoice_specs(st, sub, update, lines)
     st.save(sub)
     st.emit_update("customer.subscription.updated", sub, before)
@@ -270,6 +272,7 @@ def _invoice_specs(st: State, sub: Obj, u: Update, lines: Lines) -> list[Obj] | 
         _start_new_period(st, sub, u, lines.new_end)
     if due is None:
         pending.extend(lines.prorations)
+        record_invoice_items(st, sub, lines.prorations, None)
         return None
     pending.clear()
     return due

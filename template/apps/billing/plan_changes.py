@@ -24,6 +24,7 @@ billing page shows the change before its webhooks arrive. What each mode stores 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass
@@ -424,9 +425,32 @@ def _downgrade(
         from_subscription=remote["id"], idempotency_key=f"{key}-schedule", **options
     ).to_dict()
     current_phase = (schedule.get("phases") or [{}])[0]
+    try:
+        changed = _add_next_phase(schedule["id"], current_phase, item, plan, key, options)
+    except stripe.StripeError:
+        # A schedule that changes nothing would still block every later change: let it go
+        # (and report the first error, whatever the release meets).
+        with contextlib.suppress(stripe.StripeError):
+            stripe.SubscriptionSchedule.release(schedule["id"], **options)
+        raise
+    plan_state.record_schedule(changed)
+    at = _to_datetime(current_phase.get("end_date")) or _to_datetime(item.get("current_period_end"))
+    return ChangeResult(plan.name, False, None, plan.currency, at)
+
+
+def _add_next_phase(
+    schedule_id: str,
+    current_phase: dict[str, Any],
+    item: dict[str, Any],
+    plan: PlanOption,
+    key: str,
+    options: dict[str, Any],
+) -> stripe.SubscriptionSchedule:
+    """The current phase as it is, then one period of the new plan (same quantity); released
+    afterwards, so the subscription simply continues on the new plan."""
     quantity = int(item.get("quantity") or 1)
-    changed = stripe.SubscriptionSchedule.modify(
-        schedule["id"],
+    return stripe.SubscriptionSchedule.modify(
+        schedule_id,
         end_behavior="release",
         phases=[
             {
@@ -446,9 +470,6 @@ def _downgrade(
         idempotency_key=f"{key}-phases",
         **options,
     )
-    plan_state.record_schedule(changed)
-    at = _to_datetime(current_phase.get("end_date")) or _to_datetime(item.get("current_period_end"))
-    return ChangeResult(plan.name, False, None, plan.currency, at)
 
 
 # --- the scheduled change, cancelling and resuming --------------------------------------------

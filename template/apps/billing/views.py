@@ -222,7 +222,8 @@ def change_plan(request: HttpRequest) -> HttpResponse:
         return render(request, "billing/change_plan.html", {"problem": str(exc)})
     except (StripeNotConfiguredError, stripe.StripeError) as exc:
         return _plan_change_failed(request, exc)
-    return render(request, "billing/change_plan.html", {"quotes": quotes})
+    context = {"quotes": quotes, "subscription": get_active_subscription(request.user)}
+    return render(request, "billing/change_plan.html", context)
 
 
 @never_cache

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from . import email_admin  # noqa: F401  (registers BillingEmail's admin)
 from .lifecycle import UNENDED_STATUSES
-from .models import StripeCustomer, Subscription, WebhookEvent
+from .models import StripeCustomer, Subscription, SubscriptionSchedule, WebhookEvent
 from .tasks import queue_processing
 
 
@@ -73,6 +73,28 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
+
+
+@admin.register(SubscriptionSchedule)
+class SubscriptionScheduleAdmin(admin.ModelAdmin):
+    """Plan changes waiting for a period end, as Stripe's webhooks reported them: read-only
+    (change them at Stripe, or from the billing page)."""
+
+    list_display = [
+        "stripe_schedule_id",
+        "stripe_subscription_id",
+        "status",
+        "next_price_id",
+        "next_phase_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["stripe_schedule_id", "stripe_subscription_id"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(WebhookEvent)

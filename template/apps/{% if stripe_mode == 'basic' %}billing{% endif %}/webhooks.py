@@ -242,6 +242,31 @@ def _checkout_problem(obj: dict[str, Any]) -> str:
     return next((problem for problem in checks if problem), "")
 
 
+def _schedule_problem(obj: dict[str, Any]) -> str:
+    checks = [
+        _bad_string(obj, "id", required=True),
+        _bad_reference(obj, "customer"),
+        _bad_reference(obj, "subscription"),
+        _bad_reference(obj, "released_subscription"),
+        _bad_string(obj, "status", required=True, size=20),
+    ]
+    current = obj.get("current_phase")
+    if current is not None:
+        if not isinstance(current, dict):
+            return "current_phase must be an object"
+        checks += [_bad_timestamp(current, "start_date"), _bad_timestamp(current, "end_date")]
+    phases = obj.get("phases", [])
+    if not isinstance(phases, list) or not all(isinstance(phase, dict) for phase in phases):
+        return "phases must be a list of objects"
+    for phase in phases:
+        items = phase.get("items", [])
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            return "phases.items must be a list of objects"
+        checks += [_bad_timestamp(phase, "start_date"), _bad_timestamp(phase, "end_date")]
+        checks += [_bad_reference(item, "price") for item in items]
+    return next((problem for problem in checks if problem), "")
+
+
 SUBSCRIPTION_TIMESTAMPS = (
     "current_period_start",
     "current_period_end",
@@ -261,6 +286,10 @@ OBJECT_VALIDATORS: dict[str, Callable[[dict[str, Any]], str]] = {
     "invoice.payment_failed": _invoice_problem,
     "invoice.payment_action_required": _invoice_problem,
     "checkout.session.completed": _checkout_problem,
+    **{
+        f"subscription_schedule.{change}": _schedule_problem
+        for change in ("created", "updated", "released", "canceled", "completed", "aborted")
+    },
 }
 
 

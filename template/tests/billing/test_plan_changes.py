@@ -294,3 +294,19 @@ def test_a_mid_period_upgrade_charges_the_prorated_quote(
     signed_in.post(reverse("billing:change_plan"), {"quote": quote["token"]})
     invoice = stripe.Invoice.retrieve(billing_stripe.fake.get(subscription_id)["latest_invoice"])
     assert format_money(invoice["amount_paid"], "usd") == quote["due_now"]
+
+
+def test_a_downgrade_stripe_refuses_leaves_no_schedule(billing_stripe, signed_in, monkeypatch):
+    subscription_id = subscribe(billing_stripe, signed_in, "enterprise")
+    token = quotes_on_page(signed_in)["pro"]["token"]
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise stripe.InvalidRequestError("Phases could not be changed.", param="phases")
+
+    monkeypatch.setattr(stripe.SubscriptionSchedule, "modify", refuse)
+    page = signed_in.post(reverse("billing:change_plan"), {"quote": token})
+    assert page.status_code == 502 and "could not change" in page.content.decode()
+    assert billing_stripe.fake.get(subscription_id)["schedule"] is None
+    billing_stripe.deliver()
+    assert "Changes to" not in billing_page(signed_in)
+    assert "pro" in quotes_on_page(signed_in)  # a new change can be chosen

@@ -80,3 +80,25 @@ def test_a_released_schedule_never_opens_again(client, enterprise):
     assert row.status == "released"
     assert row.stripe_subscription_id == "sub_1QtestSubscription01"
     assert scheduled_change(enterprise) is None
+
+
+def test_staff_see_schedules_read_only(client, django_user_model, enterprise):
+    send(client, "subscription_schedule.updated", schedule(), CREATED)
+    staff = django_user_model.objects.create_superuser(email="staff@example.com", password="pw")
+    client.force_login(staff)
+    page = client.get("/admin/billing/subscriptionschedule/")
+    assert page.status_code == 200 and "sub_sched_1QtestSchedule0001" in page.content.decode()
+    row = SubscriptionSchedule.objects.get()
+    detail = client.get(f"/admin/billing/subscriptionschedule/{row.pk}/change/").content.decode()
+    assert 'name="_save"' not in detail
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [{"phases": "x"}, {"current_phase": 3}, {"phases": [{"items": [{"price": 7}]}]}],
+    ids=["phases", "current_phase", "phase_price"],
+)
+def test_a_malformed_schedule_is_refused(client, broken):
+    response = deliver(client, make_event("subscription_schedule.updated", schedule(**broken)))
+    assert response.status_code == 400
+    assert not SubscriptionSchedule.objects.exists()
