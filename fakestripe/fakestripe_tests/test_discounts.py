@@ -259,3 +259,33 @@ def test_a_free_first_invoice_needs_no_card(fake: FakeStripe) -> None:
     )
     assert sub.status == "active"
     assert stripe.Invoice.retrieve(sub.latest_invoice).amount_due == 0
+
+
+def test_error_if_incomplete_counts_the_discount(fake: FakeStripe) -> None:
+    monthly = monthly_price(1000)
+    yearly = stripe.Price.create(
+        product=monthly.product, unit_amount=9000, currency="usd", recurring={"interval": "year"}
+    )
+    coupon = stripe.Coupon.create(percent_off=100, duration="forever")
+    sub = _subscribe(monthly, discounts=[{"coupon": coupon.id}])
+    stripe.PaymentMethod.attach("pm_card_chargeCustomerFail", customer=sub.customer)
+    stripe.Customer.modify(
+        sub.customer, invoice_settings={"default_payment_method": "pm_card_chargeCustomerFail"}
+    )
+    item = sub["items"].data[0]
+    # An interval change bills a new period now; free with the discount, so no card is needed.
+    updated = stripe.Subscription.modify(
+        sub.id,
+        items=[{"id": item.id, "price": yearly.id}],
+        payment_behavior="error_if_incomplete",
+        proration_behavior="none",
+    )
+    assert stripe.Invoice.retrieve(updated.latest_invoice).total == 0
+    with pytest.raises(stripe.CardError):
+        stripe.Subscription.modify(
+            sub.id,
+            items=[{"id": item.id, "price": monthly.id}],
+            discounts="",
+            payment_behavior="error_if_incomplete",
+            proration_behavior="none",
+        )

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._catalog import plan_of
-from ._discounts import end_discounts, parse_discounts, redeem
+from ._discounts import (
+    Grant,
+    active_discounts,
+    end_discounts,
+    parse_discounts,
+    redeem,
+    share_out,
+)
 from ._engine import State
 from ._errors import StripeError, invalid, missing_param
 from ._invoice_items import record_invoice_items
@@ -118,7 +125,7 @@ def modify(st: State, sub: Obj, p: Params, item_base: str = "items") -> list[Obj
     grants = parse_discounts(st, p, cus["id"]) if "discounts" in p else None
     lines = plan_lines(st, sub, update)
     if behavior == "error_if_incomplete":
-        _refuse_failing_payment(st, sub, cus, update, lines, pm)
+        _refuse_failing_payment(st, sub, cus, update, lines, pm, grants)
     before = st.snapshot(sub)
     created = _apply_item_operations(st, sub, update)
     _apply_fields(st, sub, p, update, pm)
@@ -169,12 +176,27 @@ def lines_due_now(st: State, sub: Obj, u: Update, lines: Lines) -> list[Obj] | N
 
 
 def _refuse_failing_payment(
-    st: State, sub: Obj, cus: Obj, u: Update, lines: Lines, pm: Obj | None
+    st: State,
+    sub: Obj,
+    cus: Obj,
+    u: Update,
+    lines: Lines,
+    pm: Obj | None,
+    grants: list[Grant] | None,
 ) -> None:
     """``payment_behavior=error_if_incomplete``: fail (changing nothing) when the invoice
-    the update creates now would not be paid."""
+    the update creates now (after its discounts: ``grants`` when the update sets them) would
+    not be paid."""
     due = lines_due_now(st, sub, u, lines) if invoices_now(u) else None
-    if due is None or sum(s["amount"] for s in due) + cus["balance"] <= 0:
+    if due is None:
+        return
+    if grants is not None:
+        given = [(None, coupon) for coupon, _ in grants]
+    else:
+        given = [(d["id"], d["_coupon"]) for d in active_discounts(st, sub, u.now)]
+    amounts = [{"amount": s["amount"], "discountable": not s["proration"]} for s in due]
+    off = sum(d["amount"] for d in share_out(amounts, given, sub["currency"]))
+    if sum(s["amount"] for s in due) - off + cus["balance"] <= 0:
         return
     probe = pm or default_pm(st, sub, cus)
     outcome, decline = charge_outcome(st, probe)
