@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import SUPPORTED, run
+from .conftest import ROOT, SUPPORTED, run
 
 RUFF = str(Path(sys.executable).parent / "ruff")
 PRODUCTION_ENV = {
@@ -63,23 +64,28 @@ SQLITE_RUNS = [
 BROWSER_MODES = ("basic", "advanced")
 
 
-def browser_env(name: str, *, postgres: bool, tmp_path_factory: pytest.TempPathFactory) -> dict:
+#: Where the journeys' screenshots are kept, one folder per mode (git-ignored), so a run's
+#: pages can be looked at after it: each run replaces its mode's folder.
+SCREENSHOTS = ROOT / ".artifacts" / "browser-screenshots"
+
+
+def browser_env(name: str, *, postgres: bool) -> dict[str, str]:
     """The environment of one generated-suite run: whether it drives the browser, and where
-    the screenshots go (kept under pytest's base temporary directory, printed below)."""
+    its screenshots go."""
     if name not in BROWSER_MODES or postgres != POSTGRES_URL.startswith("postgres"):
         return {"BROWSER_TESTS": "0"}
-    folder = tmp_path_factory.getbasetemp() / "browser-screenshots" / name
-    print(f"\nBrowser screenshots of {name}: {folder}")
+    folder = SCREENSHOTS / name
+    shutil.rmtree(folder, ignore_errors=True)
     return {"BROWSER_TESTS": "1", "BROWSER_SCREENSHOTS_DIR": str(folder)}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SQLITE_RUNS)
-def test_the_generated_suite_passes_on_sqlite(name, installed, tmp_path_factory):
+def test_the_generated_suite_passes_on_sqlite(name, installed):
     project = installed(name)
     env = {
         "DATABASE_URL": None,
-        **browser_env(name, postgres=False, tmp_path_factory=tmp_path_factory),
+        **browser_env(name, postgres=False),
     }
     out = run(["make", "test"], project, env=env)
     assert suite_passed(out), out
@@ -92,11 +98,11 @@ def test_the_generated_suite_passes_on_sqlite(name, installed, tmp_path_factory)
 )
 # One project per mode: the third answer set differs from basic in settings only (SQLite run).
 @pytest.mark.parametrize("name", ["basic", "advanced"])
-def test_the_generated_suite_passes_on_postgresql(name, installed, tmp_path_factory):
+def test_the_generated_suite_passes_on_postgresql(name, installed):
     project = installed(name)
     database = "keel_" + re.sub(r"\W", "_", name)
     url = urlsplit(POSTGRES_URL)._replace(path=f"/{database}").geturl()
-    browser = browser_env(name, postgres=True, tmp_path_factory=tmp_path_factory)
+    browser = browser_env(name, postgres=True)
     out = run(["make", "test"], project, env={"DATABASE_URL": url, **browser})
     assert suite_passed(out), out
     # Every test runs on PostgreSQL; only the Redis ones may skip, without REDIS_URL.
