@@ -175,10 +175,10 @@ def subscribe_through_make_run(
         # Stripe's webhooks reach the project over HTTP; the dashboard shows the plan.
         for _ in range(150):
             _, _, dashboard = browser.open(site + "/dashboard/")
-            if "Plan: Pro" in dashboard:
+            if "Your plan: Pro" in dashboard:
                 break
             time.sleep(0.2)
-        assert "Plan: Pro" in dashboard and "active" in dashboard
+        assert "Your plan: Pro" in dashboard and "Active" in dashboard
     finally:
         os.killpg(server.pid, stop)
         output = server.communicate(timeout=30)[0]

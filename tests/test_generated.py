@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import SUPPORTED, run
+from .conftest import ROOT, SUPPORTED, run
 
 RUFF = str(Path(sys.executable).parent / "ruff")
 PRODUCTION_ENV = {
@@ -56,11 +57,37 @@ SQLITE_RUNS = [
 ]
 
 
+#: The generated browser journey (tests/test_browser.py: Chromium against `make run`) runs once
+#: per mode, in that mode's PostgreSQL run, or in its SQLite run without PostgreSQL; the other
+#: runs skip it (BROWSER_TESTS=0). Where it runs it must not skip (BROWSER_TESTS=1): `.ci/run`
+#: installs Debian's chromium when it is missing.
+BROWSER_MODES = ("basic", "advanced")
+
+
+#: Where the journeys' screenshots are kept, one folder per mode (git-ignored), so a run's
+#: pages can be looked at after it: each run replaces its mode's folder.
+SCREENSHOTS = ROOT / ".artifacts" / "browser-screenshots"
+
+
+def browser_env(name: str, *, postgres: bool) -> dict[str, str]:
+    """The environment of one generated-suite run: whether it drives the browser, and where
+    its screenshots go."""
+    if name not in BROWSER_MODES or postgres != POSTGRES_URL.startswith("postgres"):
+        return {"BROWSER_TESTS": "0"}
+    folder = SCREENSHOTS / name
+    shutil.rmtree(folder, ignore_errors=True)
+    return {"BROWSER_TESTS": "1", "BROWSER_SCREENSHOTS_DIR": str(folder)}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SQLITE_RUNS)
 def test_the_generated_suite_passes_on_sqlite(name, installed):
     project = installed(name)
-    out = run(["make", "test"], project, env={"DATABASE_URL": None})
+    env = {
+        "DATABASE_URL": None,
+        **browser_env(name, postgres=False),
+    }
+    out = run(["make", "test"], project, env=env)
     assert suite_passed(out), out
 
 
@@ -75,7 +102,8 @@ def test_the_generated_suite_passes_on_postgresql(name, installed):
     project = installed(name)
     database = "keel_" + re.sub(r"\W", "_", name)
     url = urlsplit(POSTGRES_URL)._replace(path=f"/{database}").geturl()
-    out = run(["make", "test"], project, env={"DATABASE_URL": url})
+    browser = browser_env(name, postgres=True)
+    out = run(["make", "test"], project, env={"DATABASE_URL": url, **browser})
     assert suite_passed(out), out
     # Every test runs on PostgreSQL; only the Redis ones may skip, without REDIS_URL.
     skipped = [line for line in out.splitlines() if line.startswith("SKIPPED")]

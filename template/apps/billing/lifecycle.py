@@ -88,7 +88,8 @@ def start_subscription_checkout(
     The user's row stays locked until the session exists: a second tab's checkout waits, then
     expires this session before making its own, so two tabs can never both pay. The free trial
     (BILLING_TRIAL_PERIOD_DAYS) is asked for only when `had_subscription()` says the customer
-    never had one: Stripe gives a trial to every new subscription that asks.
+    never had one: Stripe gives a trial to every new subscription that asks. With
+    BILLING_ALLOW_PROMOTION_CODES on, Checkout accepts promotion codes.
     """
     with transaction.atomic():
         lock_user(user)
@@ -96,6 +97,9 @@ def start_subscription_checkout(
         trial_days = settings.BILLING_TRIAL_PERIOD_DAYS
         if trial_days > 0 and not had_subscription():
             subscription_data = {**subscription_data, "trial_period_days": trial_days}
+        if settings.BILLING_ALLOW_PROMOTION_CODES:
+            # Checkout then shows a promotion code box; the codes are made in Stripe's dashboard.
+            session = {**session, "allow_promotion_codes": True}
         return stripe.checkout.Session.create(
             mode="subscription",
             customer=customer_id,

@@ -8,12 +8,16 @@ symbol, separators and decimals shown follow the locale, through Babel's CLDR da
 
 from __future__ import annotations
 
-from decimal import Decimal
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from babel.numbers import format_currency
-from django.utils import translation
+from django.utils import formats, timezone, translation
 
 __all__ = [
+    "describe_price",
+    "format_day",
     "format_interval",
     "format_money",
     "format_price",
@@ -102,3 +106,43 @@ def format_price(
         money = f"{money} per unit"
     period = format_interval(interval, interval_count)
     return f"{money}/{period}" if period else money
+
+
+def describe_price(price: Any, default_currency: str = "") -> str:
+    """'$29.00/month' for a price as any billing code holds it: a Stripe price object or dict,
+    a dj-stripe Price, a basic-mode plan price, or a plan dict whose `price` is in major units
+    (monthly unless it says otherwise). A metered price reads as a per-unit price; '' for none.
+    """
+    if price is None:
+        return ""
+    get = price.get if isinstance(price, dict) else (lambda name: getattr(price, name, None))
+    recurring = get("recurring") or {}
+    interval = get("interval") or recurring.get("interval")
+    amount = get("unit_amount")
+    if amount is None:
+        amount = get("unit_amount_decimal")
+    currency = str(get("currency") or "")
+    if amount is None and get("price") is not None:
+        currency = currency or default_currency
+        amount = Decimal(str(get("price"))).scaleb(minor_unit_exponent(currency))
+        interval = interval or "month"
+    try:
+        return format_price(
+            amount,
+            currency,
+            interval,
+            recurring.get("interval_count") or get("interval_count") or 1,
+            per_unit=recurring.get("usage_type") == "metered",
+        )
+    except (InvalidOperation, TypeError, ValueError):
+        return ""
+
+
+def format_day(value: Any) -> str:
+    """'December 3, 2026' (the project's DATE_FORMAT, config/formats) for a date or datetime,
+    in the current time zone; '' for no date."""
+    if not value or not hasattr(value, "year"):
+        return ""
+    if isinstance(value, datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return formats.date_format(value, "DATE_FORMAT")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views, webhook_urls
+from . import page_urls, views, webhook_urls
 
 app_name = "billing"
 
@@ -23,5 +23,6 @@ urlpatterns = [
     ),
     path("cancel/", views.cancel, name="cancel"),
     path("resume/", views.resume, name="resume"),
+    *page_urls.billing_urlpatterns,
     *webhook_urls.billing_urlpatterns,
 ]

@@ -20,6 +20,7 @@ from . import plan_changes
 from .checkout_state import CheckoutOutcome
 from .errors import NoStripeCustomerError, StripeNotConfiguredError
 from .money import format_money
+from .overview import billing_overview
 from .portal import get_customer_portal_url
 from .selectors import (
     get_active_subscription,
@@ -27,7 +28,6 @@ from .selectors import (
     get_plans,
     get_unended_subscription,
 )
-from .selectors import subscription_history as get_subscription_history
 from .services import confirm_checkout_session, create_checkout_session
 from .stripe_api import is_configured
 from .templatetags.billing_tags import day
@@ -57,7 +57,6 @@ SUCCESS_MAX_CHECKS = 10
 def pricing(request: HttpRequest) -> HttpResponse:
     context = {
         "plans": get_plans(),
-        "subscription": get_active_subscription(request.user),
         "stripe_configured": is_configured(),
     }
     return render(request, "billing/pricing.html", context)
@@ -147,11 +146,12 @@ def success(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 def subscription(request: HttpRequest) -> HttpResponse:
-    current = get_unended_subscription(request.user)
+    """The billing page: plan, price, status, next invoice, payment method and invoices."""
+    overview = billing_overview(request.user)
     context = {
-        "subscription": current,
-        "payment_due": current is not None and current.status in ("past_due", "unpaid"),
-        "subscriptions": get_subscription_history(request.user),
+        "overview": overview,
+        "subscription": overview.subscription,
+        "payment_due": overview.payment_due,
     }
     return render(request, "billing/subscription.html", context)
 

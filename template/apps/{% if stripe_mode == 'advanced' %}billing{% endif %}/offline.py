@@ -3,7 +3,8 @@
 Creates the plans below as products (with `plan_slug`, `features` and `limits` metadata) and
 prices in the offline Stripe, the `api_calls` Billing Meter of the metered plan, syncs them
 into dj-stripe's tables and PlanConfiguration (matched by slug: the offline Stripe starts empty
-on every run), and returns the environment that points the project at it.
+on every run), creates the demonstration promotion code (`offline_promotions`), and returns the
+environment that points the project at it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.conf import settings
 
 from fakestripe import PUBLISHABLE_KEY
 
+from .offline_promotions import create_demo_promotion_code
 from .plans import sync_plans, sync_products_and_prices
 
 logger = logging.getLogger(__name__)
@@ -86,6 +88,7 @@ def bootstrap(*, api_base: str, api_key: str, webhook_secret: str) -> dict[str, 
                 recurring={"interval": "month", "usage_type": "metered", "meter": meter.id},
                 **options,
             )
+    create_demo_promotion_code(api_base=api_base, api_key=api_key)
     sync_products_and_prices(api_key=api_key)
     for line in sync_plans(update=True, by_slug=True, product_ids=product_ids, api_key=api_key):
         logger.info("Offline Stripe plans: %s", line)

@@ -34,6 +34,10 @@ from .stripe_api import request_options, secret_key
 
 logger = logging.getLogger(__name__)
 
+#: The plan limits advanced mode enforces (the pricing page lists only these): None, all of
+#: them. Seats are counted by the teams app, every other limit by `usage.usage_limit`.
+ENFORCED_LIMITS: frozenset[str] | None = None
+
 TRUE_VALUES = ("1", "true", "yes", "on")
 
 

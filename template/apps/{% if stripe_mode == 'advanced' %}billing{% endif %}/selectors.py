@@ -41,6 +41,7 @@ __all__ = [
     "plan_slug_of",
     "renews_at",
     "stripe_customer_id_of",
+    "stripe_subscription_id_of",
     "subscription_history",
 ]
 
@@ -164,6 +165,11 @@ def get_plan_by_price_id(price_id: str) -> PlanConfiguration | None:
     if not price_id:
         return None
     return PlanConfiguration.objects.filter(stripe_price_id=price_id).first()
+
+
+def stripe_subscription_id_of(subscription: StripeSubscription) -> str:
+    """The subscription's id at Stripe (sub_...)."""
+    return str(subscription.id)
 
 
 def metadata_of(subscription: StripeSubscription) -> SubscriptionMetadata | None:

@@ -1,7 +1,8 @@
 """Set up the offline Stripe for development (basic mode); used by `manage.py devserver`.
 
 Creates a product and a recurring price in the offline Stripe for each plan of BILLING_PLANS
-and returns the environment that points the project at it.
+creates the demonstration promotion code (`offline_promotions`), and returns the environment
+that points the project at it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.conf import settings
 
 from fakestripe import PUBLISHABLE_KEY
 
+from .offline_promotions import create_demo_promotion_code
 from .plans import get_plans
 
 WEBHOOK_PATH = "/billing/webhook/"
@@ -34,6 +36,7 @@ def bootstrap(*, api_base: str, api_key: str, webhook_secret: str) -> dict[str, 
             }
         )
         plans.append({**dataclasses.asdict(plan), "price_id": price.id})
+    create_demo_promotion_code(api_base=api_base, api_key=api_key)
     return {
         "STRIPE_SECRET_KEY": api_key,
         "STRIPE_PUBLIC_KEY": PUBLISHABLE_KEY,

@@ -14,6 +14,10 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+#: The plan limits basic mode enforces (the pricing page lists only these): seats. Basic mode
+#: counts no usage, so a use limit such as `api_calls` would be a promise nothing keeps.
+ENFORCED_LIMITS: frozenset[str] | None = frozenset({"team_members"})
+
 
 @dataclass(frozen=True)
 class PlanPrice:

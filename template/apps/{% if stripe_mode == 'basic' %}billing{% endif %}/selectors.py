@@ -16,7 +16,7 @@ from django.db.models import Q
 
 from .lifecycle import TERMINAL_STATUSES, UNENDED_STATUSES, access_statuses
 from .models import StripeCustomer, Subscription
-from .plans import get_plan_by_price_id, get_plans
+from .plans import Plan, get_plan_by_price_id, get_plans
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -31,9 +31,11 @@ __all__ = [
     "get_plan_by_price_id",
     "get_plans",
     "get_unended_subscription",
+    "plan_of",
     "plan_slug_of",
     "renews_at",
     "stripe_customer_id_of",
+    "stripe_subscription_id_of",
     "subscription_history",
 ]
 
@@ -109,6 +111,16 @@ def subscription_history(user: AbstractBaseUser | AnonymousUser) -> Any:
         .select_related("customer")
         .order_by("-created_at", "-pk")
     )
+
+
+def stripe_subscription_id_of(subscription: Subscription) -> str:
+    """The subscription's id at Stripe (sub_...)."""
+    return subscription.stripe_subscription_id
+
+
+def plan_of(subscription: Subscription) -> Plan | None:
+    """The configured plan the subscription pays for (None if not configured)."""
+    return subscription.plan
 
 
 def plan_slug_of(subscription: Subscription) -> str | None:

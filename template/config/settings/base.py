@@ -179,6 +179,8 @@ else:
     }
 
 LANGUAGE_CODE = "en-us"
+# One date format everywhere ("December 3, 2026"): config/formats/en/formats.py.
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -232,6 +234,9 @@ BILLING_TRIAL_PERIOD_DAYS = env.int(
 # access while Stripe retries (the payment-failed email says so). False ends access at the
 # first failure. unpaid, canceled and incomplete_expired never give access.
 BILLING_PAST_DUE_ACCESS = env.bool("BILLING_PAST_DUE_ACCESS", default=True)
+# Checkout offers a promotion code box (codes are created in Stripe's dashboard); an applied
+# code shows on the billing page as the subscription's discount.
+BILLING_ALLOW_PROMOTION_CODES = env.bool("BILLING_ALLOW_PROMOTION_CODES", default=False)
 # One reminder email when Stripe announces a trial's end (customer.subscription.trial_will_end).
 BILLING_TRIAL_REMINDER_EMAILS = env.bool("BILLING_TRIAL_REMINDER_EMAILS", default=True)
 

@@ -95,7 +95,7 @@ def test_checkout_syncs_the_subscription_and_opens_the_gates(
         customer=subscriber.customer_id, api_key=stripe_fake.api_key
     )
     page = client.get(f"/billing/success/?session_id={sessions.data[0].id}").content.decode()
-    assert "Your <strong>Pro</strong> subscription is active" in page
+    assert "Your <strong>Pro</strong> subscription is ready" in page and ">Active<" in page
     assert mail.outbox == []
 
 

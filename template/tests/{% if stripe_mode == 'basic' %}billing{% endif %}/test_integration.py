@@ -71,4 +71,4 @@ class TestStripeIntegration:
         subscription = get_active_subscription(user)
         assert subscription is not None
         assert subscription.status == "active"
-        assert client.get("/dashboard/").content.decode().count("Your Subscription") == 1
+        assert client.get("/dashboard/").content.decode().count("Your plan:") == 1

@@ -43,7 +43,7 @@ def test_checkout_with_a_good_card_activates_the_subscription(offline, user):
     # The customer was made before Checkout, and Checkout paid as that customer.
     assert user.stripe_customer.stripe_customer_id == subscription.customer.stripe_customer_id
     dashboard = offline.client.get(reverse("dashboard")).content.decode()
-    assert "Plan: Pro" in dashboard and "active" in dashboard
+    assert "Your plan: Pro" in dashboard and "Active" in dashboard
 
 
 def test_a_declined_card_creates_no_subscription(offline, user):

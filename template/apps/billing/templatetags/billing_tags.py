@@ -7,10 +7,10 @@ from typing import Any
 
 from django import template
 from django.conf import settings
-from django.utils.dateformat import format as format_date
 
 from apps.billing import plan_changes
-from apps.billing.money import format_money, format_price, minor_unit_exponent
+from apps.billing.money import describe_price, format_day, format_money
+from apps.billing.overview import PlanCard, metric_label, plan_cards, status_words
 from apps.billing.selectors import cancels_at as _cancels_at
 from apps.billing.selectors import renews_at as _renews_at
 
@@ -33,46 +33,14 @@ def price(stripe_price: Any) -> str:
     Reads a Stripe price object, a dj-stripe Price, a configured plan's price or a plan dict
     with `price` in major units alike; a metered price reads as a per-unit price.
     """
-    if stripe_price is None:
-        return ""
-    get = stripe_price.get if isinstance(stripe_price, dict) else _attribute_of(stripe_price)
-    recurring = get("recurring") or {}
-    interval = get("interval") or recurring.get("interval")
-    amount = get("unit_amount")
-    if amount is None:
-        amount = get("unit_amount_decimal")
-    currency = str(get("currency") or "")
-    if amount is None and get("price") is not None:
-        # A plan written as {"name": "Pro", "price": 29, ...}: major units, monthly by default.
-        currency = currency or settings.BILLING_CURRENCY
-        amount = Decimal(str(get("price"))).scaleb(minor_unit_exponent(currency))
-        interval = interval or "month"
-    try:
-        return format_price(
-            amount,
-            currency,
-            interval,
-            recurring.get("interval_count") or get("interval_count") or 1,
-            per_unit=recurring.get("usage_type") == "metered",
-        )
-    except (InvalidOperation, TypeError, ValueError):
-        return ""
-
-
-def _attribute_of(obj: Any) -> Any:
-    return lambda name: getattr(obj, name, None)
-
-
-#: The one date format of billing pages and emails: "December 2, 2026".
-DAY_FORMAT = "F j, Y"
+    return describe_price(stripe_price, settings.BILLING_CURRENCY)
 
 
 @register.filter
 def day(value: Any) -> str:
-    """{{ subscription|renews_at|day }} → 'December 2, 2026' ('' for no date)."""
-    if not value or not hasattr(value, "year"):
-        return ""
-    return format_date(value, DAY_FORMAT)
+    """{{ subscription|renews_at|day }} → 'December 2, 2026' ('' for no date): the project's
+    DATE_FORMAT (config/formats), the format of every date the project shows."""
+    return format_day(value)
 
 
 @register.filter
@@ -95,30 +63,23 @@ def period_end(subscription: Any) -> Any:
     return _cancels_at(subscription) or _renews_at(subscription) or subscription.ended_at
 
 
-STATUS_WORDS = {
-    "active": "Active",
-    "trialing": "Trial",
-    "past_due": "Past due — update your payment method",
-    "unpaid": "Unpaid — update your payment method",
-    "incomplete": "Incomplete — the first payment is not complete",
-    "incomplete_expired": "Expired — the first payment never completed",
-    "paused": "Paused",
-    "canceled": "Canceled",
-}
+@register.simple_tag(takes_context=True)
+def pricing_cards(context: template.Context, plans: Any = None) -> list[PlanCard]:
+    """{% pricing_cards plans as cards %}: the plans as the visitor should see them (their
+    plan marked, the right button on each); `plans` may be models or plain dicts."""
+    request = context.get("request")
+    user = getattr(request, "user", None) or context.get("user")
+    if user is None:
+        from django.contrib.auth.models import AnonymousUser
+
+        user = AnonymousUser()
+    return plan_cards(user, plans)
 
 
 @register.filter
 def status_text(subscription: Any) -> str:
     """The subscription's status in words: 'Active', 'Trial ends on …', 'Cancels on …'."""
-    if not subscription:
-        return ""
-    status = str(subscription.status)
-    ends = _cancels_at(subscription) if status in ("active", "trialing") else None
-    if ends:
-        return f"Cancels on {day(ends)}"
-    if status == "trialing" and subscription.trial_end:
-        return f"Trial ends on {day(subscription.trial_end)}"
-    return STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
+    return status_words(subscription)
 
 
 @register.filter
@@ -134,13 +95,7 @@ def divide(value: Any, divisor: Any) -> Decimal | str:
 @register.filter
 def label(value: Any) -> str:
     """{{ 'api_calls'|label }} → 'API calls': a setting key as people read it."""
-    words = str(value).replace("_", " ").replace("-", " ").split()
-    if not words:
-        return ""
-    acronyms = {"api", "gb", "sso", "url", "sla"}
-    out = [w.upper() if w.lower() in acronyms else w.lower() for w in words]
-    out[0] = out[0] if out[0].isupper() else out[0].capitalize()
-    return " ".join(out)
+    return metric_label(str(value))
 
 
 @register.simple_tag

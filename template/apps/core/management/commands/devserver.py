@@ -42,6 +42,7 @@ BANNER = """
   │  OFFLINE STRIPE: no Stripe key is set, so billing runs against a local   │
   │  fake Stripe at {url:<55}  │
   │  No real money moves. Pay with the test card 4242 4242 4242 4242.        │
+  │  Promotion code WELCOME20 (with BILLING_ALLOW_PROMOTION_CODES=true).     │
   │  Set STRIPE_SECRET_KEY (sk_test_...) in .env to use your Stripe account. │
   └──────────────────────────────────────────────────────────────────────────┘
 """
@@ -85,7 +86,16 @@ class Command(BaseCommand):
         host, _, port = addrport.rpartition(":")
         site = f"http://{host or '127.0.0.1'}:{port}"
         fake = subprocess.Popen(
-            [sys.executable, "-m", "fakestripe", "--webhook", site + WEBHOOK_PATH],
+            [
+                sys.executable,
+                "-m",
+                "fakestripe",
+                "--webhook",
+                site + WEBHOOK_PATH,
+                # Its Checkout and portal pages then say whom the customer is paying.
+                "--account-name",
+                settings.PROJECT_NAME,
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
