@@ -289,3 +289,162 @@ def test_error_if_incomplete_counts_the_discount(fake: FakeStripe) -> None:
             payment_behavior="error_if_incomplete",
             proration_behavior="none",
         )
+
+
+# ---------------------------------------------------------------- discounts on prorations
+
+
+def _pro_with_welcome20(fake: FakeStripe) -> tuple[Any, Any, Any, str]:
+    """Pro ($29/month) bought at Checkout with promotion code WELCOME20 (20% off, forever):
+    (subscription, its item, the Enterprise price ($99/month), the discount id)."""
+    pro = monthly_price(2900, "Pro")
+    enterprise = monthly_price(9900, "Enterprise")
+    coupon = stripe.Coupon.create(percent_off=20, duration="forever")
+    stripe.PromotionCode.create(promotion={"type": "coupon", "coupon": coupon.id}, code="WELCOME20")
+    session = checkout(pro.id, customer_email="w@example.com", allow_promotion_codes=True)
+    assert fake.submit_checkout(session.id, promotion_code="WELCOME20").status == 303
+    done = stripe.checkout.Session.retrieve(session.id)
+    assert stripe.Invoice.retrieve(done.invoice).amount_paid == 2320
+    sub = stripe.Subscription.retrieve(done.subscription)
+    [discount_id] = sub.discounts
+    return sub, sub["items"].data[0], enterprise, discount_id
+
+
+def _cuts(invoice: Any) -> list[tuple[int, list[tuple[int, str]]]]:
+    return [
+        (line.amount, [(d.amount, d.discount) for d in line.discount_amounts])
+        for line in invoice.lines.data
+    ]
+
+
+def test_prorations_are_discounted_and_the_preview_is_what_is_charged(fake: FakeStripe) -> None:
+    sub, item, enterprise, did = _pro_with_welcome20(fake)
+    change = [{"id": item.id, "price": enterprise.id}]
+    # At the very start of the period the prorations are whole months: exact cents.
+    pdate = item.current_period_start
+    details = {"items": change, "proration_date": pdate, "proration_behavior": "always_invoice"}
+    preview = stripe.Invoice.create_preview(subscription=sub.id, subscription_details=details)
+    assert _cuts(preview) == [(-2900, [(-580, did)]), (9900, [(1980, did)])]
+    assert all(line.discountable for line in preview.lines.data)
+    assert (preview.subtotal, preview.total, preview.amount_due) == (7000, 5600, 5600)
+    assert [(d.amount, d.discount) for d in preview.total_discount_amounts] == [(1400, did)]
+    assert preview.discounts == [did]
+    updated = stripe.Subscription.modify(
+        sub.id, items=change, proration_behavior="always_invoice", proration_date=pdate
+    )
+    invoice = stripe.Invoice.retrieve(updated.latest_invoice)
+    assert _cuts(invoice) == _cuts(preview)
+    assert (invoice.subtotal, invoice.total, invoice.amount_paid) == (7000, 5600, 5600)
+    assert [(d.amount, d.discount) for d in invoice.total_discount_amounts] == [(1400, did)]
+    items = stripe.InvoiceItem.list(customer=sub.customer).data
+    assert len(items) == 2 and all(ii.discountable and ii.invoice == invoice.id for ii in items)
+    # The next invoice is the new price, discounted; and the renewal bills just that.
+    renewal = stripe.Invoice.create_preview(subscription=sub.id)
+    assert _cuts(renewal) == [(9900, [(1980, did)])]
+    assert (renewal.subtotal, renewal.total) == (9900, 7920)
+    fake.advance(days=32)
+    assert (_invoice(sub).subtotal, _invoice(sub).total, _invoice(sub).amount_paid) == (
+        9900,
+        7920,
+        7920,
+    )
+
+
+def test_discounted_prorations_mid_period_preview_equals_charged(fake: FakeStripe) -> None:
+    sub, item, enterprise, did = _pro_with_welcome20(fake)
+    fake.advance(days=11, hours=5)
+    pdate = fake.now()
+    frac = (item.current_period_end - pdate) / (item.current_period_end - item.current_period_start)
+    credit, charge = -round(2900 * frac), round(9900 * frac)
+    # 20% of each line, rounded half away from zero, as the fake rounds percent_off shares.
+    credit_off = -int(-credit * 0.2 + 0.5)
+    charge_off = int(charge * 0.2 + 0.5)
+    change = [{"id": item.id, "price": enterprise.id}]
+    details = {"items": change, "proration_date": pdate, "proration_behavior": "always_invoice"}
+    preview = stripe.Invoice.create_preview(subscription=sub.id, subscription_details=details)
+    assert _cuts(preview) == [(credit, [(credit_off, did)]), (charge, [(charge_off, did)])]
+    expected = credit + charge - (credit_off + charge_off)
+    assert preview.total == preview.amount_due == expected
+    updated = stripe.Subscription.modify(
+        sub.id, items=change, proration_behavior="always_invoice", proration_date=pdate
+    )
+    invoice = stripe.Invoice.retrieve(updated.latest_invoice)
+    assert _cuts(invoice) == _cuts(preview)
+    assert invoice.amount_paid == preview.amount_due == expected
+
+
+def test_pending_prorations_are_discounted_on_the_next_invoice(fake: FakeStripe) -> None:
+    sub, item, enterprise, did = _pro_with_welcome20(fake)
+    change = [{"id": item.id, "price": enterprise.id}]
+    pdate = item.current_period_start
+    details = {"items": change, "proration_date": pdate}
+    preview = stripe.Invoice.create_preview(subscription=sub.id, subscription_details=details)
+    expected = [(-2900, [(-580, did)]), (9900, [(1980, did)]), (9900, [(1980, did)])]
+    assert _cuts(preview) == expected
+    assert (preview.subtotal, preview.total) == (16900, 13520)
+    updated = stripe.Subscription.modify(
+        sub.id, items=change, proration_behavior="create_prorations", proration_date=pdate
+    )
+    assert updated.latest_invoice == sub.latest_invoice  # nothing billed yet
+    pending = stripe.InvoiceItem.list(customer=sub.customer).data
+    assert len(pending) == 2 and all(ii.invoice is None and ii.discountable for ii in pending)
+    assert _cuts(stripe.Invoice.create_preview(subscription=sub.id)) == expected
+    fake.advance(days=32)
+    renewal = _invoice(sub)
+    assert _cuts(renewal) == expected
+    assert (renewal.subtotal, renewal.total, renewal.amount_paid) == (16900, 13520, 13520)
+    assert [(d.amount, d.discount) for d in renewal.total_discount_amounts] == [(3380, did)]
+
+
+def test_a_discounted_downgrade_credits_what_was_paid(fake: FakeStripe) -> None:
+    sub, item, enterprise, did = _pro_with_welcome20(fake)
+    pdate = item.current_period_start
+    stripe.Subscription.modify(
+        sub.id,
+        items=[{"id": item.id, "price": enterprise.id}],
+        proration_behavior="always_invoice",
+        proration_date=pdate,
+    )
+    pro = item.price.id
+    back = stripe.Subscription.modify(
+        sub.id,
+        items=[{"id": item.id, "price": pro}],
+        proration_behavior="always_invoice",
+        proration_date=pdate,
+    )
+    invoice = stripe.Invoice.retrieve(back.latest_invoice)
+    assert _cuts(invoice) == [(-9900, [(-1980, did)]), (2900, [(580, did)])]
+    assert (invoice.subtotal, invoice.total, invoice.amount_due) == (-7000, -5600, 0)
+    # Paid $56.00 for the upgrade, so $56.00 comes back as credit.
+    assert stripe.Customer.retrieve(sub.customer).balance == -5600
+
+
+def test_amount_off_comes_off_a_proration_invoice_once(fake: FakeStripe) -> None:
+    pro = monthly_price(2900, "Pro")
+    enterprise = monthly_price(9900, "Enterprise")
+    coupon = stripe.Coupon.create(amount_off=1000, currency="usd", duration="forever")
+    sub = _subscribe(pro, discounts=[{"coupon": coupon.id}])
+    [did] = sub.discounts
+    item = sub["items"].data[0]
+    pdate = item.current_period_start
+    up = [{"id": item.id, "price": enterprise.id}]
+    details = {"items": up, "proration_date": pdate, "proration_behavior": "always_invoice"}
+    preview = stripe.Invoice.create_preview(subscription=sub.id, subscription_details=details)
+    # Once for the invoice, taken off the line that costs something, not off the credit.
+    assert _cuts(preview) == [(-2900, []), (9900, [(1000, did)])]
+    assert preview.total == 6000
+    updated = stripe.Subscription.modify(
+        sub.id, items=up, proration_behavior="always_invoice", proration_date=pdate
+    )
+    invoice = stripe.Invoice.retrieve(updated.latest_invoice)
+    assert _cuts(invoice) == _cuts(preview) and invoice.amount_paid == 6000
+    # A downgrade's invoice comes to less than nothing: nothing to take $10 off.
+    down = stripe.Subscription.modify(
+        sub.id,
+        items=[{"id": item.id, "price": pro.id}],
+        proration_behavior="always_invoice",
+        proration_date=pdate,
+    )
+    credit = stripe.Invoice.retrieve(down.latest_invoice)
+    assert credit.total == credit.subtotal == -7000
+    assert [d.amount for d in credit.total_discount_amounts] == [0]

@@ -3,6 +3,10 @@ from __future__ import annotations
 # Coupons, promotion codes and the discounts they give: applied to subscriptions (and
 # through them to invoices) and to Checkout Sessions. An invoice's discount is shared out over
 # its discountable lines (``discount_amounts``) and summed in ``total_discount_amounts``.
+# A subscription's invoice lines are all discountable, prorations included (as Stripe does):
+# a percent_off coupon takes its share of every line, a credit for unused time too (the
+# customer only paid the discounted price for it); an amount_off coupon comes off each invoice
+# once, never more than its discountable lines add up to.
 from decimal import ROUND_HALF_UP, Decimal
 
 from ._engine import State
@@ -325,7 +329,7 @@ def used_up(st: State, sub: Obj, inv: Obj) -> None:
     spent = [d for d in sub["discounts"] if (st.colls["discount"].get(d) or {}).get("_spent")]
     sub["discounts"] = [did for did in sub["discounts"] if did not in spent]
     end_discounts(st, spent)
-    used = {entry["discount"] for entry in inv["total_discount_amounts"] if entry["amount"] > 0}
+    used = {entry["discount"] for entry in inv["total_discount_amounts"] if entry["amount"] != 0}
     for did in used:
         discount = st.colls["discount"].get(did)
         if discount is not None and discount["_coupon"]["duration"] == "once":
@@ -336,8 +340,9 @@ def share_out(
     lines: list[Obj], discounts: list[tuple[str | None, Obj]], currency: str
 ) -> list[Obj]:
     """Take each ``(discount id, coupon)`` off the discountable lines in turn: sets each
-    line's ``discount_amounts``; returns the invoice's ``total_discount_amounts``."""
-    left = [line["amount"] if line["discountable"] and line["amount"] > 0 else 0 for line in lines]
+    line's ``discount_amounts``; returns the invoice's ``total_discount_amounts``. A credit
+    line (negative amount) gets a negative share of a percent_off coupon."""
+    left = [line["amount"] if line["discountable"] else 0 for line in lines]
     for line in lines:
         line["discount_amounts"] = []
     totals: list[Obj] = []
@@ -345,7 +350,7 @@ def share_out(
         cuts = _cuts(left, coupon, currency)
         for n, cut in enumerate(cuts):
             left[n] -= cut
-            if cut > 0:
+            if cut != 0:
                 lines[n]["discount_amounts"].append({"amount": cut, "discount": discount_id})
         totals.append({"amount": sum(cuts), "discount": discount_id})
     return totals
@@ -359,11 +364,15 @@ def _cuts(left: list[int], coupon: Obj, currency: str) -> list[int]:
     base = sum(left)
     if coupon["currency"] != currency or base <= 0:
         return [0] * len(left)
+    # Once per invoice, at most what the lines come to (credits included), shared over the
+    # lines that cost something.
     off = min(coupon["amount_off"], base)
-    cuts = [off * amount // base for amount in left]
-    for n in sorted(range(len(left)), key=lambda i: -left[i]):
+    owed = [max(amount, 0) for amount in left]
+    gross = sum(owed)
+    cuts = [off * amount // gross for amount in owed]
+    for n in sorted(range(len(owed)), key=lambda i: -owed[i]):
         if sum(cuts) == off:
             break
-        if cuts[n] < left[n]:
+        if cuts[n] < owed[n]:
             cuts[n] += 1
     return cuts

@@ -17,7 +17,7 @@ def invoice_item_object(st: State, sub: Obj, spec: Obj) -> Obj:
         "customer": sub["customer"],
         "date": st.now(),
         "description": spec["description"],
-        "discountable": False,
+        "discountable": spec["discountable"],
         "discounts": (),
         "livemode": False,
         "metadata": {},

@@ -92,6 +92,8 @@ def pending_line(
         "proration": proration,
         "invoice_item": new_id("ii") if proration else None,
         "credited": credited,
+        # The subscription's discounts apply to every line, prorations included.
+        "discountable": True,
     }
 
 
@@ -156,7 +158,7 @@ def invoice_line_object(st: State, inv_id: str, sub: Obj, s: Obj) -> Obj:
         "currency": price["currency"],
         "description": s["description"],
         "discount_amounts": (),
-        "discountable": not s["proration"],
+        "discountable": s["discountable"],
         "discounts": (),
         "invoice": inv_id,
         "livemode": False,

@@ -194,7 +194,7 @@ def _refuse_failing_payment(
         given = [(None, coupon) for coupon, _ in grants]
     else:
         given = [(d["id"], d["_coupon"]) for d in active_discounts(st, sub, u.now)]
-    amounts = [{"amount": s["amount"], "discountable": not s["proration"]} for s in due]
+    amounts = [{"amount": s["amount"], "discountable": s["discountable"]} for s in due]
     off = sum(d["amount"] for d in share_out(amounts, given, sub["currency"]))
     if sum(s["amount"] for s in due) - off + cus["balance"] <= 0:
         return
