@@ -262,8 +262,15 @@ def _amounts(
     if not upgrade:
         return due_now, int(upcoming.get("amount_due") or 0), currency
     lines = (upcoming.get("lines") or {}).get("data") or []
-    renewal = sum(int(line.get("amount") or 0) for line in lines if not _is_proration(line))
+    renewal = sum(_net_amount(line) for line in lines if not _is_proration(line))
     return due_now, renewal, currency
+
+
+def _net_amount(line: dict[str, Any]) -> int:
+    """A preview line's amount less its share of the subscription's discounts (a 20% coupon
+    makes a $99 renewal $79.20)."""
+    discounts = line.get("discount_amounts") or []
+    return int(line.get("amount") or 0) - sum(int(d.get("amount") or 0) for d in discounts)
 
 
 def _sign(**payload: Any) -> str:

@@ -310,3 +310,29 @@ def test_a_downgrade_stripe_refuses_leaves_no_schedule(billing_stripe, signed_in
     billing_stripe.deliver()
     assert "Changes to" not in billing_page(signed_in)
     assert "pro" in quotes_on_page(signed_in)  # a new change can be chosen
+
+
+def test_a_discounted_subscription_is_quoted_and_charged_with_its_discount(
+    billing_stripe, signed_in, settings
+):
+    settings.BILLING_ALLOW_PROMOTION_CODES = True
+    coupon = stripe.Coupon.create(percent_off=20, duration="forever")
+    stripe.PromotionCode.create(promotion={"type": "coupon", "coupon": coupon.id}, code="SAVE20")
+    checkout = start_checkout(signed_in, price_of("pro"))
+    result = billing_stripe.fake.submit_checkout(checkout, CARD_OK, promotion_code="SAVE20")
+    assert result.status == 303, result
+    billing_stripe.deliver()
+    subscription_id = billing_stripe.fake.events("customer.subscription.created")[-1]["data"][
+        "object"
+    ]["id"]
+    quote = quotes_on_page(signed_in)["enterprise"]
+    # 20% off the $99 plan at each renewal, not the list price.
+    assert quote["renewal"] == format_money(7920, "usd")
+
+    signed_in.post(reverse("billing:change_plan"), {"quote": quote["token"]})
+    invoice = stripe.Invoice.retrieve(
+        billing_stripe.fake.get(subscription_id)["latest_invoice"]
+    ).to_dict()
+    assert invoice["billing_reason"] == "subscription_update"
+    assert invoice["total_discount_amounts"], "the proration is discounted too"
+    assert format_money(invoice["amount_paid"], invoice["currency"]) == quote["due_now"]
