@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import stripe
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -37,6 +38,7 @@ from .customers import link_customer, unlink_customer
 from .emails import BillingEmail, billing_page_url, invoice_context, queue_email
 from .lifecycle import TERMINAL_STATUSES, UNENDED_STATUSES
 from .models import (
+    CHANGED_IN_APP,
     DEFAULT_EVENT_RANK,
     EVENT_RANK,
     OPEN_SCHEDULE_STATUSES,
@@ -47,7 +49,7 @@ from .models import (
     WebhookEvent,
 )
 from .plans import Plan, get_plan_by_price_id
-from .stripe_api import livemode
+from .stripe_api import livemode, request_options
 from .stripe_objects import invoice_subscription_id, object_id
 
 logger = logging.getLogger(__name__)
@@ -269,6 +271,27 @@ def _same_second_and_rank(row: Subscription, fields: dict[str, Any]) -> bool:
     )
 
 
+def _ties_a_change_made_in_app(row: Subscription, fields: dict[str, Any]) -> bool:
+    """Whether an event shares its second with a change the app made and recorded (a cancel,
+    a resume, a plan change): nothing in the event orders the two. A cancel and a resume in
+    one second send an event that, delivered after the resume, would cancel again."""
+    return (
+        row.last_event_type == CHANGED_IN_APP
+        and fields["last_event_type"] not in (CHANGED_IN_APP, READ_FROM_API)
+        and row.last_event_at == fields["last_event_at"]
+    )
+
+
+def _current_state_at_stripe(subscription_id: str, *, at: datetime) -> dict[str, Any]:
+    """The subscription as Stripe has it now, recorded as the app's own change of that second
+    (so a further event of the second reads Stripe again). A failed read fails the event,
+    which is retried."""
+    remote = stripe.Subscription.retrieve(subscription_id, **request_options())
+    fields = subscription_fields(remote.to_dict())
+    fields.update(last_event_at=at, last_event_type=CHANGED_IN_APP, last_event_id="")
+    return fields
+
+
 def apply_subscription(
     obj: dict[str, Any],
     *,
@@ -323,7 +346,9 @@ def apply_subscription(
             if row is None:
                 raise
     stale = _is_stale(row, fields)
-    if not stale and _same_second_and_rank(row, fields):
+    if not stale and _ties_a_change_made_in_app(row, fields):
+        fields = _current_state_at_stripe(subscription_id, at=row.last_event_at)
+    elif not stale and _same_second_and_rank(row, fields):
         stale = _is_older_of_one_second(row, obj, previous)
     if stale:
         return Outcome(detail=f"Skipped: {stale}.", linked_customer_id=linked_customer_id)
