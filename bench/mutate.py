@@ -71,7 +71,7 @@ def uv() -> str:
     return str(local) if local.exists() else "uv"
 
 
-def prepare(mode: str) -> Path:
+def prepare(mode: str, only: list[str] | None = None) -> Path:
     """A fresh render of `mode` with mutmut installed and configured for its modules."""
     project = WORK / mode
     sh(["rm", "-rf", str(project)], ROOT)
@@ -85,6 +85,8 @@ def prepare(mode: str) -> Path:
     python = str(project / ".venv" / "bin" / "python")
     sh([uv(), "pip", "install", "--quiet", "--python", python, MUTMUT], project)
     modules = [m for m in MODULES[mode] if (project / m).exists()]
+    if only:
+        modules = [m for m in modules if Path(m).name in only or m in only]
     config = (
         "\n[tool.mutmut]\n"
         'source_paths = ["apps/"]\n'
@@ -223,12 +225,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=["basic", "advanced"], action="append")
     parser.add_argument("--children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--module", action="append", help="mutate only this module (e.g. gates.py); repeatable"
+    )
     args = parser.parse_args()
     sections: list[str] = []
     for mode in args.mode or ["basic", "advanced"]:
         print(f"{mode}: rendering and installing", flush=True)
-        project = prepare(mode)
-        print(f"{mode}: running mutmut over {', '.join(MODULES[mode])}", flush=True)
+        project = prepare(mode, args.module)
+        print(f"{mode}: running mutmut", flush=True)
         seconds = run_mutmut(project, args.children)
         lines = report(mode, project, seconds)
         print("\n".join(lines), flush=True)
