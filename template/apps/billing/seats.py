@@ -1,8 +1,18 @@
-"""A team's seats, as both billing modes sync them: a per-seat subscription's quantity set to
-the team's member count at Stripe, under the team's lock, retried while Stripe fails and
-repaired nightly. What differs by mode (how the team's subscription and plan are found, how
-Stripe's answer is stored) is each mode's `team_billing`, which passes it in.
+"""A team's billing as both billing modes run it; what differs by mode (the team's customer,
+subscription and plan, how Stripe's answer is stored) is each mode's `team_billing`, which
+passes it in. Each mode's `team_billing` answers the same names:
 
+- `get_or_create_team_customer`, `create_team_checkout_session`, `confirm_team_checkout`,
+  `team_portal_url`: buying and managing a team plan (owners and admins, see apps.teams).
+- `get_team_subscription`, `plan_of_team`, `seats_billed`: reads for the team's pages.
+- `sync_seats`: a per-seat subscription's quantity set to the member count at Stripe, under
+  the team's lock; `reconcile_seats` repairs every team nightly.
+
+Personal plans are untouched: a user's own customer and subscriptions stay as they were.
+
+Here:
+- `create_team_customer_at_stripe`, `start_team_checkout`, `confirm_for_team`: the team's
+  customer and checkout.
 - `sync_team_seats`: the sync of one team (`team_billing.sync_seats`).
 - `reconcile_team_seats`: the nightly repair of every team (`team_billing.reconcile_seats`).
 - `run_seat_sync`: the body of the `tasks.sync_seats` task (retries with backoff).
@@ -24,12 +34,15 @@ from apps.teams.models import Team
 from apps.teams.selectors import billing_email, member_count
 from apps.teams.services import lock_team
 
-from .lifecycle import UNENDED_STATUSES
+from .checkout_state import CheckoutConfirmation, CheckoutOutcome
+from .lifecycle import UNENDED_STATUSES, start_subscription_checkout
+from .services import confirm_checkout_session
 from .stripe_api import is_configured, request_options
 from .stripe_objects import object_id
 
 if TYPE_CHECKING:
     from celery import Task
+    from django.contrib.auth.models import AbstractBaseUser
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +50,12 @@ __all__ = [
     "SEAT_SYNC_RETRIES",
     "SeatChange",
     "UnknownPlanError",
+    "confirm_for_team",
     "create_team_customer_at_stripe",
     "reconcile_team_seats",
     "run_seat_sync",
     "seat_item",
+    "start_team_checkout",
     "sync_team_seats",
 ]
 
@@ -76,6 +91,47 @@ def create_team_customer_at_stripe(
         idempotency_key=f"customer-for-team-{team.pk}-{previous or 'first'}",
         **options,
     )
+
+
+def start_team_checkout(
+    *,
+    team: Team,
+    user: AbstractBaseUser,
+    plan_slug: str,
+    customer_id: str,
+    had_subscription: Callable[[], bool],
+    line_items: list[dict[str, Any]],
+    success_url: str,
+    cancel_url: str,
+    options: dict[str, Any],
+) -> stripe.checkout.Session:
+    """A Checkout session that subscribes the team's customer to `line_items`, started by
+    `user`; `team_id` and `plan_slug` travel in the metadata of the session and of the
+    subscription."""
+    meta = {"team_id": str(team.pk), "plan_slug": plan_slug}
+    return start_subscription_checkout(
+        user=user,
+        customer_id=customer_id,
+        had_subscription=had_subscription,
+        subscription_data={"metadata": meta},
+        options=options,
+        line_items=line_items,
+        success_url=success_url,
+        cancel_url=cancel_url,
+        metadata=meta,
+    )
+
+
+def confirm_for_team(
+    *, user: AbstractBaseUser, session_id: str, is_teams: Callable[[Any], bool]
+) -> CheckoutConfirmation:
+    """The personal success page's confirmation (`services.confirm_checkout_session`), and
+    NOT_FOUND unless `is_teams(subscription)` says the session's subscription is the team's."""
+    confirmation = confirm_checkout_session(user=user, session_id=session_id)
+    subscription = confirmation.subscription
+    if subscription is not None and not is_teams(subscription):
+        return CheckoutConfirmation(CheckoutOutcome.NOT_FOUND)
+    return confirmation
 
 
 def seat_item(items: list[dict[str, Any]], price_id: str) -> dict[str, Any] | None:
@@ -138,13 +194,15 @@ def sync_team_seats(
 
 
 def reconcile_team_seats(
-    team_ids: Iterable[int], sync: Callable[..., SeatChange | None]
+    team_ids: Callable[[], Iterable[int]], sync: Callable[..., SeatChange | None]
 ) -> list[SeatChange]:
-    """`sync(team_id=...)` for every team of `team_ids` (each once, in order of id): what a
-    failed, never retried change left off. A team Stripe cannot answer for is logged and
-    skipped."""
+    """Nightly: every team with a live subscription (`team_ids()`) gets its seats set to its
+    members by `sync(team_id=...)`, each once, in order of id: what a failed, never retried
+    change left off. A team Stripe cannot answer for is logged and skipped."""
+    if not is_configured():
+        return []
     changes = []
-    for team_id in sorted(set(team_ids)):
+    for team_id in sorted(set(team_ids())):
         try:
             change = sync(team_id=team_id)
         except stripe.StripeError as exc:

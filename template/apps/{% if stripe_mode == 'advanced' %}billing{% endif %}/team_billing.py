@@ -2,18 +2,14 @@
 the team by a `TeamCustomer` (dj-stripe's `subscriber` stays empty), so ownership can move
 without touching billing.
 
-- `get_or_create_team_customer`, `create_team_checkout_session`, `confirm_team_checkout`,
-  `team_portal_url`: buying and managing a team plan (owners and admins, see apps.teams).
-- `get_team_subscription`, `plan_of_team`, `seats_billed`: reads for the team's pages.
-- `sync_seats`, `reconcile_seats`: the seats synced with the members, by the shared
-  `seats` module from this mode's subscriptions.
-
-Personal plans are untouched: a user's own customer and subscriptions stay as they were.
+The names, and what both modes do alike, are the shared `seats` module's; this one holds
+this mode's models and queries.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import stripe
@@ -24,23 +20,25 @@ from apps.teams.models import Team
 from apps.teams.selectors import member_count
 from apps.teams.services import lock_team
 
-from .checkout_state import CheckoutConfirmation, CheckoutOutcome
+from .checkout_state import CheckoutConfirmation
 from .errors import NoStripeCustomerError
-from .lifecycle import UNENDED_STATUSES, customer_exists_at_stripe, start_subscription_checkout
+from .lifecycle import UNENDED_STATUSES, customer_exists_at_stripe
 from .models import PlanConfiguration, Subscription, TeamCustomer, subscription_items
 from .portal import get_customer_portal_url
 from .seats import (
     SeatChange,
     UnknownPlanError,
+    confirm_for_team,
     create_team_customer_at_stripe,
     reconcile_team_seats,
     seat_item,
+    start_team_checkout,
     sync_team_seats,
 )
 from .selectors import get_plan_by_price_id, plan_of
 from .services import _line_items as plan_line_items
-from .services import apply_subscription, confirm_checkout_session, lock_stripe_object
-from .stripe_api import is_configured, livemode, request_options
+from .services import apply_subscription, lock_stripe_object
+from .stripe_api import livemode, request_options
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -161,35 +159,28 @@ def create_team_checkout_session(
         for item in items:
             if item["price"] == plan.stripe_price_id:
                 item["quantity"] = seats
-    meta = {"team_id": str(team.pk), "plan_slug": plan.slug}
-    return start_subscription_checkout(
+    return start_team_checkout(
+        team=team,
         user=user,
+        plan_slug=plan.slug,
         customer_id=customer.id,
         had_subscription=lambda: _had_subscription(customer, options),
-        subscription_data={"metadata": meta},
-        options=options,
         line_items=items,
         success_url=success_url.replace("%7BCHECKOUT_SESSION_ID%7D", "{CHECKOUT_SESSION_ID}"),
         cancel_url=cancel_url,
-        metadata=meta,
+        options=options,
     )
 
 
 def confirm_team_checkout(
     *, team: Team, user: AbstractBaseUser, session_id: str
 ) -> CheckoutConfirmation:
-    """The personal success page's confirmation (`services.confirm_checkout_session`), and
-    NOT_FOUND unless the session's subscription is the team's."""
-    confirmation = confirm_checkout_session(user=user, session_id=session_id)
-    subscription = confirmation.subscription
-    if (
-        subscription is not None
-        and not TeamCustomer.objects.filter(
-            team=team, customer_id=subscription.customer_id
-        ).exists()
-    ):
-        return CheckoutConfirmation(CheckoutOutcome.NOT_FOUND)
-    return confirmation
+    """The success page's confirmation, NOT_FOUND unless the subscription is the team's."""
+
+    def is_teams(subscription: Subscription) -> bool:
+        return TeamCustomer.objects.filter(team=team, customer_id=subscription.customer_id).exists()
+
+    return confirm_for_team(user=user, session_id=session_id, is_teams=is_teams)
 
 
 def team_portal_url(*, team: Team, return_url: str) -> str:
@@ -225,13 +216,12 @@ def sync_seats(*, team_id: int) -> SeatChange | None:
     )
 
 
-def reconcile_seats() -> list[SeatChange]:
-    """Nightly: every team with a live subscription gets its seats set to its members (what a
-    failed, never retried change left off). A team Stripe cannot answer for is logged and
-    skipped."""
-    if not is_configured():
-        return []
-    team_ids = TeamCustomer.objects.filter(
+def _teams_with_live_subscriptions() -> Iterable[int]:
+    return TeamCustomer.objects.filter(
         customer__subscriptions__stripe_data__status__in=UNENDED_STATUSES
     ).values_list("team_id", flat=True)
-    return reconcile_team_seats(team_ids, sync_seats)
+
+
+def reconcile_seats() -> list[SeatChange]:
+    """Nightly: every team's seats set to its members (`seats.reconcile_team_seats`)."""
+    return reconcile_team_seats(_teams_with_live_subscriptions, sync_seats)

@@ -1,18 +1,14 @@
 """A team's billing (basic mode): the team pays as its own Stripe customer (a `StripeCustomer`
 whose `team` is set and `user` empty), so ownership can move without touching billing.
 
-- `get_or_create_team_customer`, `create_team_checkout_session`, `confirm_team_checkout`,
-  `team_portal_url`: buying and managing a team plan (owners and admins, see apps.teams).
-- `get_team_subscription`, `plan_of_team`, `seats_billed`: reads for the team's pages.
-- `sync_seats`, `reconcile_seats`: the seats synced with the members, by the shared
-  `seats` module from this mode's subscriptions.
-
-Personal plans are untouched: a user's own customer and subscriptions stay as they were.
+The names, and what both modes do alike, are the shared `seats` module's; this one holds
+this mode's models and queries.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import stripe
@@ -22,22 +18,23 @@ from apps.teams.models import Team
 from apps.teams.selectors import member_count
 from apps.teams.services import lock_team
 
-from .checkout_state import CheckoutConfirmation, CheckoutOutcome
+from .checkout_state import CheckoutConfirmation
 from .errors import NoStripeCustomerError
-from .lifecycle import UNENDED_STATUSES, customer_exists_at_stripe, start_subscription_checkout
+from .lifecycle import UNENDED_STATUSES, customer_exists_at_stripe
 from .models import READ_FROM_API, StripeCustomer, Subscription
 from .plans import Plan, get_plan_by_price_id
 from .portal import get_customer_portal_url
 from .seats import (
     SeatChange,
     UnknownPlanError,
+    confirm_for_team,
     create_team_customer_at_stripe,
     reconcile_team_seats,
+    start_team_checkout,
     sync_team_seats,
 )
 from .services import _stripe_time as stripe_time
-from .services import confirm_checkout_session
-from .stripe_api import is_configured, request_options
+from .stripe_api import request_options
 from .webhook_handlers import apply_subscription
 
 if TYPE_CHECKING:
@@ -140,30 +137,28 @@ def create_team_checkout_session(
     options = request_options()
     customer = get_or_create_team_customer(team=team)
     quantity = member_count(team) if plan.per_seat else 1
-    meta = {"team_id": str(team.pk), "plan_slug": plan.slug}
-    return start_subscription_checkout(
+    return start_team_checkout(
+        team=team,
         user=user,
+        plan_slug=plan.slug,
         customer_id=customer.stripe_customer_id,
         had_subscription=lambda: _had_subscription(customer, options),
-        subscription_data={"metadata": meta},
-        options=options,
         line_items=[{"price": plan.price_id, "quantity": quantity}],
         success_url=success_url,
         cancel_url=cancel_url,
-        metadata=meta,
+        options=options,
     )
 
 
 def confirm_team_checkout(
     *, team: Team, user: AbstractBaseUser, session_id: str
 ) -> CheckoutConfirmation:
-    """The personal success page's confirmation (`services.confirm_checkout_session`), and
-    NOT_FOUND unless the session's subscription is the team's."""
-    confirmation = confirm_checkout_session(user=user, session_id=session_id)
-    subscription = confirmation.subscription
-    if subscription is not None and subscription.customer.team_id != team.pk:
-        return CheckoutConfirmation(CheckoutOutcome.NOT_FOUND)
-    return confirmation
+    """The success page's confirmation, NOT_FOUND unless the subscription is the team's."""
+
+    def is_teams(subscription: Subscription) -> bool:
+        return subscription.customer.team_id == team.pk
+
+    return confirm_for_team(user=user, session_id=session_id, is_teams=is_teams)
 
 
 def team_portal_url(*, team: Team, return_url: str) -> str:
@@ -197,15 +192,14 @@ def sync_seats(*, team_id: int) -> SeatChange | None:
     )
 
 
-def reconcile_seats() -> list[SeatChange]:
-    """Nightly: every team with a live subscription gets its seats set to its members (what a
-    failed, never retried change left off). A team Stripe cannot answer for is logged and
-    skipped."""
-    if not is_configured():
-        return []
-    team_ids = (
+def _teams_with_live_subscriptions() -> Iterable[int]:
+    return (
         Subscription.objects.filter(customer__team__isnull=False, status__in=UNENDED_STATUSES)
         .values_list("customer__team_id", flat=True)
         .distinct()
     )
-    return reconcile_team_seats(team_ids, sync_seats)
+
+
+def reconcile_seats() -> list[SeatChange]:
+    """Nightly: every team's seats set to its members (`seats.reconcile_team_seats`)."""
+    return reconcile_team_seats(_teams_with_live_subscriptions, sync_seats)
