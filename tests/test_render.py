@@ -27,6 +27,7 @@ SHARED_BILLING = {
     "emails.py",
     "checkout_state.py",
     "lifecycle.py",
+    "seats.py",
     "email_admin.py",
     "management/commands/billing_send_emails.py",
     "webhook_json.py",

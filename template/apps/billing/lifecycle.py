@@ -52,6 +52,18 @@ def is_missing(exc: stripe.StripeError) -> bool:
     return isinstance(exc, stripe.InvalidRequestError) and exc.code == "resource_missing"
 
 
+def customer_exists_at_stripe(customer_id: str, options: dict[str, Any]) -> bool:
+    """False when Stripe deleted the customer (it answers with a `deleted` stub) or never
+    had it (resource_missing, e.g. a database restored from another account or mode)."""
+    try:
+        found = stripe.Customer.retrieve(customer_id, **options)
+    except stripe.InvalidRequestError as exc:
+        if is_missing(exc):
+            return False
+        raise
+    return not found.to_dict().get("deleted", False)
+
+
 def lock_user(user: AbstractBaseUser) -> None:
     """Hold the user's row until the transaction ends: one first customer, and one checkout,
     of a user at a time."""

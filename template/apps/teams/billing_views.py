@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from apps.billing import team_billing
 from apps.billing.checkout_state import CheckoutOutcome
 from apps.billing.errors import NoStripeCustomerError, StripeNotConfiguredError
+from apps.billing.seats import UnknownPlanError
 from apps.billing.selectors import get_plans
 
 from .access import team_membership
@@ -63,7 +64,7 @@ def team_checkout(request: HttpRequest, slug: str) -> HttpResponse:
             success_url=f"{success}?session_id={{CHECKOUT_SESSION_ID}}",
             cancel_url=request.build_absolute_uri(reverse("teams:billing", args=[slug])),
         )
-    except team_billing.UnknownPlanError:
+    except UnknownPlanError:
         messages.error(request, "Unknown plan. Choose one of the plans below.")
         return _back(slug)
     except StripeNotConfiguredError as exc:

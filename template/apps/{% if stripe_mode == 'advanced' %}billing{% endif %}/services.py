@@ -26,7 +26,13 @@ from djstripe.models import Subscription as StripeSubscription
 
 from .checkout_state import CheckoutConfirmation, CheckoutOutcome
 from .errors import StripeNotConfiguredError
-from .lifecycle import UNENDED_STATUSES, is_missing, lock_user, start_subscription_checkout
+from .lifecycle import (
+    UNENDED_STATUSES,
+    customer_exists_at_stripe,
+    is_missing,
+    lock_user,
+    start_subscription_checkout,
+)
 from .models import PlanConfiguration, Subscription, SubscriptionMetadata, subscription_period
 from .selectors import get_customer
 from .stripe_api import livemode, request_options
@@ -42,18 +48,6 @@ SUBSCRIBER_KEY = "djstripe_subscriber"
 
 
 # --- the customer ---------------------------------------------------------------------------
-
-
-def _exists_at_stripe(customer_id: str, options: dict[str, Any]) -> bool:
-    """False when Stripe deleted the customer (it answers with a `deleted` stub) or never
-    had it (resource_missing, e.g. a database restored from another account)."""
-    try:
-        found = stripe.Customer.retrieve(customer_id, **options)
-    except stripe.InvalidRequestError as exc:
-        if is_missing(exc):
-            return False
-        raise
-    return not found.to_dict().get("deleted", False)
 
 
 def _idempotency_key(user: AbstractBaseUser) -> str:
@@ -79,7 +73,7 @@ def get_or_create_customer(*, user: AbstractBaseUser) -> Customer:
         lock_user(user)
         customer = get_customer(user)
         if customer is not None:
-            if _exists_at_stripe(customer.id, options):
+            if customer_exists_at_stripe(customer.id, options):
                 return customer
             logger.warning("Stripe customer %s of user %s is gone: unlinked", customer.id, user.pk)
             forget_customer(customer.id)

@@ -23,13 +23,13 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
-import stripe
 from celery import Task, shared_task
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from . import metering, reconciliation, team_billing
 from .models import WebhookEvent
+from .seats import SEAT_SYNC_RETRIES, run_seat_sync
 from .stripe_api import is_configured
 from .webhook_handlers import PENDING_STATUSES, Outcome, apply_webhook_event
 
@@ -128,19 +128,8 @@ def reconcile_subscriptions() -> dict[str, int]:
     }
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES)
+@shared_task(bind=True, max_retries=SEAT_SYNC_RETRIES)
 def sync_seats(self: Task, team_id: int) -> str:
-    """Set a team's per-seat quantity to its member count (`team_billing.sync_seats`)."""
-    try:
-        change = team_billing.sync_seats(team_id=team_id)
-    except (stripe.StripeError, DatabaseError) as exc:
-        # In-process (no broker) a retry would run at once inside the request that changed
-        # the members: the nightly reconciliation repairs the count instead.
-        if self.request.is_eager or self.request.called_directly:
-            logger.warning("Seats of team %s not synced (reconciled tonight): %s", team_id, exc)
-            return "failed"
-        if self.request.retries >= MAX_RETRIES:
-            logger.error("Gave up syncing the seats of team %s: %s", team_id, exc)
-            return "failed"
-        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
-    return f"{change.old} → {change.new}" if change is not None else "unchanged"
+    """Set a team's per-seat quantity to its member count (`team_billing.sync_seats`), retried
+    with backoff while Stripe fails (`seats.run_seat_sync`)."""
+    return run_seat_sync(self, team_id, sync=team_billing.sync_seats, countdown=retry_delay)

@@ -2,40 +2,43 @@
 the team by a `TeamCustomer` (dj-stripe's `subscriber` stays empty), so ownership can move
 without touching billing.
 
-- `get_or_create_team_customer`, `create_team_checkout_session`, `confirm_team_checkout`,
-  `team_portal_url`: buying and managing a team plan (owners and admins, see apps.teams).
-- `get_team_subscription`, `plan_of_team`, `seats_billed`: reads for the team's pages.
-- `sync_seats`: a per-seat subscription's quantity set to the member count at Stripe, under
-  the team's lock; `reconcile_seats` repairs every team nightly.
-
-Personal plans are untouched: a user's own customer and subscriptions stay as they were.
+The names, and what both modes do alike, are the shared `seats` module's; this one holds
+this mode's models and queries.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import stripe
 from django.db import transaction
 from djstripe.models import Customer
 
-from apps.teams.conf import seat_proration_behavior
 from apps.teams.models import Team
-from apps.teams.selectors import billing_email, member_count
+from apps.teams.selectors import member_count
 from apps.teams.services import lock_team
 
-from .checkout_state import CheckoutConfirmation, CheckoutOutcome
+from .checkout_state import CheckoutConfirmation
 from .errors import NoStripeCustomerError
-from .lifecycle import UNENDED_STATUSES, is_missing, start_subscription_checkout
+from .lifecycle import UNENDED_STATUSES, customer_exists_at_stripe
 from .models import PlanConfiguration, Subscription, TeamCustomer, subscription_items
 from .portal import get_customer_portal_url
+from .seats import (
+    SeatChange,
+    UnknownPlanError,
+    confirm_for_team,
+    create_team_customer_at_stripe,
+    reconcile_team_seats,
+    seat_item,
+    start_team_checkout,
+    sync_team_seats,
+)
 from .selectors import get_plan_by_price_id, plan_of
 from .services import _line_items as plan_line_items
-from .services import apply_subscription, confirm_checkout_session, lock_stripe_object
-from .stripe_api import is_configured, livemode, request_options
-from .stripe_objects import object_id
+from .services import apply_subscription, lock_stripe_object
+from .stripe_api import livemode, request_options
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -43,8 +46,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "SeatChange",
-    "UnknownPlanError",
     "confirm_team_checkout",
     "create_team_checkout_session",
     "get_or_create_team_customer",
@@ -56,19 +57,6 @@ __all__ = [
     "sync_seats",
     "team_portal_url",
 ]
-
-
-class UnknownPlanError(Exception):
-    """The price asked for at a team checkout is not one of the configured plans."""
-
-
-@dataclass(frozen=True)
-class SeatChange:
-    """A per-seat subscription's quantity set at Stripe from `old` to `new` (the members)."""
-
-    subscription_id: str
-    old: int
-    new: int
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -100,18 +88,14 @@ def plan_of_team(team: Team) -> PlanConfiguration | None:
     return plan_of(subscription) if subscription is not None else None
 
 
-def _seat_item(items: list[dict[str, Any]], plan: PlanConfiguration) -> dict[str, Any] | None:
-    for item in items:
-        if object_id(item.get("price")) == plan.stripe_price_id:
-            return item
-    return items[0] if items else None
-
-
 def seats_billed(subscription: Subscription) -> int:
     """The quantity Stripe bills for the plan's price, as its last event or read said."""
     plan = plan_of(subscription)
     items = subscription_items(subscription)
-    item = _seat_item(items, plan) if plan is not None else (items[0] if items else None)
+    if plan is not None:
+        item = seat_item(items, plan.stripe_price_id)
+    else:
+        item = items[0] if items else None
     return int((item or {}).get("quantity") or 0)
 
 
@@ -124,16 +108,6 @@ def retrieve_team_subscription(team: Team) -> stripe.Subscription | None:
 
 
 # --- the team's customer and checkout ----------------------------------------------------------
-
-
-def _exists_at_stripe(customer_id: str, options: dict[str, Any]) -> bool:
-    try:
-        found = stripe.Customer.retrieve(customer_id, **options)
-    except stripe.InvalidRequestError as exc:
-        if is_missing(exc):
-            return False
-        raise
-    return not found.to_dict().get("deleted", False)
 
 
 def get_or_create_team_customer(*, team: Team) -> Customer:
@@ -149,21 +123,13 @@ def get_or_create_team_customer(*, team: Team) -> Customer:
         previous = ""
         if link is not None:
             customer = link.customer
-            if customer.date_purged is None and _exists_at_stripe(customer.id, options):
+            if customer.date_purged is None and customer_exists_at_stripe(customer.id, options):
                 return customer
             previous = customer.id
             logger.warning("Stripe no longer has team customer %s", previous)
             link.delete()
-        created = stripe.Customer.create(
-            name=team.name,
-            # Stripe's receipts and the project's billing emails go to the team's first owner.
-            email=billing_email(team) or None,
-            # No djstripe_subscriber: dj-stripe would make the customer a user's.
-            metadata={"team_id": str(team.pk)},
-            # The same key for a retry of this creation; a new one after a customer was lost.
-            idempotency_key=f"customer-for-team-{team.pk}-{previous or 'first'}",
-            **options,
-        )
+        # Its metadata has no djstripe_subscriber: dj-stripe would make the customer a user's.
+        created = create_team_customer_at_stripe(team, previous=previous, options=options)
         customer = Customer.sync_from_stripe_data(created, api_key=options["api_key"])
         TeamCustomer.objects.create(team=team, customer=customer)
         return customer
@@ -193,35 +159,28 @@ def create_team_checkout_session(
         for item in items:
             if item["price"] == plan.stripe_price_id:
                 item["quantity"] = seats
-    meta = {"team_id": str(team.pk), "plan_slug": plan.slug}
-    return start_subscription_checkout(
+    return start_team_checkout(
+        team=team,
         user=user,
+        plan_slug=plan.slug,
         customer_id=customer.id,
         had_subscription=lambda: _had_subscription(customer, options),
-        subscription_data={"metadata": meta},
-        options=options,
         line_items=items,
         success_url=success_url.replace("%7BCHECKOUT_SESSION_ID%7D", "{CHECKOUT_SESSION_ID}"),
         cancel_url=cancel_url,
-        metadata=meta,
+        options=options,
     )
 
 
 def confirm_team_checkout(
     *, team: Team, user: AbstractBaseUser, session_id: str
 ) -> CheckoutConfirmation:
-    """The personal success page's confirmation (`services.confirm_checkout_session`), and
-    NOT_FOUND unless the session's subscription is the team's."""
-    confirmation = confirm_checkout_session(user=user, session_id=session_id)
-    subscription = confirmation.subscription
-    if (
-        subscription is not None
-        and not TeamCustomer.objects.filter(
-            team=team, customer_id=subscription.customer_id
-        ).exists()
-    ):
-        return CheckoutConfirmation(CheckoutOutcome.NOT_FOUND)
-    return confirmation
+    """The success page's confirmation, NOT_FOUND unless the subscription is the team's."""
+
+    def is_teams(subscription: Subscription) -> bool:
+        return TeamCustomer.objects.filter(team=team, customer_id=subscription.customer_id).exists()
+
+    return confirm_for_team(user=user, session_id=session_id, is_teams=is_teams)
 
 
 def team_portal_url(*, team: Team, return_url: str) -> str:
@@ -234,66 +193,35 @@ def team_portal_url(*, team: Team, return_url: str) -> str:
 # --- seats ------------------------------------------------------------------------------------
 
 
-def sync_seats(*, team_id: int) -> SeatChange | None:
-    """Set the team's per-seat subscription's quantity to its member count at Stripe.
-
-    The count is read, compared with Stripe's quantity and written to Stripe while the team's
-    row is locked, so concurrent changes run one after the other and the last one counts every
-    member: the quantity is always set to the count, never incremented. Prorations follow
-    TEAMS_SEAT_PRORATION_BEHAVIOR. The answer is synced here at once, holding the
-    subscription's lock as webhooks do. Raises StripeError when Stripe fails: the caller
-    retries (`tasks.sync_seats`), and the nightly `reconcile_seats` repairs what is still off.
-    """
-    if not is_configured():
+def _per_seat_subscription(team: Team) -> tuple[str, str] | None:
+    subscription = get_team_subscription(team)
+    plan = plan_of(subscription) if subscription is not None else None
+    if subscription is None or plan is None or not plan.per_seat:
         return None
-    behavior = seat_proration_behavior()  # a malformed setting fails before anything changes
-    options = request_options()
-    with transaction.atomic():
-        team = Team.objects.filter(pk=team_id).first()
-        if team is None:
-            return None
-        lock_team(team_id)
-        subscription = get_team_subscription(team)
-        plan = plan_of(subscription) if subscription is not None else None
-        if subscription is None or plan is None or not plan.per_seat:
-            return None
-        count = member_count(team)
-        lock_stripe_object(subscription.id)
-        remote = stripe.Subscription.retrieve(subscription.id, **options).to_dict()
-        item = _seat_item((remote.get("items") or {}).get("data") or [], plan)
-        if item is None or remote.get("status") not in UNENDED_STATUSES:
-            return None
-        old = int(item.get("quantity") or 0)
-        if old == count:
-            return None
-        updated = stripe.Subscription.modify(
-            subscription.id,
-            items=[{"id": item["id"], "quantity": count}],
-            proration_behavior=behavior,
-            **options,
-        )
-        apply_subscription(updated, api_key=options["api_key"])
-    logger.info("Team %s: %s seats %d → %d", team_id, subscription.id, old, count)
-    return SeatChange(subscription.id, old, count)
+    # Held as webhooks hold it, so Stripe's answer is synced in order with theirs.
+    lock_stripe_object(subscription.id)
+    return subscription.id, plan.stripe_price_id
+
+
+def _store(updated: stripe.Subscription, options: dict[str, Any]) -> None:
+    apply_subscription(updated, api_key=options["api_key"])
+
+
+def sync_seats(*, team_id: int) -> SeatChange | None:
+    """Set the team's per-seat subscription's quantity to its member count at Stripe, under
+    the team's lock (`seats.sync_team_seats`). Stripe's answer is synced here at once, holding
+    the subscription's lock as webhooks do. Raises StripeError when Stripe fails."""
+    return sync_team_seats(
+        team_id=team_id, per_seat_subscription=_per_seat_subscription, store=_store
+    )
+
+
+def _teams_with_live_subscriptions() -> Iterable[int]:
+    return TeamCustomer.objects.filter(
+        customer__subscriptions__stripe_data__status__in=UNENDED_STATUSES
+    ).values_list("team_id", flat=True)
 
 
 def reconcile_seats() -> list[SeatChange]:
-    """Nightly: every team with a live subscription gets its seats set to its members (what a
-    failed, never retried change left off). A team Stripe cannot answer for is logged and
-    skipped."""
-    if not is_configured():
-        return []
-    team_ids = TeamCustomer.objects.filter(
-        customer__subscriptions__stripe_data__status__in=UNENDED_STATUSES
-    ).values_list("team_id", flat=True)
-    changes = []
-    for team_id in sorted(set(team_ids)):
-        try:
-            change = sync_seats(team_id=team_id)
-        except stripe.StripeError as exc:
-            logger.warning("Could not reconcile the seats of team %s: %s", team_id, exc)
-            continue
-        if change is not None:
-            logger.warning("Reconciled seats with the members: %s", change)
-            changes.append(change)
-    return changes
+    """Nightly: every team's seats set to its members (`seats.reconcile_team_seats`)."""
+    return reconcile_team_seats(_teams_with_live_subscriptions, sync_seats)

@@ -22,6 +22,7 @@ from .errors import StripeNotConfiguredError
 from .lifecycle import (
     ACTIVE_STATUSES,
     UNENDED_STATUSES,
+    customer_exists_at_stripe,
     is_missing,
     lock_user,
     start_subscription_checkout,
@@ -56,17 +57,6 @@ logger = logging.getLogger(__name__)
 # --- the customer -----------------------------------------------------------------------------
 
 
-def _exists_at_stripe(stripe_customer_id: str, options: dict[str, Any]) -> bool:
-    """False when Stripe deleted the customer or never had it (another account or mode)."""
-    try:
-        customer = stripe.Customer.retrieve(stripe_customer_id, **options)
-    except stripe.InvalidRequestError as exc:
-        if exc.code == "resource_missing":
-            return False
-        raise
-    return not customer.to_dict().get("deleted", False)
-
-
 def _idempotency_key(user: AbstractBaseUser, email: str) -> str:
     """The same key for the same user, email and generation (how many customers the user had
     before): a retried or concurrent create returns the one customer Stripe made."""
@@ -88,7 +78,7 @@ def get_or_create_customer(*, user: AbstractBaseUser) -> StripeCustomer:
         lock_user(user)
         customer = StripeCustomer.objects.filter(user=user).first()
         if customer is not None:
-            if _exists_at_stripe(customer.stripe_customer_id, options):
+            if customer_exists_at_stripe(customer.stripe_customer_id, options):
                 return customer
             logger.warning("Stripe no longer has customer %s", customer.stripe_customer_id)
             unlink_customer(customer.stripe_customer_id)

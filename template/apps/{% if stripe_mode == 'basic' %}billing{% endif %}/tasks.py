@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import stripe
 from celery import Task, shared_task
 from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef
@@ -27,6 +26,7 @@ from django.utils import timezone
 
 from . import team_billing, webhooks
 from .models import StripeCustomer, WebhookEvent
+from .seats import SEAT_SYNC_RETRIES, run_seat_sync
 from .services import reconcile_subscriptions as reconcile
 
 logger = logging.getLogger(__name__)
@@ -108,24 +108,8 @@ def reconcile_subscriptions() -> int:
     return corrections + len(team_billing.reconcile_seats())
 
 
-#: Retries of a seat change Stripe refused: 30 s, 1 min, ... capped at 30 min; after that the
-#: nightly reconciliation sets the quantity.
-SEAT_SYNC_RETRIES = 8
-
-
 @shared_task(bind=True, max_retries=SEAT_SYNC_RETRIES)
 def sync_seats(self: Task, team_id: int) -> str:
-    """Set a team's per-seat quantity to its member count (`team_billing.sync_seats`)."""
-    try:
-        change = team_billing.sync_seats(team_id=team_id)
-    except (stripe.StripeError, DatabaseError) as exc:
-        # In-process (no broker) a retry would run at once inside the request that changed
-        # the members: the nightly reconciliation repairs the count instead.
-        if self.request.is_eager or self.request.called_directly:
-            logger.warning("Seats of team %s not synced (reconciled tonight): %s", team_id, exc)
-            return "failed"
-        if self.request.retries >= SEAT_SYNC_RETRIES:
-            logger.error("Gave up syncing the seats of team %s: %s", team_id, exc)
-            return "failed"
-        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
-    return f"{change.old} → {change.new}" if change is not None else "unchanged"
+    """Set a team's per-seat quantity to its member count (`team_billing.sync_seats`), retried
+    with backoff while Stripe fails (`seats.run_seat_sync`)."""
+    return run_seat_sync(self, team_id, sync=team_billing.sync_seats, countdown=retry_countdown)

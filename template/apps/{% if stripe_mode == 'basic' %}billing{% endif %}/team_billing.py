@@ -1,39 +1,40 @@
 """A team's billing (basic mode): the team pays as its own Stripe customer (a `StripeCustomer`
 whose `team` is set and `user` empty), so ownership can move without touching billing.
 
-- `get_or_create_team_customer`, `create_team_checkout_session`, `confirm_team_checkout`,
-  `team_portal_url`: buying and managing a team plan (owners and admins, see apps.teams).
-- `get_team_subscription`, `plan_of_team`, `seats_billed`: reads for the team's pages.
-- `sync_seats`: a per-seat subscription's quantity set to the member count at Stripe, under
-  the team's lock; `reconcile_seats` repairs every team nightly.
-
-Personal plans are untouched: a user's own customer and subscriptions stay as they were.
+The names, and what both modes do alike, are the shared `seats` module's; this one holds
+this mode's models and queries.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import stripe
 from django.db import transaction
 
-from apps.teams.conf import seat_proration_behavior
 from apps.teams.models import Team
-from apps.teams.selectors import billing_email, member_count
+from apps.teams.selectors import member_count
 from apps.teams.services import lock_team
 
-from .checkout_state import CheckoutConfirmation, CheckoutOutcome
+from .checkout_state import CheckoutConfirmation
 from .errors import NoStripeCustomerError
-from .lifecycle import UNENDED_STATUSES, is_missing, start_subscription_checkout
+from .lifecycle import UNENDED_STATUSES, customer_exists_at_stripe
 from .models import READ_FROM_API, StripeCustomer, Subscription
 from .plans import Plan, get_plan_by_price_id
 from .portal import get_customer_portal_url
+from .seats import (
+    SeatChange,
+    UnknownPlanError,
+    confirm_for_team,
+    create_team_customer_at_stripe,
+    reconcile_team_seats,
+    start_team_checkout,
+    sync_team_seats,
+)
 from .services import _stripe_time as stripe_time
-from .services import confirm_checkout_session
-from .stripe_api import is_configured, request_options
-from .stripe_objects import object_id
+from .stripe_api import request_options
 from .webhook_handlers import apply_subscription
 
 if TYPE_CHECKING:
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "SeatChange",
-    "UnknownPlanError",
     "confirm_team_checkout",
     "create_team_checkout_session",
     "get_or_create_team_customer",
@@ -55,19 +54,6 @@ __all__ = [
     "sync_seats",
     "team_portal_url",
 ]
-
-
-class UnknownPlanError(Exception):
-    """The price asked for at a team checkout is not one of the configured plans."""
-
-
-@dataclass(frozen=True)
-class SeatChange:
-    """A per-seat subscription's quantity set at Stripe from `old` to `new` (the members)."""
-
-    subscription_id: str
-    old: int
-    new: int
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -107,16 +93,6 @@ def retrieve_team_subscription(team: Team) -> stripe.Subscription | None:
 # --- the team's customer and checkout ----------------------------------------------------------
 
 
-def _exists_at_stripe(customer_id: str, options: dict[str, Any]) -> bool:
-    try:
-        found = stripe.Customer.retrieve(customer_id, **options)
-    except stripe.InvalidRequestError as exc:
-        if is_missing(exc):
-            return False
-        raise
-    return not found.to_dict().get("deleted", False)
-
-
 def get_or_create_team_customer(*, team: Team) -> StripeCustomer:
     """The team's Stripe customer, created at Stripe (and linked) before its first checkout.
 
@@ -129,22 +105,14 @@ def get_or_create_team_customer(*, team: Team) -> StripeCustomer:
         customer = team_customer(team)
         previous = ""
         if customer is not None:
-            if customer.unlinked_at is None and _exists_at_stripe(
+            if customer.unlinked_at is None and customer_exists_at_stripe(
                 customer.stripe_customer_id, options
             ):
                 return customer
             previous = customer.stripe_customer_id
             logger.warning("Stripe no longer has team customer %s", previous)
             StripeCustomer.objects.filter(pk=customer.pk).update(team=None)
-        created = stripe.Customer.create(
-            name=team.name,
-            # Stripe's receipts and the project's billing emails go to the team's first owner.
-            email=billing_email(team) or None,
-            metadata={"team_id": str(team.pk)},
-            # The same key for a retry of this creation; a new one after a customer was lost.
-            idempotency_key=f"customer-for-team-{team.pk}-{previous or 'first'}",
-            **options,
-        )
+        created = create_team_customer_at_stripe(team, previous=previous, options=options)
         return StripeCustomer.objects.create(team=team, stripe_customer_id=created.id)
 
 
@@ -169,30 +137,28 @@ def create_team_checkout_session(
     options = request_options()
     customer = get_or_create_team_customer(team=team)
     quantity = member_count(team) if plan.per_seat else 1
-    meta = {"team_id": str(team.pk), "plan_slug": plan.slug}
-    return start_subscription_checkout(
+    return start_team_checkout(
+        team=team,
         user=user,
+        plan_slug=plan.slug,
         customer_id=customer.stripe_customer_id,
         had_subscription=lambda: _had_subscription(customer, options),
-        subscription_data={"metadata": meta},
-        options=options,
         line_items=[{"price": plan.price_id, "quantity": quantity}],
         success_url=success_url,
         cancel_url=cancel_url,
-        metadata=meta,
+        options=options,
     )
 
 
 def confirm_team_checkout(
     *, team: Team, user: AbstractBaseUser, session_id: str
 ) -> CheckoutConfirmation:
-    """The personal success page's confirmation (`services.confirm_checkout_session`), and
-    NOT_FOUND unless the session's subscription is the team's."""
-    confirmation = confirm_checkout_session(user=user, session_id=session_id)
-    subscription = confirmation.subscription
-    if subscription is not None and subscription.customer.team_id != team.pk:
-        return CheckoutConfirmation(CheckoutOutcome.NOT_FOUND)
-    return confirmation
+    """The success page's confirmation, NOT_FOUND unless the subscription is the team's."""
+
+    def is_teams(subscription: Subscription) -> bool:
+        return subscription.customer.team_id == team.pk
+
+    return confirm_for_team(user=user, session_id=session_id, is_teams=is_teams)
 
 
 def team_portal_url(*, team: Team, return_url: str) -> str:
@@ -205,77 +171,35 @@ def team_portal_url(*, team: Team, return_url: str) -> str:
 # --- seats ------------------------------------------------------------------------------------
 
 
-def _seat_item(remote: dict[str, Any], plan: Plan) -> dict[str, Any] | None:
-    items = (remote.get("items") or {}).get("data") or []
-    for item in items:
-        if object_id(item.get("price")) == plan.price_id:
-            return dict(item)
-    return dict(items[0]) if items else None
+def _per_seat_subscription(team: Team) -> tuple[str, str] | None:
+    subscription = get_team_subscription(team)
+    plan = subscription.plan if subscription is not None else None
+    if subscription is None or plan is None or not plan.per_seat:
+        return None
+    return subscription.stripe_subscription_id, plan.price_id
+
+
+def _store(updated: stripe.Subscription, options: dict[str, Any]) -> None:
+    apply_subscription(updated.to_dict(), at=stripe_time(updated), source=READ_FROM_API)
 
 
 def sync_seats(*, team_id: int) -> SeatChange | None:
-    """Set the team's per-seat subscription's quantity to its member count at Stripe.
-
-    The count is read, compared with Stripe's quantity and written to Stripe while the team's
-    row is locked, so concurrent changes run one after the other and the last one counts every
-    member: the quantity is always set to the count, never incremented. Prorations follow
-    TEAMS_SEAT_PRORATION_BEHAVIOR. The answer is applied here at once (the webhook that
-    follows changes nothing). Raises StripeError when Stripe fails: the caller retries
-    (`tasks.sync_seats`), and the nightly `reconcile_seats` repairs what is still off.
-    """
-    if not is_configured():
-        return None
-    behavior = seat_proration_behavior()  # a malformed setting fails before anything changes
-    options = request_options()
-    with transaction.atomic():
-        team = Team.objects.filter(pk=team_id).first()
-        if team is None:
-            return None
-        lock_team(team_id)
-        subscription = get_team_subscription(team)
-        plan = subscription.plan if subscription is not None else None
-        if subscription is None or plan is None or not plan.per_seat:
-            return None
-        count = member_count(team)
-        remote = stripe.Subscription.retrieve(subscription.stripe_subscription_id, **options)
-        item = _seat_item(remote.to_dict(), plan)
-        if item is None or remote["status"] not in UNENDED_STATUSES:
-            return None
-        old = int(item.get("quantity") or 0)
-        if old == count:
-            return None
-        updated = stripe.Subscription.modify(
-            subscription.stripe_subscription_id,
-            items=[{"id": item["id"], "quantity": count}],
-            proration_behavior=behavior,
-            **options,
-        )
-        apply_subscription(updated.to_dict(), at=stripe_time(updated), source=READ_FROM_API)
-    logger.info(
-        "Team %s: %s seats %d → %d", team_id, subscription.stripe_subscription_id, old, count
+    """Set the team's per-seat subscription's quantity to its member count at Stripe, under
+    the team's lock (`seats.sync_team_seats`). Stripe's answer is applied here at once (the
+    webhook that follows changes nothing). Raises StripeError when Stripe fails."""
+    return sync_team_seats(
+        team_id=team_id, per_seat_subscription=_per_seat_subscription, store=_store
     )
-    return SeatChange(subscription.stripe_subscription_id, old, count)
 
 
-def reconcile_seats() -> list[SeatChange]:
-    """Nightly: every team with a live subscription gets its seats set to its members (what a
-    failed, never retried change left off). A team Stripe cannot answer for is logged and
-    skipped."""
-    if not is_configured():
-        return []
-    team_ids = (
+def _teams_with_live_subscriptions() -> Iterable[int]:
+    return (
         Subscription.objects.filter(customer__team__isnull=False, status__in=UNENDED_STATUSES)
         .values_list("customer__team_id", flat=True)
         .distinct()
     )
-    changes = []
-    for team_id in sorted(set(team_ids)):
-        try:
-            change = sync_seats(team_id=team_id)
-        except stripe.StripeError as exc:
-            logger.warning("Could not reconcile the seats of team %s: %s", team_id, exc)
-            continue
-        if change is not None:
-            logger.warning("Reconciled seats with the members: %s", change)
-            changes.append(change)
-    return changes
+
+
+def reconcile_seats() -> list[SeatChange]:
+    """Nightly: every team's seats set to its members (`seats.reconcile_team_seats`)."""
+    return reconcile_team_seats(_teams_with_live_subscriptions, sync_seats)
