@@ -208,14 +208,53 @@ def report(mode: str, project: Path, seconds: float) -> list[str]:
     return lines
 
 
-def write_results(sections: list[str]) -> None:
-    heading = "## Mutation testing (`make mutate`)"
+HEADING = "## Mutation testing (`make mutate`)"
+
+
+def mode_sections(text: str) -> dict[str, str]:
+    """The per-mode subsections ("### basic (...)") of the mutation section in `text`."""
+    match = re.search(re.escape(HEADING) + r".*?(?=\n## |\Z)", text, re.DOTALL)
+    if not match:
+        return {}
+    parts = re.split(r"(?m)^(?=### )", match.group(0))
+    return {part.split()[1]: part.rstrip() + "\n" for part in parts if part.startswith("### ")}
+
+
+TABLE_ROW = re.compile(r"^\| (apps/\S+) \|")
+
+
+def with_earlier_rows(lines: list[str], earlier: str) -> list[str]:
+    """A run limited to some modules (`--module`) keeps the other modules' rows of the earlier
+    run, marked as such."""
+    measured = {m.group(1) for line in lines if (m := TABLE_ROW.match(line))}
+    date = re.search(r"Measured ([^.]+)\.", earlier)
+    when = date.group(1) if date else "an earlier run"
+    extra = []
+    for line in earlier.splitlines():
+        match = TABLE_ROW.match(line)
+        if match and match.group(1) not in measured:
+            extra.append(line.replace(f"| {match.group(1)} |", f"| {match.group(1)} ({when}) |", 1))
+    if not extra:
+        return lines
+    table = [i for i, line in enumerate(lines) if TABLE_ROW.match(line) or line.startswith("| -")]
+    last = max(table)
+    return [*lines[: last + 1], *extra, *lines[last + 1 :]]
+
+
+def write_results(sections: dict[str, list[str]]) -> None:
+    """Replace the sections of the modes just measured; a mode not run this time keeps its
+    section from the earlier run (with its own date)."""
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Keel benchmark results\n"
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    kept = mode_sections(text)
+    for mode, lines in sections.items():
+        lines = with_earlier_rows(lines, kept.get(mode, ""))
+        kept[mode] = "\n".join([*lines[:1], "", f"Measured {stamp}.", *lines[1:]]).rstrip() + "\n"
+    ordered = [kept[mode] for mode in ("basic", "advanced") if mode in kept]
     section = "\n".join(
-        [heading, "", f"mutmut 3.8.1, each mode's own suite on SQLite, {stamp}.", "", *sections]
+        [HEADING, "", "mutmut 3.8.1, each mode's own suite on SQLite.", "", *ordered]
     )
-    pattern = re.compile(re.escape(heading) + r".*?(?=\n## |\Z)", re.DOTALL)
+    pattern = re.compile(re.escape(HEADING) + r".*?(?=\n## |\Z)", re.DOTALL)
     text = (
         pattern.sub(section.rstrip() + "\n", text)
         if pattern.search(text)
@@ -231,16 +270,27 @@ def main() -> None:
     parser.add_argument(
         "--module", action="append", help="mutate only this module (e.g. gates.py); repeatable"
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="report what the last run in .mutate/<mode>/ measured, without running mutmut",
+    )
     args = parser.parse_args()
-    sections: list[str] = []
+    sections: dict[str, list[str]] = {}
     for mode in args.mode or ["basic", "advanced"]:
-        print(f"{mode}: rendering and installing", flush=True)
-        project = prepare(mode, args.module)
-        print(f"{mode}: running mutmut", flush=True)
-        seconds = run_mutmut(project, args.children)
+        project = WORK / mode
+        seconds = 0.0
+        if not args.report_only:
+            print(f"{mode}: rendering and installing", flush=True)
+            project = prepare(mode, args.module)
+            print(f"{mode}: running mutmut", flush=True)
+            seconds = run_mutmut(project, args.children)
+            (project / "seconds.txt").write_text(f"{seconds:.0f}\n", encoding="utf-8")
+        elif (project / "seconds.txt").exists():
+            seconds = float((project / "seconds.txt").read_text(encoding="utf-8"))
         lines = report(mode, project, seconds)
         print("\n".join(lines), flush=True)
-        sections += lines
+        sections[mode] = lines
     write_results(sections)
 
 

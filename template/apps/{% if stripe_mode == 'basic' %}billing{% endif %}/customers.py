@@ -51,21 +51,12 @@ def unlink_customer(
         return None
     when = at or timezone.now()
     with transaction.atomic():
-        row = (
-            StripeCustomer.objects.select_for_update()
-            .filter(stripe_customer_id=stripe_customer_id)
-            .first()
+        # get_or_create retries the read when a concurrent unlink created the row first.
+        row, created = StripeCustomer.objects.select_for_update().get_or_create(
+            stripe_customer_id=stripe_customer_id, defaults={"unlinked_at": when}
         )
-        if row is None:
-            try:
-                with transaction.atomic():
-                    return StripeCustomer.objects.create(
-                        stripe_customer_id=stripe_customer_id, unlinked_at=when
-                    )
-            except IntegrityError:  # recorded concurrently: unlink that row below
-                row = StripeCustomer.objects.select_for_update().get(
-                    stripe_customer_id=stripe_customer_id
-                )
+        if created:
+            return row
         if row.user_id is not None:
             logger.info(
                 "Unlinked Stripe customer %s from user %s", row.stripe_customer_id, row.user_id
