@@ -213,7 +213,7 @@ def after_the_last_event(offline: Any) -> None:
 
 
 def test_reconciliation_corrects_what_lost_webhooks_left_wrong_and_logs_it(
-    offline, user, other_user, caplog
+    offline, user, caplog
 ):
     offline.subscribe()
     offline.deliver()
@@ -266,7 +266,7 @@ def test_reconciliation_ends_access_canceled_at_stripe_and_changes_nothing_when_
         assert reconcile_subscriptions.delay().get() >= 1
     assert Subscription.objects.get().status == "canceled"
     assert not user.has_active_subscription
-    assert f"{sub_id}: status: 'active' → 'canceled'" in caplog.text
+    assert f"Reconciled with Stripe: {sub_id}: status: 'active' → 'canceled'" in caplog.text
 
 
 def test_reconciliation_never_overwrites_a_newer_webhook(offline, user):
@@ -289,8 +289,10 @@ def test_reconciliation_never_overwrites_a_newer_webhook(offline, user):
     assert Subscription.objects.get().cancel_at_period_end is True
 
 
-def test_reconciliation_without_stripe_keys_reads_nothing(settings, make_subscription):
+def test_reconciliation_without_stripe_keys_reads_nothing(settings, make_subscription, caplog):
     settings.STRIPE_SECRET_KEY = ""
     make_subscription(status="active")
-    assert reconcile_subscriptions.delay().get() == 0
+    with caplog.at_level(logging.INFO, logger="apps.billing.services"):
+        assert reconcile_subscriptions.delay().get() == 0
+    assert "Stripe is not configured: no subscriptions to reconcile" in caplog.text
     assert Subscription.objects.get().status == "active"
