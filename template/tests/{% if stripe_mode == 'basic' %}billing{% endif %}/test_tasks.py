@@ -213,7 +213,7 @@ def after_the_last_event(offline: Any) -> None:
 
 
 def test_reconciliation_corrects_what_lost_webhooks_left_wrong_and_logs_it(
-    offline, user, caplog
+    offline, user, other_user, caplog
 ):
     offline.subscribe()
     offline.deliver()
