@@ -86,4 +86,4 @@ def test_a_report_older_than_stripe_accepts_is_kept_unsent(
     report.refresh_from_db()
     assert report.sent_at is None
     assert report.attempts == 1
-    assert "35 days" in report.last_error
+    assert report.last_error == "Older than Stripe accepts for meter events (35 days)."

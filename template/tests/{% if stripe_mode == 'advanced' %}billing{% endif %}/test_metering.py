@@ -3,6 +3,7 @@ never during a request, exactly once, whatever fails in between."""
 
 from __future__ import annotations
 
+import logging
 import time
 from io import StringIO
 
@@ -95,16 +96,19 @@ def test_plans_without_a_meter_report_nothing(user, stripe_fake, catalog):
 
 
 def test_a_failed_send_is_retried_with_the_same_identifier(
-    monkeypatch, stripe_fake, catalog, metered
+    monkeypatch, stripe_fake, catalog, metered, caplog
 ):
     record_usage(metered, metric="api_calls", quantity=4)
-    with monkeypatch.context() as patched:
+    with monkeypatch.context() as patched, caplog.at_level(logging.WARNING):
         patched.setattr(stripe, "api_base", DEAD_API)
         patched.setattr(stripe, "meter_events_api_base", DEAD_API)
         result = flush_usage()
     assert (result.sent, result.failed) == (0, 1)
     report = MeterReport.objects.get()
-    assert report.sent_at is None and report.attempts == 1 and report.last_error
+    assert report.sent_at is None and report.attempts == 1
+    # Staff see which error kept it unsent, on the row and in the log.
+    assert report.last_error.startswith("APIConnectionError: ")
+    assert f"Meter report {report.identifier} not sent: {report.last_error}" in caplog.text
     identifier = report.identifier
 
     record_usage(metered, metric="api_calls", quantity=1)
