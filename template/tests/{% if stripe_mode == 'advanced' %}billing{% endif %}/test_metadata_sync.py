@@ -4,6 +4,7 @@ price no plan sells gets none, and keeps what it had."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +45,9 @@ def test_staff_edits_survive_updates_on_the_same_plan(user: Any) -> None:
     assert (metadata.features, metadata.usage_limits) == ({"beta": True}, {"api_calls": 7})
 
 
-def test_a_move_to_another_plan_replaces_the_entitlements(user: Any) -> None:
+def test_a_move_to_another_plan_replaces_the_entitlements(
+    user: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     basic = factories.plan("basic", features={"exports": True}, limits={"api_calls": 50})
     big = factories.plan("big", features={"sso": True}, limits={"api_calls": 5000})
     subscription = factories.subscription(user=user, plan=basic, period_start=START)
@@ -52,9 +55,11 @@ def test_a_move_to_another_plan_replaces_the_entitlements(user: Any) -> None:
         features={"beta": True}
     )
     move_to(subscription, big.stripe_price_id)
-    sync_subscription_metadata(subscription)
+    with caplog.at_level(logging.INFO, logger="apps.billing.services"):
+        sync_subscription_metadata(subscription)
     metadata = SubscriptionMetadata.objects.get(subscription_id=subscription.id)
     assert metadata.plan == big
+    assert f"Subscription {subscription.id} moved to plan big" in caplog.text
     assert (metadata.features, metadata.usage_limits) == ({"sso": True}, {"api_calls": 5000})
     assert metadata.usage_period_start == datetime.fromtimestamp(START, tz=UTC)
 

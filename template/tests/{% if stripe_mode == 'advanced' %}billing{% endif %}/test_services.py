@@ -4,6 +4,8 @@ closing a billing account."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import stripe
 from django.urls import reverse
@@ -269,9 +271,11 @@ def paying(client, user, stripe_fake, catalog):
     return get_active_subscription(user)
 
 
-def test_closing_cancels_now_and_deletes_the_customer(user, stripe_fake, paying):
+def test_closing_cancels_now_and_deletes_the_customer(user, stripe_fake, paying, caplog):
     customer_id = paying.customer_id
-    close_billing_account(user=user)
+    with caplog.at_level(logging.INFO, logger="apps.billing.services"):
+        close_billing_account(user=user)
+    assert f"Billing of user {user.pk} closed: customer {customer_id} deleted" in caplog.text
 
     remote = stripe.Subscription.retrieve(paying.id, api_key=stripe_fake.api_key)
     assert remote.status == "canceled"
