@@ -247,10 +247,12 @@ def test_a_complete_session_whose_subscription_gives_no_access_is_not_confirmed(
     assert get_active_subscription(user) is None
 
 
-def test_stripe_unreachable_is_unavailable(monkeypatch, user, stripe_fake, catalog):
+def test_stripe_unreachable_is_unavailable(monkeypatch, user, stripe_fake, catalog, caplog):
     session = checkout(user, catalog["pro"])
     monkeypatch.setattr(stripe, "api_base", UNREACHABLE)
-    assert confirm_checkout_session(user=user, session_id=session.id).outcome == "unavailable"
+    with caplog.at_level(logging.WARNING, logger="apps.billing.services"):
+        assert confirm_checkout_session(user=user, session_id=session.id).outcome == "unavailable"
+    assert f"Checkout Session {session.id} could not be read: " in caplog.text
 
 
 def test_stripe_not_configured_is_unavailable(settings, user):
