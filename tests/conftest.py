@@ -27,6 +27,9 @@ SUPPORTED: dict[str, dict[str, Any]] = {
         "author_email": "billing@acme.io",
     },
 }
+#: The answer set whose suite runs in a project updated with `copier update` (tests/test_update.py)
+#: instead of a fresh render: one run checks both, on SQLite.
+UPDATED_ANSWER_SET = "basic-trial-eur"
 #: Answer sets that must be refused, with the message the user sees.
 UNSUPPORTED: dict[str, tuple[dict[str, Any], str]] = {
     "unknown-mode": ({"stripe_mode": "premium"}, "Invalid choice for 'stripe_mode'"),
