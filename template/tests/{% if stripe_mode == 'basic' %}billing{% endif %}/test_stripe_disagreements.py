@@ -16,6 +16,7 @@ from apps.billing.services import (
     confirm_checkout_session,
     create_checkout_session,
     get_or_create_customer,
+    reconcile_subscriptions,
 )
 
 pytestmark = pytest.mark.django_db
@@ -65,3 +66,17 @@ def test_an_unreadable_checkout_session_is_logged_with_its_id(
 
     assert confirmation.outcome == CheckoutOutcome.UNAVAILABLE
     assert f"Could not read Checkout session {session.id}: " in caplog.text
+
+
+def test_a_reconciliation_stripe_cannot_answer_is_logged_per_customer(
+    offline: Any, user: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = get_or_create_customer(user=user)
+    monkeypatch.setattr(stripe, "api_base", "http://127.0.0.1:9")  # nothing listens there
+
+    with caplog.at_level(logging.WARNING, logger=SERVICES):
+        assert reconcile_subscriptions() == []
+
+    assert f"Could not reconcile the subscriptions of {customer.stripe_customer_id}: " in (
+        caplog.text
+    )
