@@ -209,11 +209,13 @@ def report(mode: str, project: Path, seconds: float) -> list[str]:
 
 
 HEADING = "## Mutation testing (`make mutate`)"
+#: The whole mutation section of bench/results.md, up to the next section.
+SECTION = re.compile(re.escape(HEADING) + r".*?(?=\n## |\Z)", re.DOTALL)
 
 
 def mode_sections(text: str) -> dict[str, str]:
     """The per-mode subsections ("### basic (...)") of the mutation section in `text`."""
-    match = re.search(re.escape(HEADING) + r".*?(?=\n## |\Z)", text, re.DOTALL)
+    match = SECTION.search(text)
     if not match:
         return {}
     parts = re.split(r"(?m)^(?=### )", match.group(0))
@@ -254,10 +256,9 @@ def write_results(sections: dict[str, list[str]]) -> None:
     section = "\n".join(
         [HEADING, "", "mutmut 3.8.1, each mode's own suite on SQLite.", "", *ordered]
     )
-    pattern = re.compile(re.escape(HEADING) + r".*?(?=\n## |\Z)", re.DOTALL)
     text = (
-        pattern.sub(section.rstrip() + "\n", text)
-        if pattern.search(text)
+        SECTION.sub(section.rstrip() + "\n", text)
+        if SECTION.search(text)
         else text.rstrip() + "\n\n" + section
     )
     RESULTS.write_text(text, encoding="utf-8")

@@ -4,15 +4,14 @@ event keeps the envelope fields staff filter on (mode, API version, customer).""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from apps.billing.models import WebhookEvent
-from tests.stripe_events import make_event, sign
+from tests.stripe_events import encode, make_event, sign
 
-from .harness import URL
+from .harness import URL, deliver
 
 pytestmark = pytest.mark.django_db
 
@@ -25,10 +24,6 @@ def refusal(client: Any, body: bytes, signature: str | None = None) -> tuple[int
     return response.status_code, response.json()["error"]
 
 
-def encoded(event: Any) -> bytes:
-    return json.dumps(event).encode()
-
-
 def schedule(**fields: Any) -> dict[str, Any]:
     obj = {"id": "sub_sched_1", "object": "subscription_schedule", "status": "active"}
     obj.update(fields)
@@ -39,7 +34,7 @@ DROP = object()
 
 
 def test_a_delivery_without_a_signature_is_refused(client: Any) -> None:
-    body = encoded(make_event("ping.unhandled", {"id": "cus_1"}))
+    body = encode(make_event("ping.unhandled", {"id": "cus_1"}))
     response = client.post(URL, data=body, content_type="application/json")
     assert (response.status_code, response.json()["error"]) == (
         400,
@@ -49,7 +44,7 @@ def test_a_delivery_without_a_signature_is_refused(client: Any) -> None:
 
 def test_a_project_without_a_webhook_secret_says_what_to_set(client: Any, settings: Any) -> None:
     settings.STRIPE_WEBHOOK_SECRET = ""
-    body = encoded(make_event("ping.unhandled", {"id": "cus_1"}))
+    body = encode(make_event("ping.unhandled", {"id": "cus_1"}))
     assert refusal(client, body, signature="t=1,v1=00") == (
         503,
         "Set STRIPE_WEBHOOK_SECRET to receive Stripe webhooks.",
@@ -80,7 +75,7 @@ def test_each_refusal_names_its_reason(client: Any, body: bytes, error: str) -> 
 
 
 def test_a_wrong_signature_is_refused_as_such(client: Any) -> None:
-    body = encoded(make_event("ping.unhandled", {"id": "cus_1"}))
+    body = encode(make_event("ping.unhandled", {"id": "cus_1"}))
     status, error = refusal(client, body, signature=sign(body, secret="whsec_someone_else"))
     assert status == 400
     assert error.startswith("Invalid signature: No signatures found matching")
@@ -117,7 +112,7 @@ def test_a_wrong_signature_is_refused_as_such(client: Any) -> None:
 def test_a_malformed_subscription_schedule_is_refused_with_its_field(
     client: Any, obj: dict[str, Any], problem: str
 ) -> None:
-    body = encoded(make_event("subscription_schedule.updated", obj))
+    body = encode(make_event("subscription_schedule.updated", obj))
     assert refusal(client, body) == (
         400,
         f"Malformed subscription_schedule.updated object: {problem}.",
@@ -133,10 +128,7 @@ def test_a_well_formed_subscription_schedule_is_stored(client: Any) -> None:
         current_phase={"start_date": 1, "end_date": 2},
         phases=[phase],
     )
-    body = encoded(make_event("subscription_schedule.updated", obj))
-    response = client.post(
-        URL, data=body, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(body)
-    )
+    response = deliver(client, make_event("subscription_schedule.updated", obj))
     assert response.status_code == 200
     assert WebhookEvent.objects.get().stripe_customer_id == "cus_1"
 
@@ -166,7 +158,7 @@ def test_a_well_formed_subscription_schedule_is_stored(client: Any) -> None:
 def test_a_malformed_subscription_is_refused_with_its_field(
     client: Any, obj: dict[str, Any], problem: str
 ) -> None:
-    body = encoded(make_event("customer.subscription.updated", obj))
+    body = encode(make_event("customer.subscription.updated", obj))
     assert refusal(client, body) == (
         400,
         f"Malformed customer.subscription.updated object: {problem}.",
@@ -187,17 +179,14 @@ def test_a_malformed_subscription_is_refused_with_its_field(
 def test_a_malformed_invoice_is_refused_with_its_field(
     client: Any, obj: dict[str, Any], problem: str
 ) -> None:
-    body = encoded(make_event("invoice.paid", obj))
+    body = encode(make_event("invoice.paid", obj))
     assert refusal(client, body) == (400, f"Malformed invoice.paid object: {problem}.")
 
 
 def test_a_stored_event_keeps_its_mode_api_version_and_customer(client: Any) -> None:
     event = make_event("customer.deleted", {"id": "cus_Gone", "object": "customer"})
     event.update(livemode=True, api_version="v" * 60)
-    body = encoded(event)
-    response = client.post(
-        URL, data=body, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(body)
-    )
+    response = deliver(client, event)
     assert response.status_code == 200
     row = WebhookEvent.objects.get()
     assert (row.livemode, row.api_version, row.stripe_customer_id) == (True, "v" * 50, "cus_Gone")
@@ -210,10 +199,7 @@ def test_a_stored_event_without_mode_or_version_is_a_test_mode_event(client: Any
     )
     event.pop("livemode", None)
     event["api_version"] = None
-    body = encoded(event)
-    response = client.post(
-        URL, data=body, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(body)
-    )
+    response = deliver(client, event)
     assert response.status_code == 200
     row = WebhookEvent.objects.get()
     assert (row.livemode, row.api_version, row.stripe_customer_id) == (False, "", "cus_9")
