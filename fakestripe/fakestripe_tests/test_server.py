@@ -252,6 +252,38 @@ def test_reset_clears_clock_listeners_and_data(fake: FakeStripe) -> None:
     assert secret.startswith("whsec_")
 
 
+def test_a_saved_state_comes_back_as_it_was_each_time_it_is_restored(fake: FakeStripe) -> None:
+    calls: list[bytes] = []
+    fake.add_listener(lambda body, headers: calls.append(body) or 200)
+    product = stripe.Product.create(name="Pro")
+    price = stripe.Price.create(
+        product=product.id, unit_amount=900, currency="usd", recurring={"interval": "month"}
+    )
+    fake.advance(days=3)
+    saved = fake.save_state()
+    saved_now = fake.now()
+    for _ in range(2):
+        customer = stripe.Customer.create(payment_method="pm_card_visa")
+        stripe.Subscription.create(
+            customer=customer.id,
+            items=[{"price": price.id}],
+            default_payment_method="pm_card_visa",
+        )
+        stripe.Product.modify(product.id, name="Renamed")
+        fake.advance(days=40)
+        fake.restore_state(saved)
+        assert stripe.Customer.list().data == []
+        assert stripe.Subscription.list().data == []
+        assert stripe.Product.retrieve(product.id).name == "Pro"
+        assert [p.id for p in stripe.Price.list().data] == [price.id]
+        assert saved_now <= fake.now() < saved_now + 60
+        # The events of the replaced data are not delivered; the listener still receives.
+        calls.clear()
+        assert fake.deliver() == []
+    stripe.Product.modify(product.id, name="Again")
+    assert [d.event_type for d in fake.deliver()] == ["product.updated"] and len(calls) == 1
+
+
 def test_wall_clock_ticker_runs_due_work() -> None:
     with FakeStripe(tick_interval=0.05) as fake:
         client = stripe.StripeClient(fake.api_key, base_addresses=fake.base_addresses())

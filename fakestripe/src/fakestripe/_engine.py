@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 # Core state: storage, fake clock, events, expansion and scheduled work.
+import copy
 import heapq
 import json
 import threading
@@ -153,8 +154,29 @@ def public(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if not k.startswith(PRIVATE)}
 
 
+class SavedState:
+    """A copy of a fake's data (``FakeStripe.save_state``), to put back with ``restore_state``."""
+
+    def __init__(self, data: dict[str, Any], clock: tuple[int, int | None]) -> None:
+        self.data = data
+        self.clock = clock
+
+
 class State:
     """All fake Stripe data. Every access happens under ``self.lock``."""
+
+    #: What ``reset`` starts afresh, apart from the clock: what a saved state holds.
+    DATA = (
+        "seq",
+        "colls",
+        "objects",
+        "deleted",
+        "meta",
+        "due",
+        "meter_events",
+        "usage",
+        "webhook_secrets",
+    )
 
     def __init__(self, publisher: Publisher | None = None) -> None:
         self.lock = threading.RLock()
@@ -182,6 +204,18 @@ class State:
         self.meter_events: dict[str, Obj] = {}  # identifier -> meter event
         self.usage: dict[tuple[str, str], list[tuple[int, int, float]]] = {}
         self.webhook_secrets: dict[str, str] = {}
+
+    def save_data(self) -> SavedState:
+        # One deepcopy of everything: an object listed both in ``objects`` and in its
+        # collection stays one object in the copy.
+        data = copy.deepcopy({name: getattr(self, name) for name in self.DATA})
+        return SavedState(data, (self.clock.offset, self.clock.pinned))
+
+    def restore_data(self, saved: SavedState) -> None:
+        for name, value in copy.deepcopy(saved.data).items():
+            setattr(self, name, value)
+        self.clock.offset, self.clock.pinned = saved.clock
+        self.request = {"id": None, "idempotency_key": None}
 
     def _make_account(self, acct_id: str) -> Obj:
         return {

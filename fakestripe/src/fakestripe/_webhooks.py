@@ -133,6 +133,13 @@ class Dispatcher:
             self.listener_queue.clear()
             self.log.clear()
 
+    def drop_queued(self) -> None:
+        """Forget deliveries not made yet (held ones too); listeners and the log stay."""
+        with self.cond:
+            self.held_jobs.clear()
+            self.http_queue.clear()
+            self.listener_queue.clear()
+
     # -- publishing (called with the state lock held) --------------------------------
     def publish(self, event: Obj, targets: list[tuple[str, str, str]]) -> None:
         etype = event["type"]

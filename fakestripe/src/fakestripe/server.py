@@ -15,7 +15,7 @@ from typing import Any
 from . import _checkout, _seed, _subscription_clock
 from ._browser import HostedPages, PageResult
 from ._controls import ClockControls, WebhookControls
-from ._engine import DEFAULT_ACCOUNT_NAME, State, public
+from ._engine import DEFAULT_ACCOUNT_NAME, SavedState, State, public
 from ._http import HttpServer
 from ._requests import API_KEY, Requests
 from ._store import Obj, rand_str
@@ -154,6 +154,21 @@ class FakeStripe(WebhookControls, ClockControls, HostedPages):
                 self.load_seed(self._seed)
             for url, events, secret in self._startup_endpoints:
                 self._create_endpoint(url, events, secret)
+
+    def save_state(self) -> SavedState:
+        """A copy of the fake's data (objects, events, scheduled work, meter usage, fake time),
+        for ``restore_state``: build a catalog once, then start each test from it."""
+        with self.state.lock:
+            return self.state.save_data()
+
+    def restore_state(self, saved: SavedState) -> None:
+        """Put back what ``save_state`` copied, as it was then (a saved state can be restored
+        any number of times). Listeners stay registered; deliveries not made yet are dropped:
+        their events belong to the data just replaced."""
+        with self.state.lock:
+            self.state.restore_data(saved)
+            self.dispatcher.drop_queued()
+            self._requests.idempotency.clear()
 
     # -- stripe-python wiring ------------------------------------------------------------
     def configure_stripe_module(self, stripe: Any, set_api_key: bool = True) -> None:

@@ -139,10 +139,18 @@ def team_plans(billing_stripe: BillingStripe) -> TeamPlans:
     return TeamPlans(seat_price_id=team.stripe_price_id, small_price_id=small.stripe_price_id)
 
 
+@pytest.fixture(scope="session")
+def catalog_snapshot() -> factories.CatalogSnapshot:
+    return factories.CatalogSnapshot()
+
+
 @pytest.fixture
-def catalog(stripe_fake: StripeFake) -> factories.Catalog:
-    """Pro, Enterprise and a metered plan, created in the fake and synced as plans."""
-    return factories.create_catalog()
+def catalog(
+    stripe_fake: StripeFake, catalog_snapshot: factories.CatalogSnapshot
+) -> factories.Catalog:
+    """Pro, Enterprise and a metered plan, created in the fake and synced as plans (built once a
+    session, then restored: see `CatalogSnapshot`)."""
+    return catalog_snapshot.catalog(stripe_fake.fake)
 
 
 @pytest.fixture
