@@ -13,7 +13,7 @@ import stripe
 from django.apps import apps
 from django.conf import settings
 from django.core.management.color import no_style
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
 from djstripe.models import Customer, Price, Product
 
@@ -219,24 +219,54 @@ class CatalogSnapshot:
     def _build(self, fake: FakeStripe) -> None:
         before = _primary_keys()
         self.meter_id = create_catalog().meter_id
-        for model, keys in _primary_keys().items():
-            added = keys - before.get(model, set())
-            if added:
-                self.rows.append((model, list(model._base_manager.filter(pk__in=added))))
+        added = [
+            row
+            for model, keys in _primary_keys().items()
+            if (new := keys - before.get(model, set()))
+            for row in model._base_manager.filter(pk__in=new)
+        ]
+        self.rows = _with_referenced_rows(added)
         self.saved = fake.save_state()
         # The build's events (product.created, ...) carry nothing the sync has not written:
         # dropped here as they are on every later restore, so every test starts alike.
         fake.restore_state(self.saved)
 
     def _insert_rows(self) -> None:
-        # Foreign keys are checked at commit (deferred), so the tables' order does not matter.
-        for model, rows in self.rows:
-            model._base_manager.bulk_create([copy.copy(row) for row in rows])
-        # Rows came back with their ids: move PostgreSQL's sequences past them.
-        statements = connection.ops.sequence_reset_sql(no_style(), [m for m, _ in self.rows])
-        with connection.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
+        # One transaction (a transactional test runs in autocommit): foreign keys are checked
+        # at its commit, so the tables' order does not matter. A row the test has already
+        # (dj-stripe's Account of the API key, say) is kept.
+        with transaction.atomic():
+            for model, rows in self.rows:
+                copies = [copy.copy(row) for row in rows]
+                model._base_manager.bulk_create(copies, ignore_conflicts=True)
+            # Rows came back with their ids: move PostgreSQL's sequences past them.
+            models = [model for model, _ in self.rows]
+            with connection.cursor() as cursor:
+                for statement in connection.ops.sequence_reset_sql(no_style(), models):
+                    cursor.execute(statement)
+
+
+def _with_referenced_rows(rows: list[Model]) -> list[tuple[type[Model], list[Model]]]:
+    """`rows` and every row they reference, directly or not, grouped by model: the build may
+    have linked new rows to rows that were there before it (an Account dj-stripe had synced),
+    which a later test does not have."""
+    found: dict[tuple[type[Model], Any], Model] = {(type(row), row.pk): row for row in rows}
+    pending = list(rows)
+    while pending:
+        row = pending.pop()
+        for field in row._meta.concrete_fields:
+            value = getattr(row, field.attname)
+            if not field.many_to_one and not field.one_to_one or value is None:
+                continue
+            target = field.related_model
+            referenced = target._base_manager.get(**{field.target_field.attname: value})
+            if (target, referenced.pk) not in found:
+                found[(target, referenced.pk)] = referenced
+                pending.append(referenced)
+    grouped: dict[type[Model], list[Model]] = {}
+    for (model, _), row in found.items():
+        grouped.setdefault(model, []).append(row)
+    return list(grouped.items())
 
 
 def _primary_keys() -> dict[type[Model], set[Any]]:
