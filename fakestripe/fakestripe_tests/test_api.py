@@ -378,3 +378,18 @@ def test_webhook_endpoints_and_events_api(fake: FakeStripe) -> None:
     assert one.api_version == API_VERSION and one.type == "customer.updated"
     assert len(stripe.Event.list(types=["customer.created", "customer.updated"]).data) == 2
     assert stripe.Event.list(type="customer.created").data[0].id == events.data[1].id
+
+
+def test_a_list_filtered_by_an_unknown_customer_is_refused(fake: FakeStripe) -> None:
+    for resource in (stripe.Subscription, stripe.Invoice, stripe.checkout.Session):
+        with pytest.raises(stripe.InvalidRequestError) as info:
+            resource.list(customer="cus_neverexisted")
+        error = info.value
+        assert (error.http_status, error.code, error.param) == (400, "resource_missing", "customer")
+        assert "No such customer: 'cus_neverexisted'" in str(error.user_message)
+    customer = customer_with_card()
+    price = monthly_price()
+    stripe.Subscription.create(customer=customer.id, items=[{"price": price.id}])
+    stripe.Customer.delete(customer.id)
+    # A deleted customer's objects can still be listed.
+    assert len(stripe.Invoice.list(customer=customer.id).data) == 1

@@ -232,6 +232,24 @@ def test_checkout_promotion_code_box(fake: FakeStripe) -> None:
     assert stripe.PromotionCode.retrieve(promo.id).times_redeemed == 1
 
 
+def test_a_code_applied_during_a_trial_shows_what_it_takes_off_later(fake: FakeStripe) -> None:
+    price = monthly_price(2900)
+    coupon = stripe.Coupon.create(percent_off=20, duration="repeating", duration_in_months=3)
+    stripe.PromotionCode.create(promotion={"type": "coupon", "coupon": coupon.id}, code="TRIAL20")
+    session = checkout(
+        price.id,
+        customer_email="t@example.com",
+        allow_promotion_codes=True,
+        subscription_data={"trial_period_days": 14},
+    )
+    applied = fake.page(f"/c/pay/{session.id}/promotion_code", {"promotion_code": "TRIAL20"})
+    assert applied.status == 303
+    page = fake.page(session.url).text
+    assert "TRIAL20 applied" in page and "20% off" in page and "name=promotion_code" not in page
+    assert "14 days free" in page and "$0.00" in page  # nothing due today
+    assert stripe.checkout.Session.retrieve(session.id).amount_total == 0
+
+
 def test_promotion_code_typed_with_the_payment(fake: FakeStripe) -> None:
     price = monthly_price(1000)
     coupon = stripe.Coupon.create(percent_off=100, duration="once")

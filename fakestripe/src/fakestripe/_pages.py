@@ -65,10 +65,13 @@ def _summary(st: State, session: Obj) -> str:
         f"<span class=muted style='font-size:16px'>per {esc(interval)}</span></div>"
     )
     off = session["total_details"]["amount_discount"]
-    if off:
+    if session["discounts"]:
+        # Nothing is due during a trial, so nothing is taken off today: the code still shows
+        # as applied, with what it takes off the paid invoices.
+        taken = f"−{fmt_money(off, session['currency'])}" if off else _coupon_terms(st, session)
         rows.append(
             f"<tr id=discount><td>{esc(_discount_label(st, session))}</td>"
-            f"<td class=r>−{esc(fmt_money(off, session['currency']))}</td></tr>"
+            f"<td class=r>{esc(taken)}</td></tr>"
         )
     due = fmt_money(session["amount_total"], session["currency"])
     total = f"<tr><td><b>Total due today</b></td><td class=r><b>{esc(due)}</b></td></tr>"
@@ -81,6 +84,20 @@ def _discount_label(st: State, session: Obj) -> str:
         return f"{st.objects[entry['promotion_code']]['code']} applied"
     coupon = st.objects.get(entry["coupon"] or "")
     return (coupon or {}).get("name") or "Discount"
+
+
+def _coupon_terms(st: State, session: Obj) -> str:
+    """What the applied coupon takes off once paying starts: "20% off", "$5.00 off"."""
+    entry = session["discounts"][0]
+    coupon_id = entry["coupon"]
+    if not coupon_id and entry["promotion_code"]:
+        coupon_id = st.objects[entry["promotion_code"]]["promotion"]["coupon"]
+    coupon = st.objects.get(coupon_id or "") or {}
+    if coupon.get("percent_off"):
+        return f"{coupon['percent_off']:g}% off"
+    if coupon.get("amount_off"):
+        return f"{fmt_money(coupon['amount_off'], coupon['currency'])} off"
+    return "applied"
 
 
 def _promotion_box(session: Obj) -> str:

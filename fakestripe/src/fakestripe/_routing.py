@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ._engine import INDEXES, KINDS, State, public
-from ._errors import invalid
+from ._errors import invalid, no_such
 from ._params import (
     Params,
     check_params,
@@ -120,6 +120,14 @@ def _coerce(value: Any) -> Any:
     return value
 
 
+def _require_customer(st: State, cus_id: Any) -> None:
+    """Stripe answers a list filtered by a customer it never had with resource_missing, not
+    an empty list (a deleted customer's objects can still be listed)."""
+    if isinstance(cus_id, str) and (cus_id in st.deleted or st.colls["customer"].get(cus_id)):
+        return
+    raise no_such("customer", str(cus_id), "customer")
+
+
 def list_of(
     ctx: Ctx,
     kind: str,
@@ -141,6 +149,8 @@ def list_of(
         if raw is None or raw == "":
             continue
         value = _coerce(raw)
+        if param == "customer" and kind != "customer":
+            _require_customer(st, value)
         if cand is None:
             cand = coll.candidates(fieldname, value)
         else:
