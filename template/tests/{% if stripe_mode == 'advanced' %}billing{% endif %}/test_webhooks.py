@@ -5,6 +5,7 @@ and queues it; the worker's processing (in-process here, as without a broker) ap
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import timedelta
 
@@ -356,10 +357,18 @@ def test_a_test_mode_event_never_changes_a_live_project(post, settings, subscrip
     assert IgnoredEvent.objects.count() == 1
 
 
-def test_a_live_event_never_changes_a_test_project(post, subscription_created):
+def test_a_live_event_never_changes_a_test_project(post, subscription_created, caplog):
     live = relabel(subscription_created, live=True)
-    assert post(live).status_code == 200
-    assert "Live-mode event" in IgnoredEvent.objects.get().reason
+    with caplog.at_level(logging.WARNING, logger="apps.billing.webhook_handlers"):
+        assert post(live).status_code == 200
+    ignored = IgnoredEvent.objects.get()
+    assert ignored.livemode is True
+    assert ignored.reason == (
+        "Live-mode event received while the project uses test-mode Stripe (STRIPE_LIVE_MODE): "
+        "not applied."
+    )
+    # Staff reading the log learn which event and why.
+    assert f"Stripe event {ignored.stripe_event_id} ignored: {ignored.reason}" in caplog.messages
     assert nothing_stored()
     assert not SubscriptionMetadata.objects.exists()
     # The event of this project's mode is applied as usual.
