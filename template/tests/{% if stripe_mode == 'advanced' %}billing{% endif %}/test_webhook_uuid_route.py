@@ -78,6 +78,14 @@ def test_unsigned_and_garbage_requests_store_nothing(uuid_target, subscription_c
     assert uuid_target.stored() == 0
 
 
+def test_an_unsigned_request_is_told_what_is_missing(client, uuid_target, subscription_created):
+    response = client.post(
+        uuid_target.url, data=subscription_created, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "Missing Stripe-Signature header."}
+
+
 def test_a_signature_with_another_endpoints_secret_stores_nothing(
     uuid_target, subscription_created
 ):
