@@ -22,6 +22,8 @@ from apps.billing.services import (
     get_or_create_customer,
 )
 
+from . import factories
+
 pytestmark = pytest.mark.django_db
 SUCCESS = "http://testserver/billing/success/?session_id={CHECKOUT_SESSION_ID}"
 CANCEL = "http://testserver/billing/pricing/"
@@ -157,6 +159,39 @@ def test_one_free_trial_per_customer(settings, user, stripe_fake, catalog):
     stripe_fake.submit_checkout(second.id)
     stripe_fake.deliver()
     assert get_active_subscription(user).status == "active"  # charged now, no second trial
+
+
+def test_no_second_trial_under_the_next_customer(settings, user, stripe_fake, catalog):
+    """The trial is the user's: their first customer deleted at Stripe (its subscription with
+    it), the customer made for their next Checkout gives no second trial."""
+    settings.BILLING_TRIAL_PERIOD_DAYS = 14
+    first = checkout(user, catalog["pro"])
+    stripe_fake.submit_checkout(first.id)
+    stripe_fake.deliver()
+    trial = get_active_subscription(user)
+    assert trial.status == "trialing"
+    stripe.Customer.delete(trial.customer_id, api_key=stripe_fake.api_key)
+    stripe_fake.deliver()
+
+    second = checkout(user, catalog["pro"])
+    assert second.customer != trial.customer_id
+    stripe_fake.submit_checkout(second.id)
+    stripe_fake.deliver()
+    assert get_active_subscription(user).status == "active"  # charged now
+
+
+def test_other_customers_subscriptions_leave_a_new_user_their_trial(
+    settings, user, django_user_model, stripe_fake, catalog
+):
+    settings.BILLING_TRIAL_PERIOD_DAYS = 14
+    other = django_user_model.objects.create_user(email="other@example.com")
+    factories.stripe_subscription(user=other, plan=catalog["pro"])  # at Stripe only
+    session = checkout(user, catalog["pro"])
+    stripe_fake.submit_checkout(session.id)
+    done = stripe.checkout.Session.retrieve(
+        session.id, expand=["subscription"], api_key=stripe_fake.api_key
+    )
+    assert done.subscription.status == "trialing"
 
 
 def test_no_second_trial_for_a_customer_stripe_knows_subscribed(
