@@ -312,7 +312,7 @@ def test_closing_cancels_now_and_deletes_the_customer(user, stripe_fake, paying,
     customer_id = paying.customer_id
     with caplog.at_level(logging.INFO, logger="apps.billing.services"):
         close_billing_account(user=user)
-    assert f"Billing of user {user.pk} closed: customer {customer_id} deleted" in caplog.text
+    assert f"Billing of user {user.pk} closed: customer {customer_id} deleted" in caplog.messages
 
     remote = stripe.Subscription.retrieve(paying.id, api_key=stripe_fake.api_key)
     assert remote.status == "canceled"
@@ -336,6 +336,18 @@ def test_closing_after_the_customer_was_deleted_at_stripe_is_done(user, stripe_f
     stripe.Customer.delete(paying.customer_id, api_key=stripe_fake.api_key)
     close_billing_account(user=user)
     assert get_customer(user) is None
+
+
+def test_closing_in_test_mode_leaves_a_live_customer_alone(user, stripe_fake, paying):
+    """A test-mode project (STRIPE_LIVE_MODE off) cannot reach live data with its key: a
+    live customer row of the user stays theirs, for a close in live mode."""
+    live = Customer.objects.create(
+        id="cus_livemodecustomer", subscriber=user, livemode=True, stripe_data={}
+    )
+    close_billing_account(user=user)
+    assert Customer.objects.get(id=paying.customer_id).subscriber is None
+    live.refresh_from_db()
+    assert live.subscriber == user
 
 
 def test_closing_without_a_customer_does_nothing(user, stripe_fake):
