@@ -59,7 +59,7 @@ def test_a_move_to_another_plan_replaces_the_entitlements(
         sync_subscription_metadata(subscription)
     metadata = SubscriptionMetadata.objects.get(subscription_id=subscription.id)
     assert metadata.plan == big
-    assert f"Subscription {subscription.id} moved to plan big" in caplog.text
+    assert f"Subscription {subscription.id} moved to plan big" in caplog.messages
     assert (metadata.features, metadata.usage_limits) == ({"sso": True}, {"api_calls": 5000})
     assert metadata.usage_period_start == datetime.fromtimestamp(START, tz=UTC)
 

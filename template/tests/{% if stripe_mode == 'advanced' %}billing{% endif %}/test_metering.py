@@ -108,7 +108,7 @@ def test_a_failed_send_is_retried_with_the_same_identifier(
     assert report.sent_at is None and report.attempts == 1
     # Staff see which error kept it unsent, on the row and in the log.
     assert report.last_error.startswith("APIConnectionError: ")
-    assert f"Meter report {report.identifier} not sent: {report.last_error}" in caplog.text
+    assert f"Meter report {report.identifier} not sent: {report.last_error}" in caplog.messages
     identifier = report.identifier
 
     record_usage(metered, metric="api_calls", quantity=1)

@@ -122,4 +122,4 @@ def test_a_local_subscription_stripe_does_not_know_is_left_as_it_is(user, stripe
     result = reconcile_subscriptions()
     assert (result.checked, result.corrections, result.failed) == (1, [], [])
     assert StripeSubscription.objects.get(id=local.id).status == local.status
-    assert f"Subscription {local.id} is unknown to Stripe" in caplog.text
+    assert f"Subscription {local.id} is unknown to Stripe: left as it is" in caplog.messages
