@@ -70,7 +70,7 @@ def test_unlinking_keeps_the_row_and_who_it_belonged_to(
     stored = StripeCustomer.objects.get(stripe_customer_id="cus_Leaving")
     for customer in (row, stored):
         assert (customer.user, customer.former_user, customer.unlinked_at) == (None, user, MAY_1)
-    assert f"Unlinked Stripe customer cus_Leaving from user {user.pk}" in caplog.text
+    assert f"Unlinked Stripe customer cus_Leaving from user {user.pk}" in caplog.messages
 
 
 def test_unlinking_twice_keeps_the_first_date_and_the_former_user(user: Any) -> None:

@@ -135,4 +135,4 @@ def test_a_checkout_without_a_known_user_is_ignored_and_logged(
     with caplog.at_level(logging.WARNING):
         result = outcome(client, make_event("checkout.session.completed", session))
     assert result == (Status.IGNORED, "No user or customer on the session.")
-    assert "Checkout session cs_Nobody has no known user" in caplog.text
+    assert "Checkout session cs_Nobody has no known user" in caplog.messages

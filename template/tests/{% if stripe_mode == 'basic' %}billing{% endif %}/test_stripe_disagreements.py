@@ -34,7 +34,7 @@ def test_a_customer_deleted_at_stripe_is_replaced_and_logged(
         second = get_or_create_customer(user=user)
 
     assert second.stripe_customer_id != first.stripe_customer_id
-    assert f"Stripe no longer has customer {first.stripe_customer_id}" in caplog.text
+    assert f"Stripe no longer has customer {first.stripe_customer_id}" in caplog.messages
     old = StripeCustomer.objects.get(stripe_customer_id=first.stripe_customer_id)
     assert (old.user, old.former_user) == (None, user)
 
@@ -50,7 +50,7 @@ def test_closing_an_account_whose_customer_stripe_deleted_is_done_and_logged(
     with caplog.at_level(logging.INFO, logger=SERVICES):
         close_billing_account(user=user)
 
-    assert f"Stripe customer {customer_id} was already deleted" in caplog.text
+    assert f"Stripe customer {customer_id} was already deleted" in caplog.messages
     customer = StripeCustomer.objects.get(stripe_customer_id=customer_id)
     assert (customer.user, customer.former_user) == (None, user)
 

@@ -266,7 +266,7 @@ def test_reconciliation_ends_access_canceled_at_stripe_and_changes_nothing_when_
         assert reconcile_subscriptions.delay().get() >= 1
     assert Subscription.objects.get().status == "canceled"
     assert not user.has_active_subscription
-    assert f"Reconciled with Stripe: {sub_id}: status: 'active' → 'canceled'" in caplog.text
+    assert f"Reconciled with Stripe: {sub_id}: status: 'active' → 'canceled'" in caplog.messages
 
 
 def test_reconciliation_never_overwrites_a_newer_webhook(offline, user):
@@ -294,5 +294,5 @@ def test_reconciliation_without_stripe_keys_reads_nothing(settings, make_subscri
     make_subscription(status="active")
     with caplog.at_level(logging.INFO, logger="apps.billing.services"):
         assert reconcile_subscriptions.delay().get() == 0
-    assert "Stripe is not configured: no subscriptions to reconcile" in caplog.text
+    assert "Stripe is not configured: no subscriptions to reconcile" in caplog.messages
     assert Subscription.objects.get().status == "active"
