@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 import stripe
 from django.core.management import call_command
+from django.utils import timezone
 
-from apps.billing.metering import build_reports, flush_usage
+from apps.billing.metering import build_reports, flush_usage, send_report
 from apps.billing.models import MeterReport, UsageRecord
 from apps.billing.utils import get_active_subscription, record_usage
 
@@ -116,6 +118,79 @@ def test_a_failed_send_is_retried_with_the_same_identifier(
     assert (result.reports_created, result.sent, result.failed) == (1, 2, 0)
     assert MeterReport.objects.get(identifier=identifier).sent_at is not None
     assert billed(stripe_fake, catalog, metered) == 5
+
+
+def billed_between(stripe_fake, catalog, subscription, start: int, end: int) -> float:
+    summaries = stripe.billing.Meter.list_event_summaries(
+        catalog.meter_id,
+        customer=subscription.customer_id,
+        start_time=start,
+        end_time=end,
+        api_key=stripe_fake.api_key,
+    )
+    return sum(summary.aggregated_value for summary in summaries.data)
+
+
+def test_usage_is_billed_at_the_time_it_happened(stripe_fake, catalog, metered):
+    """Reported late (a flush that could not run for hours), usage still counts when it was
+    used: at a period's end, in the period it belongs to."""
+    record_usage(metered, metric="api_calls", quantity=9)
+    used_at = timezone.now() - timedelta(hours=3)
+    UsageRecord.objects.update(timestamp=used_at)
+    assert flush_usage().sent == 1
+    hour = int(used_at.timestamp()) // 3600 * 3600
+    assert billed_between(stripe_fake, catalog, metered, hour, hour + 3600) == 9
+    assert billed(stripe_fake, catalog, metered) == 0  # nothing in the last hour
+
+
+@pytest.fixture
+def second_metered(django_user_model, stripe_fake, catalog):
+    other = django_user_model.objects.create_user(email="second@example.com")
+    factories.stripe_subscription(user=other, plan=catalog["usage"])
+    stripe_fake.deliver()
+    return get_active_subscription(other)
+
+
+def test_send_report_sends_the_report_asked_for_and_only_once(
+    stripe_fake, catalog, metered, second_metered
+):
+    record_usage(metered, metric="api_calls", quantity=2)
+    record_usage(second_metered, metric="api_calls", quantity=5)
+    first, second = sorted(build_reports(), key=lambda report: report.value)
+    assert send_report(second.pk) is True
+    first.refresh_from_db()
+    assert first.sent_at is None  # not asked for: left for its own send
+    assert billed(stripe_fake, catalog, second_metered) == 5
+    assert billed(stripe_fake, catalog, metered) == 0
+    assert send_report(second.pk) is None  # sent already: nothing to do
+    assert billed(stripe_fake, catalog, second_metered) == 5
+
+
+def test_each_failed_report_and_attempt_is_counted(
+    monkeypatch, stripe_fake, catalog, metered, second_metered
+):
+    record_usage(metered, metric="api_calls", quantity=2)
+    record_usage(second_metered, metric="api_calls", quantity=5)
+    with monkeypatch.context() as patched:
+        patched.setattr(stripe, "meter_events_api_base", DEAD_API)
+        patched.setattr(stripe, "api_base", DEAD_API)
+        assert flush_usage().failed == 2
+        assert flush_usage().failed == 2
+    assert list(MeterReport.objects.values_list("attempts", flat=True)) == [2, 2]
+    assert flush_usage().sent == 2
+    assert list(MeterReport.objects.values_list("attempts", flat=True)) == [3, 3]
+
+
+def test_a_flush_sends_at_most_its_limit(stripe_fake, catalog, metered, second_metered):
+    """A long backlog is sent in bounded batches: the rest on the next flush."""
+    record_usage(metered, metric="api_calls", quantity=2)
+    record_usage(second_metered, metric="api_calls", quantity=5)
+    result = flush_usage(limit=1)
+    assert (result.reports_created, result.sent) == (1, 1)
+    result = flush_usage(limit=1)
+    assert (result.reports_created, result.sent) == (1, 1)
+    assert billed(stripe_fake, catalog, metered) == 2
+    assert billed(stripe_fake, catalog, second_metered) == 5
 
 
 def test_a_report_that_reached_stripe_but_was_not_marked_is_not_counted_twice(
