@@ -46,7 +46,8 @@ bench: install
 	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/python bench/run.py
 
 # Mutation testing of both modes' money and access code (mutmut); tens of minutes, not in CI.
-# MUTATE_ARGS="--mode basic" for one mode. Scores go to bench/results.md.
+# MUTATE_ARGS="--mode basic" for one mode, "--module gates.py" for one module, "--survivors" to
+# re-run only what the last run left alive (after adding tests). Scores go to bench/results.md.
 mutate: install
 	PATH="$(VENV)/bin:$$PATH" nice $(VENV)/bin/python bench/mutate.py $(MUTATE_ARGS)
 

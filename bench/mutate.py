@@ -100,13 +100,15 @@ def prepare(mode: str, only: list[str] | None = None) -> Path:
     return project
 
 
-def run_mutmut(project: Path, children: int) -> float:
+def run_mutmut(project: Path, children: int, names: list[str] | None = None) -> float:
+    """Run mutmut over every mutant, or over `names` only; the seconds it took."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     # The browser journey drives a server of the unmutated copy: it measures nothing here.
     env["BROWSER_TESTS"] = "0"
     started = time.monotonic()
     done = subprocess.run(
-        [str(project / ".venv" / "bin" / "mutmut"), "run", "--max-children", str(children)],
+        [str(project / ".venv" / "bin" / "mutmut"), "run", "--max-children", str(children)]
+        + (names or []),
         cwd=project,
         env=env,
         text=True,
@@ -116,6 +118,48 @@ def run_mutmut(project: Path, children: int) -> float:
     if done.returncode:
         sys.exit(f"mutmut failed in {project}; see {project / 'mutmut-run.log'}")
     return time.monotonic() - started
+
+
+#: Per mutated module (e.g. "apps/billing/services.py"): its source when it was mutated, and
+#: each mutant's exit code (None: not run).
+Results = dict[str, tuple[str, dict[str, int | None]]]
+
+
+def results_of(project: Path) -> Results:
+    found: Results = {}
+    for meta in sorted((project / "mutants").rglob("*.py.meta")):
+        module = str(meta.relative_to(project / "mutants"))[: -len(".meta")]
+        codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+        found[module] = ((project / module).read_text(encoding="utf-8"), codes)
+    return found
+
+
+def rerun_survivors(mode: str, modules: list[str] | None, children: int) -> tuple[Path, float]:
+    """`--survivors`: run again, in a fresh render, only the mutants the last run left alive or
+    did not reach, and keep that run's kills. Tests added since can only kill more of an
+    unchanged module's mutants; a module whose code changed must be run in full instead."""
+    earlier = results_of(WORK / mode)
+    if modules:
+        earlier = {m: r for m, r in earlier.items() if Path(m).name in modules or m in modules}
+    if not earlier:
+        sys.exit(f"{mode}: no earlier run in {WORK / mode} to take survivors from")
+    project = prepare(mode, list(earlier))
+    names = []
+    for module, (source, codes) in earlier.items():
+        if (project / module).read_text(encoding="utf-8") != source:
+            sys.exit(f"{module} changed since the last run: run it in full (--module)")
+        names += [name for name, code in codes.items() if code not in KILLED_CODES]
+    print(f"{mode}: running {len(names)} survivors and unreached mutants again", flush=True)
+    seconds = run_mutmut(project, children, names) if names else 0.0
+    for meta in (project / "mutants").rglob("*.py.meta"):
+        module = str(meta.relative_to(project / "mutants"))[: -len(".meta")]
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        codes = data["exit_code_by_key"]
+        for name, code in earlier.get(module, ("", {}))[1].items():
+            if code in KILLED_CODES:
+                codes[name] = code
+        meta.write_text(json.dumps(data), encoding="utf-8")
+    return project, seconds
 
 
 def diff_of(project: Path, mutant: str) -> str:
@@ -272,6 +316,12 @@ def main() -> None:
         "--module", action="append", help="mutate only this module (e.g. gates.py); repeatable"
     )
     parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="run again only the mutants the last run in .mutate/<mode>/ left alive or did "
+        "not reach (after adding tests), keeping its kills",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="report what the last run in .mutate/<mode>/ measured, without running mutmut",
@@ -281,7 +331,10 @@ def main() -> None:
     for mode in args.mode or ["basic", "advanced"]:
         project = WORK / mode
         seconds = 0.0
-        if not args.report_only:
+        if args.survivors:
+            project, seconds = rerun_survivors(mode, args.module, args.children)
+            (project / "seconds.txt").write_text(f"{seconds:.0f}\n", encoding="utf-8")
+        elif not args.report_only:
             print(f"{mode}: rendering and installing", flush=True)
             project = prepare(mode, args.module)
             print(f"{mode}: running mutmut", flush=True)
