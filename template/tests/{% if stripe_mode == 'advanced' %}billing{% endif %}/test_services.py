@@ -97,8 +97,26 @@ def test_forget_customer_unlinks_so_the_user_can_start_over(user, stripe_fake, c
     forget_customer(old.id)  # idempotent
     forget_customer("cus_unknown")  # a customer never seen: nothing to do
     assert stripe_customer_id_of(user) is None
+    forgotten = Customer.objects.get(id=old.id)
+    # The row keeps what Stripe held, marked deleted as Stripe's own deleted object is.
+    assert forgotten.stripe_data["deleted"] is True
+    assert forgotten.stripe_data["email"] == user.email
     assert get_or_create_customer(user=user).id != old.id
     assert len(stripe_customers(stripe_fake)) == 2
+
+
+def test_djstripes_own_get_or_create_makes_a_new_customer_after_a_forgotten_one(
+    user, stripe_fake
+):
+    """Code written against dj-stripe's API (`Customer.get_or_create`) gets a live customer
+    after its first was deleted at Stripe: dj-stripe's stored idempotency key would replay
+    the deleted one's creation."""
+    first, _ = Customer.get_or_create(subscriber=user)
+    stripe.Customer.delete(first.id, api_key=stripe_fake.api_key)
+    forget_customer(first.id)
+    second, created = Customer.get_or_create(subscriber=user)
+    assert created and second.id != first.id
+    assert not stripe.Customer.retrieve(second.id, api_key=stripe_fake.api_key).get("deleted")
 
 
 def test_the_customer_deleted_webhook_unlinks_and_later_events_still_apply(
