@@ -105,9 +105,7 @@ def test_forget_customer_unlinks_so_the_user_can_start_over(user, stripe_fake, c
     assert len(stripe_customers(stripe_fake)) == 2
 
 
-def test_djstripes_own_get_or_create_makes_a_new_customer_after_a_forgotten_one(
-    user, stripe_fake
-):
+def test_djstripes_own_get_or_create_makes_a_new_customer_after_a_forgotten_one(user, stripe_fake):
     """Code written against dj-stripe's API (`Customer.get_or_create`) gets a live customer
     after its first was deleted at Stripe: dj-stripe's stored idempotency key would replay
     the deleted one's creation."""
