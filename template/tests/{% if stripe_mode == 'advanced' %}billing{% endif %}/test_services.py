@@ -298,6 +298,35 @@ def test_a_complete_session_whose_subscription_gives_no_access_is_not_confirmed(
     assert get_active_subscription(user) is None
 
 
+def test_a_session_is_the_users_by_its_reference_or_by_their_customer(
+    user, django_user_model, stripe_fake, catalog
+):
+    """Sessions made elsewhere (a Payment Link, the API) count as the user's when they carry
+    the user as `client_reference_id` or pay as the user's customer; others are not found."""
+
+    def session(**extra):
+        return stripe.checkout.Session.create(
+            mode="subscription",
+            line_items=[{"price": catalog["pro"].stripe_price_id, "quantity": 1}],
+            success_url=SUCCESS,
+            cancel_url=CANCEL,
+            api_key=stripe_fake.api_key,
+            **extra,
+        )
+
+    by_reference = session(client_reference_id=str(user.pk))
+    by_customer = session(customer=get_or_create_customer(user=user).id)
+    other = django_user_model.objects.create_user(email="other@example.com")
+    others = session(client_reference_id=str(other.pk))
+    others_customer = session(customer=get_or_create_customer(user=other).id)
+    for mine in (by_reference, by_customer):
+        outcome = confirm_checkout_session(user=user, session_id=mine.id).outcome
+        assert outcome == CheckoutOutcome.OPEN
+    for theirs in (others, others_customer):
+        outcome = confirm_checkout_session(user=user, session_id=theirs.id).outcome
+        assert outcome == CheckoutOutcome.NOT_FOUND
+
+
 def test_stripe_unreachable_is_unavailable(monkeypatch, user, stripe_fake, catalog, caplog):
     session = checkout(user, catalog["pro"])
     monkeypatch.setattr(stripe, "api_base", UNREACHABLE)
