@@ -161,39 +161,32 @@ def test_a_new_checkout_expires_the_other_open_ones(user, stripe_fake, catalog):
     assert Subscription.objects.count() == 1
 
 
-def test_one_free_trial_per_customer(settings, user, stripe_fake, catalog):
+def pay_checkout(user, plan, fake):
+    """A Checkout of `plan` paid by `user`, its webhooks delivered: the session."""
+    session = checkout(user, plan)
+    fake.submit_checkout(session.id)
+    fake.deliver()
+    return session
+
+
+@pytest.mark.parametrize("ended_by", ["canceling it", "deleting its customer"])
+def test_one_free_trial_per_user(settings, user, stripe_fake, catalog, ended_by):
+    """However the trial's subscription ended (canceled, or with its customer deleted at
+    Stripe, so the next Checkout makes a new customer), the next one gives no second trial."""
     settings.BILLING_TRIAL_PERIOD_DAYS = 14
-    first = checkout(user, catalog["pro"])
-    stripe_fake.submit_checkout(first.id)
-    stripe_fake.deliver()
-    subscription = get_active_subscription(user)
-    assert subscription.status == "trialing"
-    stripe.Subscription.cancel(subscription.id, api_key=stripe_fake.api_key)
-    stripe_fake.deliver()
-
-    second = checkout(user, catalog["pro"])
-    stripe_fake.submit_checkout(second.id)
-    stripe_fake.deliver()
-    assert get_active_subscription(user).status == "active"  # charged now, no second trial
-
-
-def test_no_second_trial_under_the_next_customer(settings, user, stripe_fake, catalog):
-    """The trial is the user's: their first customer deleted at Stripe (its subscription with
-    it), the customer made for their next Checkout gives no second trial."""
-    settings.BILLING_TRIAL_PERIOD_DAYS = 14
-    first = checkout(user, catalog["pro"])
-    stripe_fake.submit_checkout(first.id)
-    stripe_fake.deliver()
+    pay_checkout(user, catalog["pro"], stripe_fake)
     trial = get_active_subscription(user)
     assert trial.status == "trialing"
-    stripe.Customer.delete(trial.customer_id, api_key=stripe_fake.api_key)
+    if ended_by == "canceling it":
+        stripe.Subscription.cancel(trial.id, api_key=stripe_fake.api_key)
+    else:
+        stripe.Customer.delete(trial.customer_id, api_key=stripe_fake.api_key)
     stripe_fake.deliver()
 
-    second = checkout(user, catalog["pro"])
-    assert second.customer != trial.customer_id
-    stripe_fake.submit_checkout(second.id)
-    stripe_fake.deliver()
-    assert get_active_subscription(user).status == "active"  # charged now
+    pay_checkout(user, catalog["pro"], stripe_fake)
+    paying = get_active_subscription(user)
+    assert paying.status == "active"  # charged now
+    assert (paying.customer_id != trial.customer_id) == (ended_by == "deleting its customer")
 
 
 def test_other_customers_subscriptions_leave_a_new_user_their_trial(
