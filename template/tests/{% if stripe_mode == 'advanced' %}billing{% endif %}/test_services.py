@@ -279,6 +279,12 @@ def test_unknown_or_malformed_ids_are_not_found(user, stripe_fake, session_id):
     assert confirm_checkout_session(user=user, session_id=session_id).outcome == "not_found"
 
 
+@pytest.mark.parametrize("session_id", ["not-a-session", "cs_../../v1/customers", "x" * 300])
+def test_an_id_that_cannot_be_a_session_is_not_asked_of_stripe(monkeypatch, user, session_id):
+    monkeypatch.setattr(stripe, "api_base", UNREACHABLE)  # any request would be "unavailable"
+    assert confirm_checkout_session(user=user, session_id=session_id).outcome == "not_found"
+
+
 def test_a_complete_session_whose_subscription_gives_no_access_is_not_confirmed(
     user, stripe_fake, catalog
 ):
