@@ -18,7 +18,8 @@ from django.utils import timezone
 from djstripe.models import Customer, Event, WebhookEndpoint, WebhookEventTrigger
 
 from apps.billing.emails import BillingEmail
-from apps.billing.models import IgnoredEvent, SubscriptionMetadata, WebhookEvent
+from apps.billing.models import IgnoredEvent, Subscription, SubscriptionMetadata, WebhookEvent
+from apps.billing.selectors import get_active_subscription
 from apps.billing.stripe_objects import invoice_subscription_id
 from apps.billing.tasks import process_webhook_event, requeue_webhook_events
 from apps.billing.webhooks import ENV_ENDPOINT_ID
@@ -329,6 +330,26 @@ def test_a_failed_event_retries_with_growing_delays_then_waits_for_staff(payment
 )
 def test_an_invoice_names_its_subscription_under_parent(invoice, expected):
     assert invoice_subscription_id(invoice) == expected
+
+
+def test_a_deletion_that_stripe_still_shows_active_revokes_access(
+    post, user, subscription_created, caplog
+):
+    """dj-stripe re-fetches the subscription when its deletion arrives, and Stripe may answer
+    with an older state (here: still active, as a lagging read would): a deleted subscription
+    never comes back, so the event's status wins and access ends."""
+    assert post(subscription_created).status_code == 200
+    subscription = get_active_subscription(user)
+    assert subscription is not None
+    deleted = json.loads(subscription_created)
+    deleted.update(id="evt_deleted_read_early", type="customer.subscription.deleted")
+    deleted["created"] += 1
+    deleted["data"]["object"]["status"] = "canceled"
+    with caplog.at_level(logging.INFO, logger="apps.billing.webhook_handlers"):
+        assert post(json.dumps(deleted).encode()).status_code == 200
+    assert get_active_subscription(user) is None
+    assert Subscription.objects.get(id=subscription.id).status == "canceled"
+    assert f"Subscription {subscription.id} canceled: access revoked" in caplog.messages
 
 
 # --- events that are recorded and not applied ---------------------------------------------------
