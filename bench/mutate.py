@@ -266,7 +266,8 @@ def mode_sections(text: str) -> dict[str, str]:
     return {part.split()[1]: part.rstrip() + "\n" for part in parts if part.startswith("### ")}
 
 
-TABLE_ROW = re.compile(r"^\| (apps/\S+) \|")
+#: A module's row; group 2 is the mark of a row kept from an earlier run ("(2026-12-03 ...)").
+TABLE_ROW = re.compile(r"^\| (apps/\S+?)(?: \(([^)]*)\))? \|")
 
 
 def with_earlier_rows(lines: list[str], earlier: str) -> list[str]:
@@ -278,7 +279,11 @@ def with_earlier_rows(lines: list[str], earlier: str) -> list[str]:
     extra = []
     for line in earlier.splitlines():
         match = TABLE_ROW.match(line)
-        if match and match.group(1) not in measured:
+        if not match or match.group(1) in measured:
+            continue
+        if match.group(2):  # kept from a run before that one: its own date stays
+            extra.append(line)
+        else:
             extra.append(line.replace(f"| {match.group(1)} |", f"| {match.group(1)} ({when}) |", 1))
     if not extra:
         return lines
