@@ -8,6 +8,7 @@ import logging
 
 import pytest
 import stripe
+from django.db import DatabaseError
 from django.urls import reverse
 from djstripe.models import Customer
 
@@ -21,6 +22,7 @@ from apps.billing.services import (
     forget_customer,
     get_or_create_customer,
 )
+from tests.db_faults import refusing_inserts
 
 from . import factories
 
@@ -89,6 +91,23 @@ def test_a_customer_deleted_at_stripe_without_a_webhook_is_replaced(user, stripe
     assert stripe_fake.submit_checkout(session.id).status == 303
     stripe_fake.deliver()
     assert get_active_subscription(user).customer_id == new.id
+
+
+def test_a_retry_after_a_failed_save_gets_the_same_stripe_customer(
+    user, django_user_model, stripe_fake
+):
+    """Stripe made the customer but saving it here failed: the retry carries the same
+    idempotency key and gets that customer back, even if another user's customer was
+    replaced meanwhile (each user's key counts only their own gone customers)."""
+    # (On SQLite dj-stripe reports the refused insert as the row not found.)
+    failed = (DatabaseError, Customer.DoesNotExist)
+    with refusing_inserts(Customer._meta.db_table), pytest.raises(failed):
+        get_or_create_customer(user=user)
+    (made,) = stripe_customers(stripe_fake)
+    other = django_user_model.objects.create_user(email="other@example.com")
+    forget_customer(get_or_create_customer(user=other).id)
+    assert get_or_create_customer(user=user).id == made.id
+    assert len(stripe_customers(stripe_fake)) == 2  # the user's one and the other's
 
 
 def test_forget_customer_unlinks_so_the_user_can_start_over(user, stripe_fake, catalog):
