@@ -215,6 +215,41 @@ def test_a_rotated_secret_takes_effect_on_the_next_delivery(post, settings, subs
     assert WebhookEndpoint.objects.get(id=ENV_ENDPOINT_ID).secret == "whsec_rotated"
 
 
+def test_the_settings_endpoint_row_follows_the_settings(post, settings, subscription_created):
+    """dj-stripe reads secrets, tolerance and mode from WebhookEndpoint rows only: the row of
+    DJSTRIPE_WEBHOOK_SECRET says what the settings say, and follows their changes."""
+
+    def row():
+        endpoint = WebhookEndpoint.objects.get(id=ENV_ENDPOINT_ID)
+        return (
+            endpoint.secret,
+            endpoint.livemode,
+            endpoint.url,
+            endpoint.enabled_events,
+            endpoint.status,
+            endpoint.api_version,
+            endpoint.djstripe_validation_method,
+            endpoint.djstripe_tolerance,
+        )
+
+    assert post(subscription_created).status_code == 200
+    assert row() == (
+        WEBHOOK_SECRET,
+        False,
+        "http://testserver/djstripe/webhook/",
+        ["*"],
+        "enabled",
+        settings.STRIPE_API_VERSION,
+        "verify_signature",
+        300,
+    )
+    settings.SITE_URL = "https://app.example.com/"
+    settings.STRIPE_WEBHOOK_TOLERANCE = 60
+    assert post(subscription_created).status_code == 200  # a redelivery: the row is updated
+    url, tolerance = row()[2], row()[7]
+    assert (url, tolerance) == ("https://app.example.com/djstripe/webhook/", 60)
+
+
 def test_dj_stripe_uuid_endpoints_keep_working(post, subscription_created):
     endpoint = WebhookEndpoint.objects.create(
         id="we_dashboard_endpoint",
