@@ -78,10 +78,14 @@ def test_every_subscription_of_a_user_is_on_their_one_customer(user, stripe_fake
     assert Subscription.objects.filter(customer=customer).count() == 2
 
 
-def test_a_customer_deleted_at_stripe_without_a_webhook_is_replaced(user, stripe_fake, catalog):
+def test_a_customer_deleted_at_stripe_without_a_webhook_is_replaced(
+    user, stripe_fake, catalog, caplog
+):
     old = get_or_create_customer(user=user)
     stripe.Customer.delete(old.id, api_key=stripe_fake.api_key)  # its webhook never arrives
-    session = checkout(user, catalog["pro"])
+    with caplog.at_level(logging.WARNING, logger="apps.billing.services"):
+        session = checkout(user, catalog["pro"])
+    assert f"Stripe customer {old.id} of user {user.pk} is gone: unlinked" in caplog.messages
     new = get_customer(user)
     assert new.id != old.id
     assert session_at_stripe(stripe_fake, session.id).customer == new.id
