@@ -123,6 +123,7 @@ def test_create_checkout_session_as_documented(rf, user, stripe_fake, catalog, s
     )
 
     assert session.url.startswith(stripe_fake.url)
+    assert session.cancel_url == "http://testserver/pricing/"  # where "Back" leads
     paid = stripe_fake.submit_checkout(session.id)
     assert paid.location == f"http://testserver/billing/success/?session_id={session.id}"
     done = stripe.checkout.Session.retrieve(
