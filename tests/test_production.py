@@ -28,7 +28,9 @@ from .test_devserver import REDIS_URL, flush_redis, free_port, redis_database
 from .test_generated import POSTGRES_URL, PRODUCTION_ENV
 
 
-def wait_for(url: str, server: subprocess.Popen[str], timeout: float = 30.0) -> None:
+#: Beside the other xdist worker's suite on two cores, gunicorn's workers can take over 30 s to
+#: import Django and answer (seen once on a slow machine); alone it answers in a few seconds.
+def wait_for(url: str, server: subprocess.Popen[str], timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert server.poll() is None, server.communicate()[1]
