@@ -159,6 +159,11 @@ def _monthly(product: stripe.Product, amount: int) -> stripe.Price:
     )
 
 
+def stripe_monthly_price(name: str, amount: int) -> stripe.Price:
+    """A product and its monthly price in USD, made in the offline Stripe only (not synced)."""
+    return _monthly(stripe.Product.create(name=name, **_options()), amount)
+
+
 def create_catalog() -> Catalog:
     """Pro (popular), Enterprise and Usage (a base fee plus a metered price on a sum meter)."""
     meter = stripe.billing.Meter.create(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import stripe
 from django.core.checks import run_checks
 from djstripe.models import Price, Product
 from djstripe.models import Subscription as StripeSubscription
@@ -27,18 +26,11 @@ pytestmark = pytest.mark.django_db
 def test_plan_configuration_as_documented(stripe_fake):
     """The documented `PlanConfiguration.objects.create(...)`, with a product and price synced
     from (the offline) Stripe."""
-    product = stripe.Product.create(name="Pro Plan", api_key=stripe_fake.api_key)
-    stripe_price = stripe.Price.create(
-        product=product.id,
-        unit_amount=2900,
-        currency="usd",
-        recurring={"interval": "month"},
-        api_key=stripe_fake.api_key,
-    )
+    stripe_price = factories.stripe_monthly_price("Pro Plan", 2900)
     sync_products_and_prices()
 
     plan = PlanConfiguration.objects.create(
-        stripe_product=Product.objects.get(id=product.id),
+        stripe_product=Product.objects.get(id=stripe_price.product),
         stripe_price=Price.objects.get(id=stripe_price.id),
         name="Pro Plan",
         slug="pro",

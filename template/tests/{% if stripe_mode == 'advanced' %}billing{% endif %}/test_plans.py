@@ -25,18 +25,11 @@ def run(*args):
 
 def test_djstripe_sync_models_product_price(stripe_fake):
     """The documented `python manage.py djstripe_sync_models Product Price`."""
-    product = stripe.Product.create(name="Pro", api_key=stripe_fake.api_key)
-    price = stripe.Price.create(
-        product=product.id,
-        unit_amount=2900,
-        currency="usd",
-        recurring={"interval": "month"},
-        api_key=stripe_fake.api_key,
-    )
+    price = factories.stripe_monthly_price("Pro", 2900)
     out, err = StringIO(), StringIO()
     call_command("djstripe_sync_models", "Product", "Price", stdout=out, stderr=err)
     assert "Failed" not in err.getvalue() and "Error" not in err.getvalue(), err.getvalue()
-    assert Product.objects.get(id=product.id).name == "Pro"
+    assert Product.objects.get(id=price.product).name == "Pro"
     assert Price.objects.get(id=price.id).unit_amount == 2900
 
 

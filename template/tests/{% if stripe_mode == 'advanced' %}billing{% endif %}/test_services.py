@@ -182,14 +182,7 @@ def test_a_metered_plan_is_sold_with_its_metered_price(user, stripe_fake, catalo
 
 def test_a_price_not_synced_yet_can_still_be_bought(user, stripe_fake, catalog):
     """A price made in the Dashboard since the last sync: Checkout sells it as it is."""
-    product = stripe.Product.create(name="New", api_key=stripe_fake.api_key)
-    price = stripe.Price.create(
-        product=product.id,
-        unit_amount=1500,
-        currency="usd",
-        recurring={"interval": "month"},
-        api_key=stripe_fake.api_key,
-    )
+    price = factories.stripe_monthly_price("New", 1500)
     session = create_checkout_session(user, price.id, SUCCESS, CANCEL)
     items = stripe.checkout.Session.list_line_items(session.id, api_key=stripe_fake.api_key)
     assert [(item.price.id, item.quantity) for item in items.data] == [(price.id, 1)]
