@@ -88,16 +88,10 @@ def _discount_label(st: State, session: Obj) -> str:
 
 def _coupon_terms(st: State, session: Obj) -> str:
     """What the applied coupon takes off once paying starts: "20% off", "$5.00 off"."""
-    entry = session["discounts"][0]
-    coupon_id = entry["coupon"]
-    if not coupon_id and entry["promotion_code"]:
-        coupon_id = st.objects[entry["promotion_code"]]["promotion"]["coupon"]
-    coupon = st.objects.get(coupon_id or "") or {}
-    if coupon.get("percent_off"):
+    coupon, _ = st.meta_of(session["id"])["grants"][0]  # set with the session's discounts
+    if coupon["percent_off"]:
         return f"{coupon['percent_off']:g}% off"
-    if coupon.get("amount_off"):
-        return f"{fmt_money(coupon['amount_off'], coupon['currency'])} off"
-    return "applied"
+    return f"{fmt_money(coupon['amount_off'], coupon['currency'])} off"
 
 
 def _promotion_box(session: Obj) -> str:
