@@ -36,6 +36,8 @@ def test_ruff_check_and_format(rendered):
 
 
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
+#: Whether PostgreSQL is at hand: the generated suites then also run on it.
+HAS_POSTGRES = POSTGRES_URL.startswith("postgres")
 
 
 def summary_line(out: str) -> str:
@@ -56,7 +58,7 @@ def suite_passed(out: str) -> bool:
 SQLITE_RUNS = [
     name
     for name in SUPPORTED
-    if name != UPDATED_ANSWER_SET and (name != "basic" or not POSTGRES_URL.startswith("postgres"))
+    if name != UPDATED_ANSWER_SET and (name != "basic" or not HAS_POSTGRES)
 ]
 
 #: With PostgreSQL at hand, advanced mode's suite runs there in full and, on SQLite (the
@@ -96,7 +98,7 @@ SCREENSHOTS = ROOT / ".artifacts" / "browser-screenshots"
 def browser_env(name: str, *, postgres: bool) -> dict[str, str]:
     """The environment of one generated-suite run: whether it drives the browser, and where
     its screenshots go."""
-    if name not in BROWSER_MODES or postgres != POSTGRES_URL.startswith("postgres"):
+    if name not in BROWSER_MODES or postgres != HAS_POSTGRES:
         return {"BROWSER_TESTS": "0"}
     folder = SCREENSHOTS / name
     shutil.rmtree(folder, ignore_errors=True)
@@ -112,7 +114,7 @@ def test_the_generated_suite_passes_on_sqlite(name, installed):
         **browser_env(name, postgres=False),
     }
     command = ["make", "test"]
-    if name in SQLITE_ONLY_PATHS and POSTGRES_URL.startswith("postgres"):
+    if name in SQLITE_ONLY_PATHS and HAS_POSTGRES:
         command = [".venv/bin/pytest", *SQLITE_ONLY_PATHS[name]]
     out = run(command, project, env=env)
     assert suite_passed(out), out
@@ -120,7 +122,7 @@ def test_the_generated_suite_passes_on_sqlite(name, installed):
 
 @pytest.mark.slow
 @pytest.mark.skipif(
-    not POSTGRES_URL.startswith("postgres"),
+    not HAS_POSTGRES,
     reason="set DATABASE_URL=postgres://user@host:5432/db to run the suites on PostgreSQL",
 )
 # One project per mode: the third answer set differs from basic in settings only (SQLite run).

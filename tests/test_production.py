@@ -25,7 +25,7 @@ import pytest
 
 from .conftest import run
 from .test_devserver import REDIS_URL, flush_redis, free_port, redis_database
-from .test_generated import POSTGRES_URL, PRODUCTION_ENV
+from .test_generated import HAS_POSTGRES, POSTGRES_URL, PRODUCTION_ENV
 
 
 #: Beside the other xdist worker's suite on two cores, gunicorn's workers can take over 30 s to
@@ -197,7 +197,7 @@ def production_event(event_id: str, event_type: str, obj: dict[str, object]) -> 
 
 @pytest.mark.slow
 @pytest.mark.skipif(
-    not POSTGRES_URL.startswith("postgres") or not REDIS_URL,
+    not HAS_POSTGRES or not REDIS_URL,
     reason="set DATABASE_URL=postgres://... and REDIS_URL=redis://... to run web, worker and "
     "beat together",
 )
