@@ -22,7 +22,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutate"
@@ -125,13 +127,19 @@ def run_mutmut(project: Path, children: int, names: list[str] | None = None) -> 
 Results = dict[str, tuple[str, dict[str, int | None]]]
 
 
-def results_of(project: Path) -> Results:
-    found: Results = {}
+def metas(project: Path) -> Iterator[tuple[str, Path, dict[str, Any]]]:
+    """mutmut's record of each mutated module: (module, its .meta file, the file's data, whose
+    "exit_code_by_key" holds each mutant's exit code)."""
     for meta in sorted((project / "mutants").rglob("*.py.meta")):
         module = str(meta.relative_to(project / "mutants"))[: -len(".meta")]
-        codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
-        found[module] = ((project / module).read_text(encoding="utf-8"), codes)
-    return found
+        yield module, meta, json.loads(meta.read_text(encoding="utf-8"))
+
+
+def results_of(project: Path) -> Results:
+    return {
+        module: ((project / module).read_text(encoding="utf-8"), data["exit_code_by_key"])
+        for module, _, data in metas(project)
+    }
 
 
 def rerun_survivors(mode: str, modules: list[str] | None, children: int) -> tuple[Path, float]:
@@ -151,9 +159,7 @@ def rerun_survivors(mode: str, modules: list[str] | None, children: int) -> tupl
         names += [name for name, code in codes.items() if code not in KILLED_CODES]
     print(f"{mode}: running {len(names)} survivors and unreached mutants again", flush=True)
     seconds = run_mutmut(project, children, names) if names else 0.0
-    for meta in (project / "mutants").rglob("*.py.meta"):
-        module = str(meta.relative_to(project / "mutants"))[: -len(".meta")]
-        data = json.loads(meta.read_text(encoding="utf-8"))
+    for module, meta, data in metas(project):
         codes = data["exit_code_by_key"]
         for name, code in earlier.get(module, ("", {}))[1].items():
             if code in KILLED_CODES:
@@ -199,9 +205,8 @@ def kind_of(diff: str) -> str:
 def scores(project: Path) -> tuple[list[dict[str, object]], dict[str, list[str]]]:
     rows: list[dict[str, object]] = []
     survivors: dict[str, list[str]] = {}
-    for meta in sorted((project / "mutants").rglob("*.py.meta")):
-        module = str(meta.relative_to(project / "mutants"))[: -len(".meta")]
-        codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    for module, _, data in metas(project):
+        codes = data["exit_code_by_key"]
         killed = sum(1 for code in codes.values() if code in KILLED_CODES)
         alive = sorted(key for key, code in codes.items() if code in SURVIVED_CODES)
         other = len(codes) - killed - len(alive)
@@ -336,17 +341,18 @@ def main() -> None:
     for mode in args.mode or ["basic", "advanced"]:
         project = WORK / mode
         seconds = 0.0
-        if args.survivors:
-            project, seconds = rerun_survivors(mode, args.module, args.children)
+        if args.report_only:
+            if (project / "seconds.txt").exists():
+                seconds = float((project / "seconds.txt").read_text(encoding="utf-8"))
+        else:
+            if args.survivors:
+                project, seconds = rerun_survivors(mode, args.module, args.children)
+            else:
+                print(f"{mode}: rendering and installing", flush=True)
+                project = prepare(mode, args.module)
+                print(f"{mode}: running mutmut", flush=True)
+                seconds = run_mutmut(project, args.children)
             (project / "seconds.txt").write_text(f"{seconds:.0f}\n", encoding="utf-8")
-        elif not args.report_only:
-            print(f"{mode}: rendering and installing", flush=True)
-            project = prepare(mode, args.module)
-            print(f"{mode}: running mutmut", flush=True)
-            seconds = run_mutmut(project, args.children)
-            (project / "seconds.txt").write_text(f"{seconds:.0f}\n", encoding="utf-8")
-        elif (project / "seconds.txt").exists():
-            seconds = float((project / "seconds.txt").read_text(encoding="utf-8"))
         lines = report(mode, project, seconds)
         print("\n".join(lines), flush=True)
         sections[mode] = lines
