@@ -24,6 +24,14 @@ def refusal(client: Any, body: bytes, signature: str | None = None) -> tuple[int
     return response.status_code, response.json()["error"]
 
 
+def assert_refused_as_malformed(
+    client: Any, event_type: str, obj: dict[str, Any], problem: str
+) -> None:
+    """A signed `event_type` event carrying `obj` is refused, naming the field at fault."""
+    body = encode(make_event(event_type, obj))
+    assert refusal(client, body) == (400, f"Malformed {event_type} object: {problem}.")
+
+
 def schedule(**fields: Any) -> dict[str, Any]:
     obj = {"id": "sub_sched_1", "object": "subscription_schedule", "status": "active"}
     obj.update(fields)
@@ -112,11 +120,7 @@ def test_a_wrong_signature_is_refused_as_such(client: Any) -> None:
 def test_a_malformed_subscription_schedule_is_refused_with_its_field(
     client: Any, obj: dict[str, Any], problem: str
 ) -> None:
-    body = encode(make_event("subscription_schedule.updated", obj))
-    assert refusal(client, body) == (
-        400,
-        f"Malformed subscription_schedule.updated object: {problem}.",
-    )
+    assert_refused_as_malformed(client, "subscription_schedule.updated", obj, problem)
 
 
 def test_a_well_formed_subscription_schedule_is_stored(client: Any) -> None:
@@ -158,11 +162,7 @@ def test_a_well_formed_subscription_schedule_is_stored(client: Any) -> None:
 def test_a_malformed_subscription_is_refused_with_its_field(
     client: Any, obj: dict[str, Any], problem: str
 ) -> None:
-    body = encode(make_event("customer.subscription.updated", obj))
-    assert refusal(client, body) == (
-        400,
-        f"Malformed customer.subscription.updated object: {problem}.",
-    )
+    assert_refused_as_malformed(client, "customer.subscription.updated", obj, problem)
 
 
 @pytest.mark.parametrize(
@@ -179,8 +179,7 @@ def test_a_malformed_subscription_is_refused_with_its_field(
 def test_a_malformed_invoice_is_refused_with_its_field(
     client: Any, obj: dict[str, Any], problem: str
 ) -> None:
-    body = encode(make_event("invoice.paid", obj))
-    assert refusal(client, body) == (400, f"Malformed invoice.paid object: {problem}.")
+    assert_refused_as_malformed(client, "invoice.paid", obj, problem)
 
 
 def test_a_stored_event_keeps_its_mode_api_version_and_customer(client: Any) -> None:
