@@ -95,6 +95,11 @@ class StripeFake:
         self.statuses.append(response.status_code)
         return response.status_code
 
+    def delivered_event_ids(self) -> set[str]:
+        """The ids of the events posted to the webhook so far (the catalog's are never
+        posted: see `CatalogSnapshot`)."""
+        return {delivery.event_id for delivery in self.fake.deliveries}
+
     def deliver(self, *, expect_ok: bool = True) -> list[Delivery]:
         """Post every queued event to the webhook, running on-commit work (the processing of
         the stored events, and the emails it queues) too."""

@@ -250,4 +250,4 @@ def test_duplicated_and_reordered_webhooks_have_one_effect(
     event_ids = list(Event.objects.values_list("id", flat=True))
     # Each event delivered (every one twice) is stored once.
     assert len(event_ids) == len(set(event_ids))
-    assert set(event_ids) == {delivery.event_id for delivery in stripe_fake.deliveries}
+    assert set(event_ids) == stripe_fake.delivered_event_ids()
