@@ -2,9 +2,11 @@
 in-process when no broker is configured. The schedule of the periodic ones is
 BILLING_BEAT_SCHEDULE (config/settings/billing.py), run by `make beat`.
 
-- process_webhook_event    one stored Stripe event, queued by the webhook: applied through
-                           dj-stripe (`webhook_handlers.apply_webhook_event`), retried with
-                           growing delays while it fails
+- process_webhook_events   the stored Stripe events of a batch, queued by the web processes
+                           (`batching`): each applied through dj-stripe
+                           (`webhook_handlers.apply_webhook_event`); one that fails is
+                           retried alone, by process_webhook_event
+- process_webhook_event    one stored Stripe event, retried with growing delays while it fails
 - retry_webhook_events     every minute: queues again the events whose queued work was lost
 - report_usage             every minute: usage of metered plans to Stripe Billing Meters
 - reconcile_subscriptions  nightly: local subscriptions corrected from Stripe, then teams'
@@ -19,15 +21,17 @@ once: each one finds out from the database what is left to do, and locks what it
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
-from celery import Task, shared_task
+from celery import Task, current_app, shared_task
 from django.db import transaction
 from django.utils import timezone
 
 from . import metering, reconciliation, team_billing
+from .batching import BATCH_SIZE, BatchSender
 from .models import WebhookEvent
 from .seats import SEAT_SYNC_RETRIES, run_seat_sync
 from .stripe_api import is_configured
@@ -51,10 +55,31 @@ def retry_delay(retries: int) -> int:
     return min(RETRY_BACKOFF_CAP, 30 * 2**retries)
 
 
-def enqueue_webhook_event(event_pk: int) -> None:
-    """Queue a stored event for a worker once the current transaction commits (at once
-    outside one); without a broker it is applied in-process."""
-    transaction.on_commit(lambda: process_webhook_event.delay(event_pk))
+#: This process's sender of stored events to the workers (see `batching` for why in batches).
+webhook_batches = BatchSender(lambda pks: process_webhook_events.delay(pks), name="webhook events")
+
+
+def queue_webhook_event(event_pk: int) -> None:
+    """Hand a stored event to the workers once the current transaction commits (at once outside
+    one): in a batch on the broker, or, with no broker, applied in-process right then."""
+    if current_app.conf.task_always_eager:
+        transaction.on_commit(lambda: process_webhook_event.delay(event_pk))
+    else:
+        transaction.on_commit(lambda: webhook_batches.add(event_pk))
+
+
+@shared_task
+def process_webhook_events(event_pks: list[int]) -> dict[str, int]:
+    """Apply a batch of stored events in turn; one that fails is retried alone, with growing
+    delays (`process_webhook_event`), and does not hold up the others. The count of each
+    outcome."""
+    outcomes: Counter[str] = Counter()
+    for event_pk in event_pks:
+        outcome = apply_webhook_event(event_pk, retry_in=retry_delay(0))
+        outcomes[outcome.value] += 1
+        if outcome is Outcome.FAILED:
+            process_webhook_event.apply_async((event_pk,), countdown=retry_delay(0), retries=1)
+    return dict(outcomes)
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
@@ -83,8 +108,8 @@ def retry_webhook_events(limit: int = 1000) -> int:
     )
     # Due again in LOST_AFTER if this message is lost too (or the backlog is that long).
     WebhookEvent.objects.filter(pk__in=lost).update(next_attempt_at=now)
-    for event_pk in lost:
-        process_webhook_event.delay(event_pk)
+    for start in range(0, len(lost), BATCH_SIZE):
+        process_webhook_events.delay(lost[start : start + BATCH_SIZE])
     if lost:
         logger.warning("%d Stripe events queued again: their queued work was lost", len(lost))
     return len(lost)
@@ -99,7 +124,7 @@ def requeue_webhook_events(event_pks: list[int]) -> int:
     )
     WebhookEvent.objects.filter(pk__in=pending).update(next_attempt_at=timezone.now())
     for event_pk in pending:
-        enqueue_webhook_event(event_pk)
+        queue_webhook_event(event_pk)
     return len(pending)
 
 

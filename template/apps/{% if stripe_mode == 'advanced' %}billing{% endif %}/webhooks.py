@@ -8,11 +8,11 @@ delivery log `WebhookEventTrigger` holding the body), enqueue its processing onc
 and answer 200. A redelivery finds the stored event: nothing more is stored, and it is queued
 again only if it is not done.
 
-A worker (`tasks.process_webhook_event`) then runs `apply_webhook_event`: dj-stripe's
-processing of the delivery (it stores the Event, re-fetches its object from Stripe and sends
-the signals that `webhook_handlers` receives), in one transaction, one worker at a time per
-Stripe object. A failure rolls that back and is kept: the error on the `WebhookEvent`, the
-traceback on the trigger; the task tries again later.
+A worker (`tasks.process_webhook_events`, in batches: see `batching`) then runs
+`apply_webhook_event`: dj-stripe's processing of the delivery (it stores the Event, re-fetches
+its object from Stripe and sends the signals that `webhook_handlers` receives), in one
+transaction, one worker at a time per Stripe object. A failure rolls that back and is kept:
+the error on the `WebhookEvent`, the traceback on the trigger; the task tries again later.
 
 Two kinds of events are recorded as an `IgnoredEvent` with the reason, answered 200 so Stripe
 stops sending them, and never reach dj-stripe, so they change nothing: an event of the other
@@ -210,7 +210,7 @@ def _receive(
     if not stored.is_done:
         # A redelivery of an event that is not done yet (failed, or still queued) is queued
         # again: a worker that finds it done, or being applied, leaves it.
-        tasks.enqueue_webhook_event(stored.pk)
+        tasks.queue_webhook_event(stored.pk)
     return JsonResponse({"received" if created else "duplicate": stored.stripe_event_id})
 
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from . import email_admin  # noqa: F401  (registers BillingEmail's admin)
 from .lifecycle import UNENDED_STATUSES
 from .models import StripeCustomer, Subscription, SubscriptionSchedule, WebhookEvent
-from .tasks import queue_processing
+from .tasks import queue_webhook_event
 
 
 @admin.register(StripeCustomer)
@@ -127,5 +127,5 @@ class WebhookEventAdmin(admin.ModelAdmin):
         ).order_by("created", "pk")
         pks = list(rows.values_list("pk", flat=True))
         for event_pk in pks:
-            queue_processing(event_pk)
+            queue_webhook_event(event_pk)
         self.message_user(request, f"{len(pks)} events queued to be applied again.", messages.INFO)

@@ -1,7 +1,9 @@
 """What the task queue runs for billing (basic mode), in a Celery worker (`make worker`), or
 in-process when no broker is configured.
 
-- `process_webhook_event`: apply one stored Stripe event, queued by the webhook endpoint.
+- `process_webhook_events`: apply the stored Stripe events of a batch, queued by the web
+  processes (`batching`); one that fails is retried alone, by `process_webhook_event`.
+- `process_webhook_event`: apply one stored Stripe event, retried with backoff while it fails.
 - `retry_webhook_events` (every minute, `make beat`): apply deferred events whose customer is
   known now, and queue again events that were stored but never processed.
 - `reconcile_subscriptions` (nightly): re-read the live subscriptions from Stripe and correct
@@ -17,14 +19,16 @@ idempotent, because `webhooks.process_event` locks the event and applies it once
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import timedelta
 
-from celery import Task, shared_task
+from celery import Task, current_app, shared_task
 from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from . import team_billing, webhooks
+from .batching import BATCH_SIZE, BatchSender
 from .models import StripeCustomer, WebhookEvent
 from .seats import SEAT_SYNC_RETRIES, run_seat_sync
 from .services import reconcile_subscriptions as reconcile
@@ -37,29 +41,57 @@ Status = WebhookEvent.Status
 MAX_RETRIES = 8
 RETRY_BACKOFF_CAP = 1800
 #: An event still `received` this long after it arrived was never queued, or its message was
-#: lost (a broker that lost its data): the periodic sweep queues it again.
-STALLED_AFTER = timedelta(hours=1)
+#: lost (a web process that died before sending it, a broker that lost its data): the
+#: periodic sweep queues it again. A duplicate is harmless: the second run finds it done.
+STALLED_AFTER = timedelta(minutes=10)
 STALLED_BATCH = 1000
 
-
-def queue_processing(event_pk: int) -> None:
-    """Queue a stored event for a worker once the current transaction commits (at once outside
-    one). Raises the broker's error when it cannot be reached: the event stays stored."""
-    transaction.on_commit(lambda: process_webhook_event.delay(event_pk))
+#: This process's sender of stored events to the workers (see `batching` for why in batches).
+webhook_batches = BatchSender(lambda pks: process_webhook_events.delay(pks), name="webhook events")
 
 
-def retry_countdown(retries: int) -> int:
+def queue_webhook_event(event_pk: int) -> None:
+    """Hand a stored event to the workers once the current transaction commits (at once outside
+    one): in a batch on the broker, or, with no broker, applied in-process right then."""
+    if current_app.conf.task_always_eager:
+        transaction.on_commit(lambda: process_webhook_event.delay(event_pk))
+    else:
+        transaction.on_commit(lambda: webhook_batches.add(event_pk))
+
+
+def retry_delay(retries: int) -> int:
+    """Seconds before retry number `retries + 1` of a failed event."""
     return min(RETRY_BACKOFF_CAP, 30 * 2**retries)
+
+
+def apply_stored_event(event_pk: int) -> str:
+    """Apply a stored event once; its new status ("missing" if staff deleted it since it was
+    queued). Raises when applying it failed: the error is recorded on the event."""
+    row = WebhookEvent.objects.filter(pk=event_pk).first()
+    if row is None:
+        return "missing"
+    return str(webhooks.process_event(row).status)
+
+
+@shared_task
+def process_webhook_events(event_pks: list[int]) -> dict[str, int]:
+    """Apply a batch of stored events in turn; one that fails is retried alone, with backoff
+    (`process_webhook_event`), and does not hold up the others. The count of each outcome."""
+    outcomes: Counter[str] = Counter()
+    for event_pk in event_pks:
+        try:
+            outcomes[apply_stored_event(event_pk)] += 1
+        except (webhooks.EventProcessingError, DatabaseError):
+            outcomes[Status.FAILED] += 1
+            process_webhook_event.apply_async((event_pk,), countdown=retry_delay(0), retries=1)
+    return dict(outcomes)
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def process_webhook_event(self: Task, event_pk: int) -> str:
     """Apply a stored event once; retried with backoff while applying it fails."""
     try:
-        row = WebhookEvent.objects.filter(pk=event_pk).first()
-        if row is None:  # deleted by staff since it was queued
-            return "missing"
-        return str(webhooks.process_event(row).status)
+        return apply_stored_event(event_pk)
     except (webhooks.EventProcessingError, DatabaseError) as exc:
         retries = self.request.retries
         # In-process (no broker, or called directly) a retry would run at once, inside the
@@ -73,7 +105,7 @@ def process_webhook_event(self: Task, event_pk: int) -> str:
                 retries + 1,
             )
             return Status.FAILED
-        raise self.retry(exc=exc, countdown=retry_countdown(retries)) from exc
+        raise self.retry(exc=exc, countdown=retry_delay(retries)) from exc
 
 
 @shared_task
@@ -96,7 +128,8 @@ def retry_webhook_events() -> dict[str, int]:
     )
     for event_pk in stalled:
         logger.warning("Stripe event row %s was never processed: queued again", event_pk)
-        process_webhook_event.delay(event_pk)
+    for start in range(0, len(stalled), BATCH_SIZE):
+        process_webhook_events.delay(stalled[start : start + BATCH_SIZE])
     return {"deferred": len(replayed), "requeued": len(stalled)}
 
 
@@ -112,4 +145,4 @@ def reconcile_subscriptions() -> int:
 def sync_seats(self: Task, team_id: int) -> str:
     """Set a team's per-seat quantity to its member count (`team_billing.sync_seats`), retried
     with backoff while Stripe fails (`seats.run_seat_sync`)."""
-    return run_seat_sync(self, team_id, sync=team_billing.sync_seats, countdown=retry_countdown)
+    return run_seat_sync(self, team_id, sync=team_billing.sync_seats, countdown=retry_delay)

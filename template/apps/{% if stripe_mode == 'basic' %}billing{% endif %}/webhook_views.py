@@ -1,5 +1,5 @@
 """The Stripe webhook endpoint (basic mode): POST /billing/webhook/. The work is in `webhooks`
-(verify, store once) and `tasks` (applied by a worker)."""
+(verify, store once) and `tasks` (queued in batches, applied by a worker)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import logging
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from kombu.exceptions import OperationalError as BrokerUnavailableError
 
 from . import tasks, webhooks
 
@@ -28,10 +27,5 @@ def webhook(request: HttpRequest) -> HttpResponse:
         logger.error("%s", exc)
         return JsonResponse({"error": str(exc)}, status=503)
     if receipt.needs_processing:
-        try:
-            tasks.queue_processing(receipt.pk)
-        except BrokerUnavailableError:
-            # Stored, not queued: Stripe's retry of this delivery queues it.
-            logger.exception("Could not queue Stripe event %s", receipt.event_id)
-            return JsonResponse({"error": "queue_unavailable"}, status=503)
+        tasks.queue_webhook_event(receipt.pk)
     return JsonResponse({"id": receipt.event_id, "status": receipt.status})

@@ -3,8 +3,9 @@
 The endpoint does little, in a fixed order: require the signature header, verify it, check the
 body's shape, then store the raw event by its unique Stripe id (an INSERT that does nothing
 when the id is stored already: that is the duplicate check) and queue its processing once the
-row is committed (`tasks.process_webhook_event`). A redelivery of an event not applied yet
-(received, deferred, failed) queues it again; one already applied is only acknowledged.
+row is committed (`tasks.queue_webhook_event`: in a batch, see `batching`). A redelivery of
+an event not applied yet (received, deferred, failed) queues it again; one already applied is
+only acknowledged.
 
 A worker applies the event with `process_event`: it locks the stored event, runs its handler
 and records the new status in the same transaction, so concurrent runs of one event (several

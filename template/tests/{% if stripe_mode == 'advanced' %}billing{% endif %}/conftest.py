@@ -24,7 +24,9 @@ from django.http import HttpResponse
 from django.test import Client
 from djstripe.models import Event, WebhookEventTrigger
 
+from apps.billing import batching
 from apps.billing.models import PlanConfiguration, WebhookEvent
+from apps.billing.tasks import webhook_batches
 from config.celery import app as celery_app
 from fakestripe import Delivery, FakeStripe
 from tests.fuzzing import WebhookTarget
@@ -239,7 +241,9 @@ class TaskQueue:
     any order, twice)."""
 
     def drain(self) -> list[tuple[str, list[Any]]]:
-        """Take every queued message: (task name, args), oldest first."""
+        """Take every queued message: (task name, args), oldest first (the stored events this
+        process's sender thread holds are sent first)."""
+        assert webhook_batches.flush(timeout=10), "the stored events were not sent in 10 s"
         taken = []
         with celery_app.connection_for_write() as connection:
             queue = connection.SimpleQueue(celery_app.conf.task_default_queue, no_ack=True)
@@ -259,7 +263,10 @@ class TaskQueue:
 
 
 @pytest.fixture
-def task_queue() -> Iterator[TaskQueue]:
+def task_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[TaskQueue]:
+    """Each stored event is sent in a message of its own, so what a test takes does not depend
+    on timing (tests/billing/test_batching.py tests the batches)."""
+    monkeypatch.setattr(batching, "BATCH_SIZE", 1)
     queue = TaskQueue()
     celery_app.conf.task_always_eager = False
     try:

@@ -8,6 +8,7 @@ import stripe
 from django.test import Client
 from django.urls import reverse
 
+from apps.billing import batching
 from apps.billing.models import StripeCustomer, Subscription, WebhookEvent
 from config.celery import app as celery_app
 from fakestripe import FakeStripe
@@ -154,9 +155,12 @@ def webhook_target(settings: Any) -> WebhookTarget:
 
 
 @pytest.fixture
-def task_queue() -> Iterator[TaskQueue]:
+def task_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[TaskQueue]:
     """Tasks are queued, as with a real broker (here Celery's in-memory one), instead of running
-    in-process: the test takes them off the queue and runs them, as workers would."""
+    in-process: the test takes them off the queue and runs them, as workers would. Each stored
+    event is sent in a message of its own, so what a test takes does not depend on timing
+    (tests/billing/test_batching.py tests the batches)."""
+    monkeypatch.setattr(batching, "BATCH_SIZE", 1)
     celery_app.conf.task_always_eager = False
     queue = TaskQueue()
     queue.take()  # what other tests left queued

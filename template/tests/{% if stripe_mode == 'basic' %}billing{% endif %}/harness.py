@@ -20,6 +20,7 @@ from django.db import connections
 from django.test import Client, TestCase
 from django.urls import reverse
 
+from apps.billing.tasks import webhook_batches
 from config.celery import app as celery_app
 from fakestripe import FakeStripe, PageResult
 from tests.stripe_events import encode, load_fixture, make_event, sign
@@ -150,7 +151,9 @@ class TaskQueue:
     publishes stays queued until the test takes it, and runs it, as workers would."""
 
     def take(self) -> list[QueuedTask]:
-        """Every message queued so far, acknowledged and returned oldest first."""
+        """Every message queued so far, acknowledged and returned oldest first (the stored
+        events this process's sender thread holds are sent first)."""
+        assert webhook_batches.flush(timeout=10), "the stored events were not sent in 10 s"
         taken = []
         with celery_app.connection_for_read() as connection:
             queue = connection.SimpleQueue(celery_app.conf.task_default_queue)

@@ -19,6 +19,7 @@ billing emails).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -47,7 +48,9 @@ from apps.billing.selectors import (
     stripe_customer_id_of,
     subscription_history,
 )
+from apps.billing.models import WebhookEvent
 from apps.billing.services import get_or_create_customer
+from apps.billing.tasks import webhook_batches
 from tests.celery_broker import use_broker
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -66,6 +69,7 @@ CUSTOMERS = 16
 #: The worker processes' settings: the test settings, with what the test hands them.
 WORKER_SETTINGS = '''"""Settings of the Celery workers that tests/billing/test_worker.py starts."""
 
+import base64
 import json
 import os
 
@@ -107,6 +111,16 @@ class Redis:
 
     def queued(self) -> int:
         return int(self.client.llen(self.prefix + "celery"))
+
+    def queued_messages(self) -> list[tuple[str, list[Any]]]:
+        """(task name, args) of each message queued, oldest first (kombu's Redis transport
+        keeps each as JSON, the task's arguments base64-encoded JSON inside it)."""
+        messages = []
+        for raw in reversed(self.client.lrange(self.prefix + "celery", 0, -1)):
+            message = json.loads(raw)
+            args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+            messages.append((message["headers"]["task"], args))
+        return messages
 
     def unacknowledged(self) -> int:
         return int(self.client.hlen(self.prefix + "unacked"))
@@ -291,8 +305,13 @@ def test_a_worker_killed_mid_way_loses_nothing(
     failing_cards = subscribe_and_change(billing_stripe, users)
     fake.release(order="shuffle", seed=11)
     billing_stripe.deliver()  # every delivery accepted (200): stored and queued on Redis
-    queued = redis_broker.queued()
-    assert queued >= 180, queued  # about 200 events
+    assert webhook_batches.flush(timeout=10)  # in batches, by this process's sender thread
+    stored = list(WebhookEvent.objects.values_list("pk", flat=True))
+    assert len(stored) >= 180, len(stored)  # about 200 events
+    batches = redis_broker.queued_messages()
+    assert {name for name, _ in batches} == {"apps.billing.tasks.process_webhook_events"}
+    assert sorted(pk for _, [pks] in batches for pk in pks) == sorted(stored)  # each once
+    queued = len(batches)
 
     with emails_table_locked() as waiting_on_the_lock:
         first = start_worker("first")
