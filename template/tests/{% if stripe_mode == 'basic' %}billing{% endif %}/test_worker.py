@@ -42,13 +42,13 @@ from django.db import connection
 
 from apps.billing.emails import BillingEmail
 from apps.billing.lifecycle import TERMINAL_STATUSES
+from apps.billing.models import WebhookEvent
 from apps.billing.selectors import (
     cancels_at,
     renews_at,
     stripe_customer_id_of,
     subscription_history,
 )
-from apps.billing.models import WebhookEvent
 from apps.billing.services import get_or_create_customer
 from apps.billing.tasks import webhook_batches
 from tests.celery_broker import use_broker
