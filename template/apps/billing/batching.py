@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 50
 #: How long the thread waits for more ids after the first one arrives (adds that much latency
 #: to an event's processing, none to the request).
-LINGER_SECONDS = 0.01
+LINGER_SECONDS = 0.025
 #: Growing delays between attempts while the broker cannot be reached.
 FIRST_RETRY_SECONDS = 0.5
 MAX_RETRY_SECONDS = 30.0

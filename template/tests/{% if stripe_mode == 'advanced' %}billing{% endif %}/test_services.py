@@ -230,12 +230,19 @@ def test_one_free_trial_per_user(settings, user, stripe_fake, catalog, ended_by)
     assert (paying.customer_id != trial.customer_id) == (ended_by == "deleting its customer")
 
 
+@pytest.mark.parametrize("others", ["at Stripe only", "kept here after closing"])
 def test_other_customers_subscriptions_leave_a_new_user_their_trial(
-    settings, user, django_user_model, stripe_fake, catalog
+    settings, user, django_user_model, stripe_fake, catalog, others
 ):
+    """Neither another user's subscription nor the history a closed account leaves behind (its
+    customer unlinked from anyone) costs a new user their trial."""
     settings.BILLING_TRIAL_PERIOD_DAYS = 14
     other = django_user_model.objects.create_user(email="other@example.com")
-    factories.stripe_subscription(user=other, plan=catalog["pro"])  # at Stripe only
+    factories.stripe_subscription(user=other, plan=catalog["pro"])
+    if others == "kept here after closing":
+        stripe_fake.deliver()
+        close_billing_account(user=other)
+        assert Subscription.objects.filter(customer__subscriber__isnull=True).exists()
     session = checkout(user, catalog["pro"])
     stripe_fake.submit_checkout(session.id)
     done = stripe.checkout.Session.retrieve(
@@ -335,6 +342,11 @@ def test_a_complete_session_whose_subscription_gives_no_access_is_not_confirmed(
     stripe.Subscription.cancel(done.subscription, api_key=stripe_fake.api_key)
     confirmation = confirm_checkout_session(user=user, session_id=session.id)
     assert confirmation.outcome == CheckoutOutcome.PROCESSING
+    # The subscription as applied comes with it, for a caller to say why.
+    assert (confirmation.subscription.id, confirmation.subscription.status) == (
+        done.subscription,
+        "canceled",
+    )
     assert get_active_subscription(user) is None
 
 
