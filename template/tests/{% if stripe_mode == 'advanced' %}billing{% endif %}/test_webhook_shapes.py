@@ -42,32 +42,56 @@ def test_events_within_the_limits_are_kept(envelope: dict[str, Any]) -> None:
     assert check_event_shape(body) == json.loads(body)
 
 
+NOT_AN_EVENT = "The body is not a Stripe event."
+NO_ID = "The event has no valid id."
+NO_TYPE = "The event has no valid type."
+NO_CREATED = "The event has no valid created timestamp."
+NO_DATA = "The event has no data.object."
+
+
 @pytest.mark.parametrize(
-    "envelope",
+    ("envelope", "reason"),
     [
-        {"object": "customer"},
-        {"id": DROP},
-        {"id": ""},
-        {"id": "e" * 256},
-        {"id": 12},
-        {"type": DROP},
-        {"type": ""},
-        {"type": "t" * 251},
-        {"type": ["customer.deleted"]},
-        {"created": DROP},
-        {"created": 0},
-        {"created": -1},
-        {"created": 2**37},
-        {"created": True},
-        {"created": 1.5},
-        {"data": {"object": "cus_1"}},
-        {"data": []},
-        {"data": DROP},
+        ({"object": "customer"}, NOT_AN_EVENT),
+        ({"id": DROP}, NO_ID),
+        ({"id": ""}, NO_ID),
+        ({"id": "e" * 256}, NO_ID),
+        ({"id": 12}, NO_ID),
+        ({"type": DROP}, NO_TYPE),
+        ({"type": ""}, NO_TYPE),
+        ({"type": "t" * 251}, NO_TYPE),
+        ({"type": ["customer.deleted"]}, NO_TYPE),
+        ({"created": DROP}, NO_CREATED),
+        ({"created": 0}, NO_CREATED),
+        ({"created": -1}, NO_CREATED),
+        ({"created": 2**37}, NO_CREATED),
+        ({"created": True}, NO_CREATED),
+        ({"created": 1.5}, NO_CREATED),
+        ({"data": {"object": "cus_1"}}, NO_DATA),
+        ({"data": []}, NO_DATA),
+        ({"data": DROP}, NO_DATA),
     ],
 )
-def test_events_past_the_limits_are_refused(envelope: dict[str, Any]) -> None:
-    with pytest.raises(WebhookRejectedError):
+def test_events_past_the_limits_are_refused_saying_why(
+    envelope: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(WebhookRejectedError) as refused:
         check_event_shape(body_with(**envelope))
+    assert str(refused.value) == reason  # the 400's body, which Stripe's dashboard shows
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[]", NOT_AN_EVENT),
+        (b'"event"', NOT_AN_EVENT),
+        (b"{not json", "The body is not valid JSON."),
+    ],
+)
+def test_bodies_that_are_not_events_are_refused_saying_why(body: bytes, reason: str) -> None:
+    with pytest.raises(WebhookRejectedError) as refused:
+        check_event_shape(body)
+    assert str(refused.value) == reason
 
 
 def test_a_body_with_a_nul_character_is_refused() -> None:
@@ -75,11 +99,12 @@ def test_a_body_with_a_nul_character_is_refused() -> None:
     event["data"]["object"]["name"] = "nul\x00"  # JSON carries it as \\u0000
     body = json.dumps(event).encode()
     assert b"\\u0000" in body
-    with pytest.raises(WebhookRejectedError):
+    with pytest.raises(WebhookRejectedError, match="^The body contains a NUL character.$"):
         check_event_shape(body)
     event["data"]["object"]["name"] = "nul"
-    with pytest.raises(WebhookRejectedError):
-        check_event_shape(json.dumps(event).encode().replace(b'"nul"', b'"nul\x00"'))
+    raw_nul = json.dumps(event).encode().replace(b'"nul"', b'"nul\x00"')
+    with pytest.raises(WebhookRejectedError):  # not even JSON: a raw control character
+        check_event_shape(raw_nul)
 
 
 def test_a_refused_body_stores_nothing(db: Any, webhook_target: WebhookTarget) -> None:

@@ -9,6 +9,7 @@ import json
 import time
 
 import pytest
+from django.test import Client
 from djstripe.models import Event, WebhookEndpoint, WebhookEventTrigger
 from hypothesis import given
 from hypothesis import strategies as st
@@ -130,7 +131,14 @@ def test_an_unknown_uuid_is_404_and_stores_nothing(client, subscription_created)
 
 def test_an_endpoint_without_a_secret_refuses_with_503(uuid_target, endpoint, subscription_created):
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret="")
-    assert uuid_target.post_signed(subscription_created) == 503
+    response = Client().post(
+        f"/djstripe/webhook/{endpoint.djstripe_uuid}/",
+        data=subscription_created,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=sign(subscription_created, secret=ENDPOINT_SECRET),
+    )
+    assert response.status_code == 503
+    assert response.json() == {"error": f"The webhook endpoint {endpoint.id} has no signing secret."}
     assert uuid_target.stored() == 0
 
 

@@ -99,11 +99,16 @@ def test_the_documented_webhook_test_with_a_real_signature(
 def test_missing_signature_header(client, subscription_created):
     response = client.post(WEBHOOK_URL, data=subscription_created, content_type="application/json")
     assert response.status_code == 400
+    assert response.json() == {"error": "Missing Stripe-Signature header."}
     assert nothing_stored()
 
 
 def test_wrong_secret(post, subscription_created):
-    assert post(subscription_created, secret="whsec_wrong").status_code == 400
+    response = post(subscription_created, secret="whsec_wrong")
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(
+        "Invalid signature: No signatures found matching the expected signature"
+    )
     assert nothing_stored()
 
 
@@ -117,7 +122,11 @@ def test_tampered_body(client, subscription_created):
 
 def test_stale_timestamp(post, settings, subscription_created):
     stale = int(time.time()) - settings.STRIPE_WEBHOOK_TOLERANCE - 10
-    assert post(subscription_created, timestamp=stale).status_code == 400
+    response = post(subscription_created, timestamp=stale)
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": f"Invalid signature: Timestamp outside the tolerance zone ({stale})"
+    }
     assert nothing_stored()
 
 
@@ -127,16 +136,28 @@ def test_malformed_signature_header(client, subscription_created, header):
     assert nothing_stored()
 
 
-@pytest.mark.parametrize("body", [b"", b"\xff\xfe", b"not json", b"[]", b'{"id": "evt_1"}'])
-def test_signed_garbage_is_refused_without_a_500(post, body):
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "The body is not valid JSON."),
+        (b"\xff\xfe", "Malformed webhook request."),
+        (b"not json", "The body is not valid JSON."),
+        (b"[]", "The body is not a Stripe event."),
+        (b'{"id": "evt_1"}', "The event has no valid type."),
+    ],
+)
+def test_signed_garbage_is_refused_without_a_500(post, body, reason):
     response = post(body)
     assert response.status_code == 400
+    assert response.json() == {"error": reason}
     assert nothing_stored()
 
 
 def test_no_secret_configured_answers_503(post, settings, subscription_created):
     settings.DJSTRIPE_WEBHOOK_SECRET = ""
-    assert post(subscription_created).status_code == 503
+    response = post(subscription_created)
+    assert response.status_code == 503
+    assert response.json() == {"error": "Set DJSTRIPE_WEBHOOK_SECRET to receive Stripe webhooks."}
     assert nothing_stored()
 
 
