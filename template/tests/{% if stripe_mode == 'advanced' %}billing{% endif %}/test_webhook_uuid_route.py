@@ -138,7 +138,8 @@ def test_an_endpoint_without_a_secret_refuses_with_503(uuid_target, endpoint, su
         HTTP_STRIPE_SIGNATURE=sign(subscription_created, secret=ENDPOINT_SECRET),
     )
     assert response.status_code == 503
-    assert response.json() == {"error": f"The webhook endpoint {endpoint.id} has no signing secret."}
+    reason = f"The webhook endpoint {endpoint.id} has no signing secret."
+    assert response.json() == {"error": reason}
     assert uuid_target.stored() == 0
 
 
