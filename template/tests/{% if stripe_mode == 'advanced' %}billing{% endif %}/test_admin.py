@@ -91,6 +91,35 @@ def test_sending_a_pending_email_from_the_admin(admin_client):
     assert BillingEmail.objects.get().sent_at is not None
 
 
+def test_customers_no_user_is_linked_to_are_told_apart(caplog, stripe_fake, catalog):
+    """Customers made outside the app (the Dashboard, an import) have no user: each one's own
+    subscriptions are compared, never those of all such customers together."""
+    options = {"api_key": stripe_fake.api_key}
+    price = catalog["pro"].stripe_price_id
+
+    def unlinked_customer() -> str:
+        customer = stripe.Customer.create(email="nobody@example.com", **options)
+        stripe.PaymentMethod.attach("pm_card_visa", customer=customer.id, **options)
+        stripe.Customer.modify(
+            customer.id, invoice_settings={"default_payment_method": "pm_card_visa"}, **options
+        )
+        return customer.id
+
+    one, other = unlinked_customer(), unlinked_customer()
+    stripe.Subscription.create(customer=one, items=[{"price": price}], **options)
+    stripe.Subscription.create(customer=other, items=[{"price": price}], **options)
+    with caplog.at_level(logging.ERROR, logger="apps.billing.services"):
+        stripe_fake.deliver()
+    assert not [r for r in caplog.records if r.levelno == logging.ERROR]  # one each
+
+    second = stripe.Subscription.create(customer=one, items=[{"price": price}], **options)
+    with caplog.at_level(logging.ERROR, logger="apps.billing.services"):
+        stripe_fake.deliver()
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors and all(e.startswith(f"Customer {one} has more than one") for e in errors)
+    assert all(second.id in e for e in errors)
+
+
 def test_a_second_live_subscription_is_logged_and_listed_for_staff(
     admin_client, caplog, user, other_user, stripe_fake, catalog
 ):
