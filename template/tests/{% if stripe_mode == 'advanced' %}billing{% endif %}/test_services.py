@@ -188,6 +188,17 @@ def test_a_price_not_synced_yet_can_still_be_bought(user, stripe_fake, catalog):
     assert [(item.price.id, item.quantity) for item in items.data] == [(price.id, 1)]
 
 
+def test_a_synced_metered_price_outside_the_plans_is_sold_without_a_quantity(
+    user, stripe_fake, catalog
+):
+    """Stripe refuses a quantity on a metered price: one bought on its own (an add-on, say)
+    goes to Checkout as the synced price says."""
+    metered = catalog["usage"].metered_price_id
+    session = create_checkout_session(user, metered, SUCCESS, CANCEL)
+    items = stripe.checkout.Session.list_line_items(session.id, api_key=stripe_fake.api_key)
+    assert [item.price.id for item in items.data] == [metered]
+
+
 # --- one open Checkout, one trial --------------------------------------------------------
 
 
