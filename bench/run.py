@@ -576,9 +576,10 @@ def webhook_lines(figures: dict[str, dict[str, object]]) -> list[str]:
         "",
         f"Machine: {os.cpu_count()} cores, shared by the load client, gunicorn, PostgreSQL, Redis "
         "and the Celery workers. Ingest: gunicorn with 2 workers (the project's gunicorn.conf.py: "
-        "gthread, 4 threads), CELERY_BROKER_URL set (the view verifies, stores and enqueues), no "
-        f"Celery worker running, 8 client connections, after a warm-up the median of {RUNS} runs "
-        f"of {EVENTS} events (advanced: {ADVANCED_EVENTS}).",
+        "gthread, 4 threads), CELERY_BROKER_URL set (the view verifies, stores and hands the "
+        "event to its process's sender thread, which sends batches to Redis: "
+        "apps/billing/batching.py), no Celery worker running, 8 client connections, after a "
+        f"warm-up the median of {RUNS} runs of {EVENTS} events (advanced: {ADVANCED_EVENTS}).",
         "",
         "| mode | ingest events/s | runs | target |",
         "| --- | --- | --- | --- |",
