@@ -31,6 +31,7 @@ SHARED_BILLING = {
     "email_admin.py",
     "management/commands/billing_send_emails.py",
     "webhook_json.py",
+    "batching.py",
     "plan_changes.py",
     "plan_types.py",
     "overview.py",
