@@ -4,6 +4,7 @@ invoices, invoices of unknown subscriptions and older invoices move nothing."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,6 +89,17 @@ def test_other_invoices_move_nothing(
     handle_invoice_paid(sender=Event, event=event)
     assert period_start(subscription) == at(START)
     assert used(subscription) == 4
+
+
+def test_an_invoice_of_a_subscription_not_synced_yet_is_skipped_with_a_warning(
+    subscription: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="apps.billing.webhook_handlers"):
+        handle_invoice_paid(sender=Event, event=paid("sub_not_here"))
+        handle_invoice_paid(sender=Event, event=paid(subscription.id))  # known: no warning
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["Subscription sub_not_here is not in the database; event skipped"]
+    assert period_start(subscription) == at(START + MONTH)
 
 
 def test_an_older_invoice_never_moves_the_period_back(subscription: Any) -> None:
