@@ -130,3 +130,31 @@ def test_an_event_whose_retries_gave_up_waits_for_staff(
         assert tasks.requeue_webhook_events([stored_event.pk]) == 1  # staff's "Process again"
     stored_event.refresh_from_db()
     assert stored_event.status == WebhookEvent.Status.PROCESSED and stored_event.attempts == 10
+
+
+# --- a batch of stored events -------------------------------------------------------------------
+
+
+def test_a_batch_applies_exactly_the_events_it_names(
+    django_user_model, stripe_fake, catalog, task_queue
+):
+    """Each id names one stored event: a worker given one event's id applies that one only,
+    whatever else is waiting, and a second run of it changes nothing."""
+    for n in range(2):
+        user = django_user_model.objects.create_user(email=f"batch{n}@example.com")
+        factories.stripe_subscription(user=user, plan=catalog["pro"])
+    stripe_fake.deliver()  # stored and queued; no worker has run
+    task_queue.drain()
+    waiting = list(WebhookEvent.objects.order_by("pk"))
+    assert len(waiting) > 2 and {event.status for event in waiting} == {"received"}
+    chosen = waiting[-1]
+
+    assert tasks.process_webhook_events.apply(args=[[chosen.pk]]).result == {"processed": 1}
+    statuses = dict(WebhookEvent.objects.values_list("pk", "status"))
+    assert statuses.pop(chosen.pk) == "processed"
+    assert set(statuses.values()) == {"received"}  # the others still wait for their messages
+
+    assert tasks.process_webhook_events.apply(args=[[chosen.pk]]).result == {"skipped": 1}
+    chosen.refresh_from_db()
+    assert chosen.attempts == 1
+    assert Event.objects.filter(id=chosen.stripe_event_id).count() == 1
