@@ -20,6 +20,7 @@ from djstripe.models import Customer, Event, WebhookEndpoint, WebhookEventTrigge
 from apps.billing.emails import BillingEmail
 from apps.billing.models import IgnoredEvent, Subscription, SubscriptionMetadata, WebhookEvent
 from apps.billing.selectors import get_active_subscription
+from apps.billing.services import forget_customer
 from apps.billing.stripe_objects import invoice_subscription_id
 from apps.billing.tasks import process_webhook_event, requeue_webhook_events
 from apps.billing.webhooks import ENV_ENDPOINT_ID
@@ -476,7 +477,31 @@ def test_a_change_to_a_customer_deleted_since_is_ignored_not_retried(
     assert Customer.objects.get(id=customer.id).subscriber is None
     # The update arrives late: Stripe cannot give the customer back any more.
     assert post(updated).status_code == 200
-    assert "deleted at Stripe" in IgnoredEvent.objects.get().reason
+    assert IgnoredEvent.objects.get().reason == (
+        "The customer was deleted at Stripe since: its earlier changes no longer apply."
+    )
+
+
+def test_only_the_deleted_customers_changes_are_ignored(
+    post, customer_updated_then_deleted, other_user, stripe_fake
+):
+    """Another customer's deletion leaves this one's changes applied; and the deletion of a
+    customer the app unlinked first (here: found gone when its user came back) is applied,
+    not ignored."""
+    gone, updated, deleted = customer_updated_then_deleted
+    forget_customer(gone.id)  # the app noticed first
+    customer = factories.stripe_customer(user=other_user)
+    stripe_fake.deliver()  # the gone customer's change and deletion too
+    stripe.Customer.modify(customer.id, name="Bob", api_key=stripe_fake.api_key)
+    assert post(json.dumps(stripe_fake.events("customer.updated")[-1]).encode()).json() == {
+        "received": stripe_fake.events("customer.updated")[-1]["id"]
+    }
+    assert post(deleted).status_code == 200
+    statuses = dict(WebhookEvent.objects.values_list("stripe_event_id", "status"))
+    assert statuses[stripe_fake.events("customer.updated")[-1]["id"]] == "processed"
+    assert statuses[json.loads(deleted)["id"]] == "processed"
+    ignored = IgnoredEvent.objects.values_list("stripe_event_id", flat=True)
+    assert list(ignored) == [json.loads(updated)["id"]]  # the gone customer's change only
 
 
 def test_a_change_stored_before_its_customers_deletion_is_ignored_by_the_worker(
