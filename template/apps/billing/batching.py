@@ -29,13 +29,14 @@ logger = logging.getLogger(__name__)
 
 #: Most ids in one message: a worker applies them one after another.
 BATCH_SIZE = 50
-#: How long the thread waits for more ids after the first one arrives (adds that much latency
-#: to an event's processing, none to the request).
+#: At most one message every this many seconds per process: an event arriving after a quiet
+#: spell is sent at once; under load, the ids arriving meanwhile make up the next batch (up to
+#: that much latency added to an event's processing, none to the request).
 LINGER_SECONDS = 0.025
 #: Growing delays between attempts while the broker cannot be reached.
 FIRST_RETRY_SECONDS = 0.5
 MAX_RETRY_SECONDS = 30.0
-#: Ids kept while the broker is down; beyond that the oldest are left to the periodic sweep
+#: Ids kept while they cannot be sent; beyond that the oldest are left to the periodic sweep
 #: (their events are stored), so an outage cannot grow a web process without bound.
 MAX_KEPT = 10_000
 #: How long a process that exits waits to send what it holds.
@@ -53,6 +54,7 @@ class BatchSender:
         self._ready = threading.Condition()
         self._pending: list[int] = []
         self._sending = 0  # ids taken by the thread and not yet sent
+        self._last_taken = 0.0  # when the thread last took a batch (time.monotonic())
         self._owner_pid: int | None = None  # the process whose thread serves this sender
 
     def add(self, item: int) -> None:
@@ -65,6 +67,7 @@ class BatchSender:
                 threading.Thread(target=self._run, name=f"send {self._name}", daemon=True).start()
                 atexit.register(self.flush, EXIT_TIMEOUT_SECONDS)
             self._pending.append(item)
+            self._trim()
             self._ready.notify_all()
 
     def flush(self, timeout: float) -> bool:
@@ -106,23 +109,29 @@ class BatchSender:
         with self._ready:
             while not self._pending:
                 self._ready.wait()
-        if len(self._pending) < BATCH_SIZE:
-            time.sleep(LINGER_SECONDS)  # let the requests arriving now join this batch
+        wait = self._last_taken + LINGER_SECONDS - time.monotonic()
+        if wait > 0 and len(self._pending) < BATCH_SIZE:
+            time.sleep(wait)  # a batch went out just now: let the requests arriving join this one
         with self._ready:
             batch, self._pending = self._pending[:BATCH_SIZE], self._pending[BATCH_SIZE:]
             self._sending = len(batch)
+            self._last_taken = time.monotonic()
             return batch
 
     def _put_back(self, batch: list[int]) -> None:
         with self._ready:
             self._pending[:0] = batch
             self._sending = 0
-            if len(self._pending) > MAX_KEPT:
-                dropped = len(self._pending) - MAX_KEPT
-                del self._pending[:dropped]
-                logger.error(
-                    "%d %s left to the periodic sweep: the broker is still unreachable",
-                    dropped,
-                    self._name,
-                )
+            self._trim()
             self._ready.notify_all()
+
+    def _trim(self) -> None:
+        """Keep the newest MAX_KEPT ids (the caller holds the lock)."""
+        if len(self._pending) > MAX_KEPT:
+            dropped = len(self._pending) - MAX_KEPT
+            del self._pending[:dropped]
+            logger.error(
+                "%d %s left to the periodic sweep: they could not be sent in time",
+                dropped,
+                self._name,
+            )

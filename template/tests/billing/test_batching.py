@@ -108,3 +108,16 @@ def test_flush_says_whether_everything_was_sent(pending):
     broker.down.clear()
     assert sender.flush(timeout=10)
     assert broker.sent == list(range(pending))
+
+
+def test_a_quiet_sender_sends_at_once_and_a_busy_one_gathers(monkeypatch):
+    monkeypatch.setattr(batching, "LINGER_SECONDS", 3.0)
+    broker = Broker()
+    sender = BatchSender(broker.send, name="test ids")
+    sender.add(1)
+    assert sender.flush(timeout=1)  # nothing went out lately: sent at once
+    for item in (2, 3, 4):
+        sender.add(item)
+    assert not sender.flush(timeout=0.5)  # one went out just now: these wait, together
+    assert sender.flush(timeout=10)
+    assert broker.batches == [[1], [2, 3, 4]]
