@@ -25,6 +25,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from celery import current_app
+from django.db import transaction
+
 logger = logging.getLogger(__name__)
 
 #: Most ids in one message: a worker applies them one after another.
@@ -135,3 +138,15 @@ class BatchSender:
                 dropped,
                 self._name,
             )
+
+
+def queue_after_commit(
+    event_pk: int, *, sender: BatchSender, in_process: Callable[[int], object]
+) -> None:
+    """Hand a stored event to the workers once the current transaction commits (at once
+    outside one): to `sender`, or, with no broker (Celery runs tasks in-process), to
+    `in_process` right then."""
+    if current_app.conf.task_always_eager:
+        transaction.on_commit(lambda: in_process(event_pk))
+    else:
+        transaction.on_commit(lambda: sender.add(event_pk))

@@ -22,13 +22,13 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
-from celery import Task, current_app, shared_task
-from django.db import DatabaseError, transaction
+from celery import Task, shared_task
+from django.db import DatabaseError
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from . import team_billing, webhooks
-from .batching import BATCH_SIZE, BatchSender
+from .batching import BATCH_SIZE, BatchSender, queue_after_commit
 from .models import StripeCustomer, WebhookEvent
 from .seats import SEAT_SYNC_RETRIES, run_seat_sync
 from .services import reconcile_subscriptions as reconcile
@@ -51,12 +51,9 @@ webhook_batches = BatchSender(lambda pks: process_webhook_events.delay(pks), nam
 
 
 def queue_webhook_event(event_pk: int) -> None:
-    """Hand a stored event to the workers once the current transaction commits (at once outside
-    one): in a batch on the broker, or, with no broker, applied in-process right then."""
-    if current_app.conf.task_always_eager:
-        transaction.on_commit(lambda: process_webhook_event.delay(event_pk))
-    else:
-        transaction.on_commit(lambda: webhook_batches.add(event_pk))
+    """Hand a stored event to the workers after commit, in a batch (with no broker: applied
+    in-process)."""
+    queue_after_commit(event_pk, sender=webhook_batches, in_process=process_webhook_event.delay)
 
 
 def retry_delay(retries: int) -> int:

@@ -58,11 +58,18 @@ def test_ids_from_many_threads_are_each_sent_once_in_batches():
         assert mine == sorted(mine)
 
 
-def test_ids_are_kept_while_sending_fails_and_sent_once_it_works(monkeypatch, caplog):
+@pytest.fixture
+def broker_down(monkeypatch: pytest.MonkeyPatch) -> tuple[Broker, BatchSender]:
+    """A broker that refuses until the test clears `down`, and a sender to it that tries
+    again every few milliseconds."""
     monkeypatch.setattr(batching, "FIRST_RETRY_SECONDS", 0.01)
     broker = Broker()
     broker.down.set()
-    sender = BatchSender(broker.send, name="test ids")
+    return broker, BatchSender(broker.send, name="test ids")
+
+
+def test_ids_are_kept_while_sending_fails_and_sent_once_it_works(broker_down, caplog):
+    broker, sender = broker_down
     with caplog.at_level(logging.ERROR, logger="apps.billing.batching"):
         for item in range(3):
             sender.add(item)
@@ -78,12 +85,11 @@ def test_ids_are_kept_while_sending_fails_and_sent_once_it_works(monkeypatch, ca
     )
 
 
-def test_a_long_outage_keeps_the_newest_ids_and_says_how_many_it_left(monkeypatch, caplog):
-    monkeypatch.setattr(batching, "FIRST_RETRY_SECONDS", 0.01)
+def test_a_long_outage_keeps_the_newest_ids_and_says_how_many_it_left(
+    broker_down, monkeypatch, caplog
+):
     monkeypatch.setattr(batching, "MAX_KEPT", 4)
-    broker = Broker()
-    broker.down.set()
-    sender = BatchSender(broker.send, name="test ids")
+    broker, sender = broker_down
     with caplog.at_level(logging.ERROR, logger="apps.billing.batching"):
         for item in range(6):
             sender.add(item)
