@@ -4,6 +4,8 @@ tests of an unreachable broker."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,3 +37,11 @@ def use_broker(url: str, **conf: Any) -> Iterator[Celery]:
     finally:
         drop_connections()
         celery_app.conf.update(saved)
+
+
+def queued_task(raw: bytes) -> tuple[str, list[Any]]:
+    """(task name, args) of one message as kombu's Redis transport keeps it: JSON, with the
+    task's arguments base64-encoded JSON inside."""
+    message = json.loads(raw)
+    args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+    return message["headers"]["task"], args

@@ -9,7 +9,6 @@ Needs PostgreSQL (the workers and the test share the database: DATABASE_URL) and
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -36,6 +35,7 @@ from apps.billing.models import Subscription, SubscriptionMetadata, WebhookEvent
 from apps.billing.services import lock_stripe_object
 from apps.billing.tasks import webhook_batches
 from config.celery import app as celery_app
+from tests.celery_broker import queued_task
 from tests.concurrency import needs_postgresql
 
 from . import factories
@@ -106,15 +106,12 @@ def queued(client: Any, queue: str) -> int:
 
 
 def queued_tasks(client: Any, queue: str) -> list[tuple[str, list[Any]]]:
-    """(task name, args) of each message waiting in the queue (kombu keeps each as JSON, the
-    task's arguments base64-encoded JSON inside it)."""
-    tasks = []
-    for key in client.scan_iter(match=f"{queue}*"):
-        for raw in client.lrange(key, 0, -1):
-            message = json.loads(raw)
-            args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-            tasks.append((message["headers"]["task"], args))
-    return tasks
+    """(task name, args) of each message waiting in the queue."""
+    return [
+        queued_task(raw)
+        for key in client.scan_iter(match=f"{queue}*")
+        for raw in client.lrange(key, 0, -1)
+    ]
 
 
 class Worker:

@@ -19,7 +19,6 @@ billing emails).
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -51,7 +50,7 @@ from apps.billing.selectors import (
 )
 from apps.billing.services import get_or_create_customer
 from apps.billing.tasks import webhook_batches
-from tests.celery_broker import use_broker
+from tests.celery_broker import queued_task, use_broker
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 pytestmark = [
@@ -113,14 +112,10 @@ class Redis:
         return int(self.client.llen(self.prefix + "celery"))
 
     def queued_messages(self) -> list[tuple[str, list[Any]]]:
-        """(task name, args) of each message queued, oldest first (kombu's Redis transport
-        keeps each as JSON, the task's arguments base64-encoded JSON inside it)."""
-        messages = []
-        for raw in reversed(self.client.lrange(self.prefix + "celery", 0, -1)):
-            message = json.loads(raw)
-            args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-            messages.append((message["headers"]["task"], args))
-        return messages
+        """(task name, args) of each message queued, oldest first."""
+        return [
+            queued_task(raw) for raw in reversed(self.client.lrange(self.prefix + "celery", 0, -1))
+        ]
 
     def unacknowledged(self) -> int:
         return int(self.client.hlen(self.prefix + "unacked"))
