@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from celery import current_app
 from django.db import transaction
@@ -138,6 +138,12 @@ class BatchSender:
                 dropped,
                 self._name,
             )
+
+
+def in_batches(ids: list[int]) -> Iterator[list[int]]:
+    """`ids` in order, at most BATCH_SIZE at a time: one message each (the periodic sweeps)."""
+    for start in range(0, len(ids), BATCH_SIZE):
+        yield ids[start : start + BATCH_SIZE]
 
 
 def queue_after_commit(

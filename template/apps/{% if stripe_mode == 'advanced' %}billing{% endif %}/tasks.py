@@ -30,7 +30,7 @@ from celery import Task, shared_task
 from django.utils import timezone
 
 from . import metering, reconciliation, team_billing
-from .batching import BATCH_SIZE, BatchSender, queue_after_commit
+from .batching import BatchSender, in_batches, queue_after_commit
 from .models import WebhookEvent
 from .seats import SEAT_SYNC_RETRIES, run_seat_sync
 from .stripe_api import is_configured
@@ -104,8 +104,8 @@ def retry_webhook_events(limit: int = 1000) -> int:
     )
     # Due again in LOST_AFTER if this message is lost too (or the backlog is that long).
     WebhookEvent.objects.filter(pk__in=lost).update(next_attempt_at=now)
-    for start in range(0, len(lost), BATCH_SIZE):
-        process_webhook_events.delay(lost[start : start + BATCH_SIZE])
+    for batch in in_batches(lost):
+        process_webhook_events.delay(batch)
     if lost:
         logger.warning("%d Stripe events queued again: their queued work was lost", len(lost))
     return len(lost)

@@ -28,7 +28,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from . import team_billing, webhooks
-from .batching import BATCH_SIZE, BatchSender, queue_after_commit
+from .batching import BatchSender, in_batches, queue_after_commit
 from .models import StripeCustomer, WebhookEvent
 from .seats import SEAT_SYNC_RETRIES, run_seat_sync
 from .services import reconcile_subscriptions as reconcile
@@ -125,8 +125,8 @@ def retry_webhook_events() -> dict[str, int]:
     )
     for event_pk in stalled:
         logger.warning("Stripe event row %s was never processed: queued again", event_pk)
-    for start in range(0, len(stalled), BATCH_SIZE):
-        process_webhook_events.delay(stalled[start : start + BATCH_SIZE])
+    for batch in in_batches(stalled):
+        process_webhook_events.delay(batch)
     return {"deferred": len(replayed), "requeued": len(stalled)}
 
 
