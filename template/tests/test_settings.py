@@ -17,6 +17,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.mail import send_mail
 
+from tests.concurrency import needs_postgresql
+
 PROJECT = Path(django_settings.BASE_DIR)
 PRODUCTION: dict[str, str | None] = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
@@ -157,3 +159,19 @@ def test_a_hanging_mail_server_cannot_hold_a_thread(settings, hanging_smtp_serve
     with pytest.raises(OSError, match="timed out"):  # smtplib may wrap it: SMTPServerDisconnected
         send_mail("Subject", "Body", "from@example.com", ["to@example.com"])
     assert time.monotonic() - started < 5
+
+
+@needs_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_the_flush_after_a_transactional_test_empties_tables_linked_by_foreign_keys():
+    # The test backend (tests/postgresql_backend) deletes instead of truncating: rows that
+    # reference each other must all go, whatever order the tables are listed in.
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    user = get_user_model().objects.create_user(email="flushed@example.com", password="x")
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
+    call_command("flush", verbosity=0, interactive=False, reset_sequences=False)
+    assert not get_user_model().objects.exists()
+    assert not EmailAddress.objects.exists()
