@@ -83,28 +83,20 @@ def settings_endpoint_id() -> str:
     return ENV_ENDPOINT_ID
 
 
-def settings_webhook_endpoint() -> WebhookEndpoint:
-    """The endpoint row for DJSTRIPE_WEBHOOK_SECRET, kept equal to the settings.
+def settings_webhook_endpoint() -> None:
+    """Write the endpoint row for DJSTRIPE_WEBHOOK_SECRET, equal to the settings.
 
     Written on the first webhook and whenever the settings change (a rotated secret takes
-    effect on the next delivery).
+    effect on the next delivery). Of two first deliveries at once, `get_or_create` lets one
+    create the row and the other read it.
     """
     fields = _endpoint_fields()
-    endpoint = WebhookEndpoint.objects.filter(id=ENV_ENDPOINT_ID).first()
-    if endpoint is None:
-        try:
-            with transaction.atomic():
-                endpoint, _ = WebhookEndpoint.objects.get_or_create(
-                    id=ENV_ENDPOINT_ID, defaults={**fields, "stripe_data": {}}
-                )
-        except IntegrityError:
-            endpoint = WebhookEndpoint.objects.get(id=ENV_ENDPOINT_ID)
+    endpoint, _ = WebhookEndpoint.objects.get_or_create(
+        id=ENV_ENDPOINT_ID, defaults={**fields, "stripe_data": {}}
+    )
     changed = {name: value for name, value in fields.items() if getattr(endpoint, name) != value}
     if changed:
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**changed)
-        for name, value in changed.items():
-            setattr(endpoint, name, value)
-    return endpoint
 
 
 def verify_signature(

@@ -110,6 +110,15 @@ def test_a_lost_event_is_queued_again_and_applied(stored_event):
     assert tasks.retry_webhook_events.delay().get() == 0  # done: not queued again
 
 
+def test_an_event_is_due_from_its_arrival(stored_event, monkeypatch):
+    """The sweep counts from the moment the webhook stored the event: once LOST_AFTER has passed
+    since then (here: no time at all), an event whose queued work was lost is queued again."""
+    monkeypatch.setattr(tasks, "LOST_AFTER", timedelta(0))
+    assert tasks.retry_webhook_events.delay().get() == 1
+    stored_event.refresh_from_db()
+    assert stored_event.status == WebhookEvent.Status.PROCESSED
+
+
 def test_an_event_still_within_its_time_is_left_to_its_queued_work(stored_event):
     WebhookEvent.objects.filter(pk=stored_event.pk).update(
         next_attempt_at=timezone.now() - tasks.LOST_AFTER + timedelta(minutes=1)

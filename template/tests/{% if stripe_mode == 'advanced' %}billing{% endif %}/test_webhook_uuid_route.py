@@ -10,7 +10,7 @@ import time
 
 import pytest
 from django.test import Client
-from djstripe.models import Event, WebhookEndpoint, WebhookEventTrigger
+from djstripe.models import Account, Event, WebhookEndpoint, WebhookEventTrigger
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -62,6 +62,18 @@ def test_a_correctly_signed_event_is_processed(uuid_target, subscription_created
     assert Event.objects.filter(type="customer.subscription.created").count() == 1
     assert WebhookEventTrigger.objects.get().webhook_endpoint.id == "we_dashboard_endpoint"
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+
+
+def test_a_connected_accounts_endpoint_records_the_account_on_the_delivery(
+    endpoint, uuid_target, subscription_created, post_webhook, django_capture_on_commit_callbacks
+):
+    """dj-stripe fetches a Connect event's objects as the account its endpoint belongs to."""
+    account = Account.objects.create(id="acct_connected000001", livemode=False, stripe_data={})
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(djstripe_owner_account=account)
+    with django_capture_on_commit_callbacks():  # stored and queued; applying it is not the point
+        response = post_webhook(subscription_created, url=uuid_target.url, secret=ENDPOINT_SECRET)
+    assert response.status_code == 200
+    assert WebhookEventTrigger.objects.get().stripe_trigger_account_id == account.id
 
 
 @pytest.mark.parametrize(
