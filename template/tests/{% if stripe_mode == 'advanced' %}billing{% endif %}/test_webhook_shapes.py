@@ -31,7 +31,9 @@ def body_with(**envelope: Any) -> bytes:
     [
         {"object": "event"},
         {"object": DROP},
+        {"id": "e"},
         {"id": "e" * 255},
+        {"type": "t"},
         {"type": "t" * 250},
         {"created": 1},
         {"created": 2**37 - 1},
