@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -42,6 +43,7 @@ EVENTS = int(os.environ.get("BENCH_EVENTS", "3000"))  # per timed run
 # dj-stripe re-fetches every event's object from Stripe: fewer events keep advanced mode short.
 ADVANCED_EVENTS = max(EVENTS // 5, 100)
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+WARMUP = 200  # events sent before the timed runs (workers import and connect)
 #: The benchmark's own Redis database (other suites may use the same Redis), emptied each time.
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 #: Webhook ingest target, events per second, each mode (verify, store, enqueue).
@@ -205,6 +207,44 @@ def stop(*processes: subprocess.Popen[str] | subprocess.Popen[bytes] | None) -> 
                 process.wait()
 
 
+#: Process names whose CPU time the ingest runs account for, besides gunicorn's workers.
+CPU_ACCOUNTS = {"postgres": "PostgreSQL", "redis-server": "Redis"}
+
+
+def cpu_ticks(server_pid: int) -> dict[str, int]:
+    """CPU time so far (clock ticks): the machine's busy and total time (/proc/stat), and each
+    process kind's own (gunicorn: the server and its workers), the finished load client's
+    included (this process's waited-for children)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    ticks = {"machine busy": sum(fields) - idle, "machine total": sum(fields)}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # gone meanwhile
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        rest = text[text.rindex(")") + 2 :].split()
+        pid, ppid, used = int(stat.parent.name), int(rest[1]), int(rest[11]) + int(rest[12])
+        kind = "gunicorn" if server_pid in (pid, ppid) else CPU_ACCOUNTS.get(name, "")
+        if kind:
+            ticks[kind] = ticks.get(kind, 0) + used
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ticks["load client"] = round((children.ru_utime + children.ru_stime) * os.sysconf("SC_CLK_TCK"))
+    return ticks
+
+
+def cpu_per_event(before: dict[str, int], after: dict[str, int], events: int) -> dict[str, float]:
+    """The ingest runs' CPU: the machine's busy share (%) and each process kind's ms an event."""
+    hertz = os.sysconf("SC_CLK_TCK")
+    spent = {kind: after.get(kind, 0) - before.get(kind, 0) for kind in after}
+    busy = 100 * spent.pop("machine busy") / max(spent.pop("machine total"), 1)
+    figures = {"machine busy %": round(busy, 1)}
+    for kind, used in sorted(spent.items()):
+        figures[f"{kind} ms/event"] = round(1000 * used / hertz / events, 2)
+    return figures
+
+
 def ingest(mode: str, project: Path) -> dict[str, object]:
     """Webhook events per second under gunicorn (2 workers x 4 threads) on PostgreSQL, with the
     Redis broker set: the view verifies, stores and enqueues (no worker runs meanwhile). Below
@@ -245,7 +285,16 @@ def ingest(mode: str, project: Path) -> dict[str, object]:
         client = [python, str(ROOT / "bench" / "ingest_client.py"), url, WEBHOOK_SECRET]
         client += [str(pairs_file), "--threads", "8"]
         events = EVENTS if mode == "basic" else ADVANCED_EVENTS
-        figures = json.loads(sh([*client, "--events", str(events), "--runs", str(RUNS)], project))
+        client += ["--events", str(events), "--runs", str(RUNS), "--warmup", str(WARMUP)]
+        runner = subprocess.Popen(client, cwd=project, stdout=subprocess.PIPE, text=True)
+        before = cpu_ticks(server.pid)
+        out, _ = runner.communicate()
+        after = cpu_ticks(server.pid)
+        if runner.returncode:
+            raise SystemExit(f"the load client failed: {out}")
+        figures = json.loads(out)
+        # What the machine did meanwhile: whether it was busy, and which process used the CPU.
+        figures["cpu"] = cpu_per_event(before, after, events * RUNS + WARMUP)
         if figures["events_per_second"] < INGEST_TARGET:
             profile = [python, str(ROOT / "bench" / "profile_ingest.py"), WEBHOOK_SECRET]
             profile += [str(pairs_file), seed["path"], "--events", str(PROFILE_EVENTS[mode])]
@@ -589,6 +638,22 @@ def webhook_lines(figures: dict[str, dict[str, object]]) -> list[str]:
         runs = ", ".join(str(run) for run in ingest_data.get("runs", []))
         rate = ingest_data.get("events_per_second", "skipped")
         lines.append(f"| {mode} | {rate} | {runs} | >= {INGEST_TARGET:,.0f} |")
+    cpu = {mode: data.get("ingest", {}).get("cpu") for mode, data in figures.items()}  # type: ignore[union-attr]
+    kinds = sorted({kind for figures_ in cpu.values() if figures_ for kind in figures_})
+    if kinds:
+        lines += [
+            "",
+            "The CPU during the ingest runs, warm-up included: how busy the machine was, and each "
+            "process kind's CPU time per event (a machine far from 100% busy waits, on commits "
+            "and round trips, rather than computes).",
+            "",
+            "| mode | " + " | ".join(kinds) + " |",
+            "| --- | " + " | ".join("---" for _ in kinds) + " |",
+        ]
+        for mode, figures_ in cpu.items():
+            if figures_:
+                cells = [str(figures_.get(kind, "-")) for kind in kinds]
+                lines.append(f"| {mode} | " + " | ".join(cells) + " |")
     for mode, data in figures.items():
         profile = data.get("ingest", {}).get("profile")  # type: ignore[union-attr]
         if not profile:
