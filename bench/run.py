@@ -209,6 +209,8 @@ def stop(*processes: subprocess.Popen[str] | subprocess.Popen[bytes] | None) -> 
 
 #: Process names whose CPU time the ingest runs account for, besides gunicorn's workers.
 CPU_ACCOUNTS = {"postgres": "PostgreSQL", "redis-server": "Redis"}
+#: Clock ticks a second, the unit of /proc's CPU times.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_ticks(server_pid: int) -> dict[str, int]:
@@ -230,18 +232,17 @@ def cpu_ticks(server_pid: int) -> dict[str, int]:
         if kind:
             ticks[kind] = ticks.get(kind, 0) + used
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    ticks["load client"] = round((children.ru_utime + children.ru_stime) * os.sysconf("SC_CLK_TCK"))
+    ticks["load client"] = round((children.ru_utime + children.ru_stime) * CLOCK_TICKS)
     return ticks
 
 
 def cpu_per_event(before: dict[str, int], after: dict[str, int], events: int) -> dict[str, float]:
     """The ingest runs' CPU: the machine's busy share (%) and each process kind's ms an event."""
-    hertz = os.sysconf("SC_CLK_TCK")
     spent = {kind: after.get(kind, 0) - before.get(kind, 0) for kind in after}
     busy = 100 * spent.pop("machine busy") / max(spent.pop("machine total"), 1)
     figures = {"machine busy %": round(busy, 1)}
     for kind, used in sorted(spent.items()):
-        figures[f"{kind} ms/event"] = round(1000 * used / hertz / events, 2)
+        figures[f"{kind} ms/event"] = round(1000 * used / CLOCK_TICKS / events, 2)
     return figures
 
 
