@@ -46,31 +46,52 @@ def test_every_question_has_help_and_a_default():
     assert questions["stripe_mode"]["default"] == "basic"
 
 
-@pytest.mark.parametrize(
-    ("name", "slug"),
-    [
-        ("My SaaS", "my_saas"),
-        ("123 Go!", "p_123_go"),
-        ("123 Go", "p_123_go"),
-        ("Ünïcode App", "unicode_app"),
-        ("Café Crème", "cafe_creme"),
-        ("Łódź Straße Ærø", "lodz_strasse_aero"),
-        ("İstanbul", "istanbul"),
-        ("日本", "project"),
-        ("  --  ", "project"),
-    ],
-)
-def test_the_slug_is_derived_from_the_name(name, slug, tmp_path):
+#: Project names and the slugs derived from them (copier.yml's default for project_slug).
+SLUGS = [
+    ("My SaaS", "my_saas"),
+    ("123 Go!", "p_123_go"),
+    ("123 Go", "p_123_go"),
+    ("Ünïcode App", "unicode_app"),
+    ("Café Crème", "cafe_creme"),
+    ("Łódź Straße Ærø", "lodz_strasse_aero"),
+    ("İstanbul", "istanbul"),
+    ("日本", "project"),
+    ("  --  ", "project"),
+]
+
+
+def slug_of(name: str) -> tuple[str, str]:
+    """The slug copier.yml derives from a project name, and its validator's message for it,
+    rendered as Copier renders a default: a sandboxed Jinja with Copier's default filters."""
+    import yaml
+    from jinja2.sandbox import SandboxedEnvironment
+
+    config = yaml.safe_load((ROOT / "copier.yml").read_text())
+    env = SandboxedEnvironment(
+        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"], **config["_envops"]
+    )
+    question = config["project_slug"]
+    slug = env.from_string(question["default"]).render(project_name=name)
+    return slug, env.from_string(question["validator"]).render(project_slug=slug)
+
+
+@pytest.mark.parametrize(("name", "slug"), SLUGS)
+def test_the_slug_is_derived_from_the_name(name, slug):
+    assert slug_of(name) == (slug, "")  # a valid identifier: the validator says nothing
+
+
+def test_copier_derives_the_slug_from_the_name(tmp_path):
+    """The same default through a whole `copier copy` (the cases above render it alone)."""
     import yaml
 
     run_copy(
         str(ROOT),
         tmp_path,
-        data={"project_name": name},
+        data={"project_name": "Ünïcode App"},
         defaults=True,
         unsafe=True,
         quiet=True,
         vcs_ref="HEAD",  # the working tree, not the latest release tag
     )
     answers = yaml.safe_load((tmp_path / ".copier-answers.yml").read_text())
-    assert answers["project_slug"] == slug
+    assert answers["project_slug"] == "unicode_app"

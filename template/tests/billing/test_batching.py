@@ -117,7 +117,7 @@ def test_flush_says_whether_everything_was_sent(pending):
 
 
 def test_a_quiet_sender_sends_at_once_and_a_busy_one_gathers(monkeypatch):
-    monkeypatch.setattr(batching, "LINGER_SECONDS", 3.0)
+    monkeypatch.setattr(batching, "LINGER_SECONDS", 1.5)
     broker = Broker()
     sender = BatchSender(broker.send, name="test ids")
     sender.add(1)
