@@ -15,6 +15,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from . import webhooks
+from .reconnect import retry_on_dropped_connection
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ class WebhookView(View):
     @staticmethod
     def answer(process: Callable[[], HttpResponse]) -> HttpResponse:
         try:
-            return process()
+            return retry_on_dropped_connection(process)
         except webhooks.WebhookRejectedError as exc:
             return JsonResponse({"error": str(exc)}, status=400)
         except webhooks.WebhookNotConfiguredError as exc:

@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from . import tasks, webhooks
+from .reconnect import retry_on_dropped_connection
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +19,10 @@ logger = logging.getLogger(__name__)
 @require_POST
 def webhook(request: HttpRequest) -> HttpResponse:
     try:
-        receipt = webhooks.handle_webhook(
-            payload=request.body, signature=request.headers.get("Stripe-Signature")
+        receipt = retry_on_dropped_connection(
+            lambda: webhooks.handle_webhook(
+                payload=request.body, signature=request.headers.get("Stripe-Signature")
+            )
         )
     except webhooks.WebhookRejectedError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
