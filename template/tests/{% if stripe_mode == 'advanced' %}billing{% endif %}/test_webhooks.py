@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from djstripe.models import Customer, Event, WebhookEndpoint, WebhookEventTrigger
 
+from apps.billing import webhooks
 from apps.billing.emails import BillingEmail
 from apps.billing.models import IgnoredEvent, Subscription, SubscriptionMetadata, WebhookEvent
 from apps.billing.selectors import get_active_subscription
@@ -235,6 +236,39 @@ def test_a_rotated_secret_takes_effect_on_the_next_delivery(post, settings, subs
     assert post(subscription_created).status_code == 400
     assert post(subscription_created, secret="whsec_rotated").status_code == 200
     assert WebhookEndpoint.objects.get(id=ENV_ENDPOINT_ID).secret == "whsec_rotated"
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production
+def test_a_process_reads_the_endpoint_row_once_a_minute_and_writes_it_again_if_removed(
+    post, stripe_fake, catalog, user, other_user, monkeypatch
+):
+    reads = []
+    endpoint_values = webhooks.fast_sql.endpoint_values
+    monkeypatch.setattr(
+        webhooks.fast_sql,
+        "endpoint_values",
+        lambda *args: reads.append(args) or endpoint_values(*args),
+    )
+
+    def new_event(customer) -> bytes:
+        factories.stripe_subscription(user=customer, plan=catalog["pro"])
+        return json.dumps(stripe_fake.events("customer.subscription.created")[-1]).encode()
+
+    first = new_event(user)
+    assert post(first).status_code == 200
+    assert len(reads) == 1  # the first delivery of this process reads (and writes) the row
+    assert post(first).status_code == 200  # a redelivery within the minute: no read
+    assert len(reads) == 1
+
+    WebhookEndpoint.objects.filter(id=ENV_ENDPOINT_ID).delete()  # removed in the admin, say
+    assert post(new_event(other_user)).status_code == 200  # stored: the row written again
+    assert WebhookEndpoint.objects.filter(id=ENV_ENDPOINT_ID).exists()
+    assert WebhookEvent.objects.count() == WebhookEventTrigger.objects.count() == 2
+    assert len(reads) == 2
+
+    monkeypatch.setattr(webhooks, "ENDPOINT_CHECK_SECONDS", 0.0)  # a minute later
+    assert post(first).status_code == 200
+    assert len(reads) == 3
 
 
 def test_the_settings_endpoint_row_follows_the_settings(post, settings, subscription_created):
