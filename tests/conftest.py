@@ -169,6 +169,8 @@ def xdist_group(item: pytest.Item) -> str | None:
     return next((name for name in SHARED_FIXTURES if name in fixtures), None)
 
 
+# First: pytest-xdist's worker reads the xdist_group markers in its own hook of this name.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """With pytest-xdist (`make test` runs two workers, `--dist loadgroup`), every test of one
     group runs in the same worker; the longest groups are handed out first."""

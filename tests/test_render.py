@@ -32,6 +32,7 @@ SHARED_BILLING = {
     "management/commands/billing_send_emails.py",
     "webhook_json.py",
     "batching.py",
+    "reconnect.py",
     "plan_changes.py",
     "plan_types.py",
     "overview.py",
