@@ -145,12 +145,21 @@ def installed(renders: Renders) -> Any:
 ANSWER_SET_PARAMS = ("rendered", "name", "mode")
 #: Module-scoped fixtures whose tests must share a worker, or the fixture is built twice.
 SHARED_FIXTURES = ("clean_update", "newer_release")
-#: The longest groups, first: `make test` hands groups to its two workers in this order
-#: (`--no-loadscope-reorder`), two to each at the start and one more whenever a worker is done
-#: with one, so the long groups go first and the short ones fill in behind them. (Measured:
-#: advanced ~95 s with its full SQLite suite and its `make run` checks, advanced on PostgreSQL
-#: ~60 s, the updated project ~45 s, basic on PostgreSQL ~40 s, basic ~30 s.)
-FIRST = ("advanced", "advanced-postgresql", "clean_update", "basic-postgresql", "basic")
+#: The two shares of `make test`'s two workers: each xdist group is one share, so a worker
+#: takes one at the start and keeps it (pytest-xdist hands a worker another group whenever it
+#: has two tests left, which left to itself gave one worker the long groups one after another).
+#: Each answer set's tests stay on one worker. Measured: advanced ~95 s (its full SQLite suite,
+#: `make run` with a broker), basic on PostgreSQL ~45 s; advanced on PostgreSQL ~65 s, basic
+#: ~25 s, the updated project ~45 s. Tests in no group (~35 s) go to whichever is free.
+SHARES = {
+    "advanced": "first",
+    "basic-postgresql": "first",
+    "basic-trial-eur": "first",
+    "newer_release": "first",
+    "advanced-postgresql": "second",
+    "basic": "second",
+    "clean_update": "second",
+}
 
 
 def xdist_group(item: pytest.Item) -> str | None:
@@ -172,14 +181,13 @@ def xdist_group(item: pytest.Item) -> str | None:
 # First: pytest-xdist's worker reads the xdist_group markers in its own hook of this name.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With pytest-xdist (`make test` runs two workers, `--dist loadgroup`), every test of one
-    group runs in the same worker; the longest groups are handed out first."""
-    groups = {item.nodeid: xdist_group(item) for item in items}
+    """With pytest-xdist (`make test` runs two workers, `--dist loadgroup`), the tests of one
+    share (SHARES) run in one worker, in collection order; the shares go first."""
+    shares = {item.nodeid: SHARES.get(xdist_group(item) or "") for item in items}
     for item in items:
-        if groups[item.nodeid]:
-            item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
-    rank = {name: position for position, name in enumerate(FIRST)}
-    items.sort(key=lambda item: rank.get(groups[item.nodeid] or "", len(FIRST)))
+        if shares[item.nodeid]:
+            item.add_marker(pytest.mark.xdist_group(shares[item.nodeid]))
+    items.sort(key=lambda item: shares[item.nodeid] is None)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -69,33 +69,55 @@ SQLITE_RUNS = [
 POSTGRES_RUNS = ["basic", "advanced"]
 
 #: Per mode, the tests that need PostgreSQL (they skip on SQLite: concurrent workers, row
-#: locks, a real Celery worker sharing the database) and those of code with a PostgreSQL
-#: branch: a delivery stored in one statement, usage counted with its audit row in the same
-#: statement, an advisory lock per Stripe object, `skip_locked`, the settings' URL handling.
+#: locks, a real Celery worker sharing the database, a dropped connection) and those of code
+#: that takes another path on it: a delivery stored in one statement, usage counted with its
+#: audit row in the same statement, a refused insert aborting the transaction around it
+#: (tests/db_faults.py), the test backend's flush. Named by test where a file holds one or two.
 POSTGRES_PATHS = {
     "basic": [
         "tests/billing/test_fast_sql.py",
         "tests/billing/test_webhooks.py",
-        "tests/billing/test_webhook_outcomes.py",
+        "tests/billing/test_webhook_reconnect.py",
+        "tests/billing/test_webhook_outcomes.py::test_an_event_that_failed_twice_still_applies_later",
+        "tests/billing/test_tasks.py::test_a_failing_event_is_retried_with_backoff_then_kept_for_staff",
+        "tests/billing/test_tasks.py::"
+        "test_the_sweep_leaves_events_waiting_for_an_unknown_customer_and_failed_ones",
         "tests/billing/test_concurrency.py",
         "tests/billing/test_team_concurrency.py",
-        "tests/billing/test_tasks.py",
         "tests/billing/test_worker.py",
-        "tests/test_settings.py",
+        "tests/test_settings.py::"
+        "test_the_flush_after_a_transactional_test_empties_tables_linked_by_foreign_keys",
         "tests/test_browser.py",
     ],
     "advanced": [
         "tests/billing/test_fast_sql.py",
         "tests/billing/test_webhooks.py",
-        "tests/billing/test_services.py",
+        "tests/billing/test_webhook_reconnect.py",
+        "tests/billing/test_services.py::"
+        "test_a_retry_after_a_failed_save_gets_the_same_stripe_customer",
         "tests/billing/test_usage.py",
         "tests/billing/test_concurrency.py",
         "tests/billing/test_team_concurrency.py",
         "tests/billing/test_worker_advanced.py",
-        "tests/test_settings.py",
+        "tests/test_settings.py::"
+        "test_the_flush_after_a_transactional_test_empties_tables_linked_by_foreign_keys",
         "tests/test_browser.py",
     ],
 }
+
+
+@pytest.mark.parametrize("name", POSTGRES_RUNS)
+def test_every_test_that_needs_postgresql_is_run_there(name, renders):
+    """A test module that skips without PostgreSQL, or checks which database it is on, is in
+    its mode's POSTGRES_PATHS: otherwise no run of this suite would ever run it there."""
+    project = renders.get(name).project_dir
+    marked = re.compile(r'needs_postgresql|vendor [!=]= "postgresql"')
+    needing = {
+        path.relative_to(project).as_posix()
+        for path in (project / "tests").rglob("test_*.py")
+        if marked.search(path.read_text())
+    }
+    assert needing <= {entry.split("::")[0] for entry in POSTGRES_PATHS[name]}
 
 
 #: The generated browser journey (tests/test_browser.py: Chromium against `make run`) runs once
