@@ -762,7 +762,8 @@ def webhooks_only() -> None:
     section = webhook_lines(figures)
     path = ROOT / "bench" / "results.md"
     text = path.read_text() if path.exists() else ""
-    text = re.sub(r"(?m)^- \w+ webhook ingest .*\n", "", text)  # the targets, re-added below
+    # The targets (with any lines continuing them), re-added below.
+    text = re.sub(r"(?m)^- \w+ webhook ingest .*\n(?:  .*\n)*", "", text)
     before, found, after = text.partition(WEBHOOK_HEADING)
     if found:
         rest = after.partition("\n## ")
