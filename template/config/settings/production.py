@@ -34,6 +34,9 @@ if env("STRIPE_API_BASE", default=""):
 
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A reused connection is checked (`SELECT 1`) before a request's first query, so one the
+# database dropped is replaced; the webhook endpoints skip that round trip and reconnect only
+# when a statement finds the connection dead (apps/billing/reconnect.py).
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
