@@ -148,9 +148,9 @@ SHARED_FIXTURES = ("clean_update", "newer_release")
 #: The two shares of `make test`'s two workers: each xdist group is one share, so a worker
 #: takes one at the start and keeps it (pytest-xdist hands a worker another group whenever it
 #: has two tests left, which left to itself gave one worker the long groups one after another).
-#: Each answer set's tests stay on one worker. Measured: advanced ~95 s (its full SQLite suite,
-#: `make run` with a broker), basic on PostgreSQL ~45 s; advanced on PostgreSQL ~65 s, basic
-#: ~25 s, the updated project ~45 s. Tests in no group (~35 s) go to whichever is free.
+#: Each answer set's tests stay on one worker. Measured last: advanced ~105 s (its full SQLite
+#: suite, `make run` with a broker), basic on PostgreSQL ~36 s; advanced on PostgreSQL ~50 s,
+#: basic ~30 s, the updated project ~48 s. Tests in no group (~35 s) go to whichever is free.
 SHARES = {
     "advanced": "first",
     "basic-postgresql": "first",
@@ -165,7 +165,7 @@ SHARES = {
 def xdist_group(item: pytest.Item) -> str | None:
     """The group of a test: each answer set's tests share a worker, so each project is rendered
     and installed once per worker; a generated suite's PostgreSQL run is a group of its own (it
-    renders and installs again, on whichever worker is free, for an even split)."""
+    renders and installs again, in the other share, for an even split: SHARES)."""
     params = getattr(getattr(item, "callspec", None), "params", {})
     names = [params[key] for key in ANSWER_SET_PARAMS if params.get(key) in SUPPORTED]
     fixtures = set(getattr(item, "fixturenames", ()))
