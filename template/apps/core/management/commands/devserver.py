@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.template import engines
+from django.urls import get_resolver
 from django.utils import autoreload
 
 from apps.billing.offline import WEBHOOK_PATH, bootstrap
@@ -70,6 +72,7 @@ class Command(BaseCommand):
         addrport: str = options["addrport"]
         if os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) == "true":
             # The autoreloader's child: migrations and the offline Stripe are the parent's job.
+            import_before_serving()
             call_command("runserver", addrport, skip_checks=False)
             return
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -193,3 +196,17 @@ def _without_password(url: str) -> str:
     if parts.password:
         parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
     return parts.geturl()
+
+
+def import_before_serving() -> None:
+    """Import the URLconf and every template tag library, in this one thread.
+
+    runserver's reloader thread imports the URLconf while its serving thread runs the system
+    checks, which import the template tag libraries. Two threads importing allauth's modules at
+    once can meet inside its import cycle, and Python then hands one of them a partially
+    initialised module: the checks fail ("cannot import name 'LoginStage' from partially
+    initialized module 'allauth.account.stages'") and the server never answers. Seen once in
+    about ten `make run`s on a loaded machine. Imported first, there is nothing left to race on.
+    """
+    get_resolver().urlconf_module  # noqa: B018 (the property imports the URLconf)
+    engines.all()  # each Django template engine loads every installed tag library
