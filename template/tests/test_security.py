@@ -30,6 +30,12 @@ def test_only_stripe_webhooks_are_csrf_exempt():
     assert all("webhook" in route for route in exempt), exempt
 
 
+def test_only_stripe_webhooks_skip_the_browser_middleware():
+    served_first = {route for route, view in all_views() if getattr(view, "stripe_webhook", False)}
+    assert served_first, "the Stripe webhook must be served by StripeWebhookMiddleware"
+    assert all("webhook" in route for route in served_first), served_first
+
+
 @pytest.mark.parametrize("name", ["billing:checkout", "billing:customer_portal"])
 def test_billing_posts_require_a_csrf_token(user, name):
     client = Client(enforce_csrf_checks=True)

@@ -19,6 +19,7 @@ plain SELECT (`endpoint_values`).
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, models
@@ -26,6 +27,7 @@ from django.utils import timezone
 from djstripe.models import WebhookEndpoint, WebhookEventTrigger
 
 from .models import UsageCounter, UsageRecord, WebhookEvent
+from .server_binding import server_binding_cursor
 
 
 def _increment_sql(key: dict[str, Any], *, quantity: int, limit: int | None) -> tuple[str, list]:
@@ -101,55 +103,65 @@ def endpoint_values(endpoint_id: str, names: list[str]) -> dict[str, Any] | None
     return None if row is None else dict(zip(names, row, strict=True))
 
 
+#: A column whose value is computed on each insert (not the same every time).
+_COMPUTED = object()
+
+
+@dataclass(frozen=True)
+class _Column:
+    """How the ORM's INSERT fills one column of a model (its primary key aside)."""
+
+    field: models.Field
+    quoted: str
+    #: auto_now or auto_now_add: written as now
+    automatic: bool
+    #: the database value of a default that is the same on every insert (a plain value, or
+    #: none): prepared once, not per delivery; else _COMPUTED
+    constant: Any
+
+
 @functools.cache
-def _insert_fields(model: type[models.Model]) -> tuple[tuple[models.Field, str, bool], ...]:
-    """(field, quoted column, whether it is auto_now(_add)) of `model`'s columns but its key."""
-    return tuple(
-        (
-            field,
-            connection.ops.quote_name(field.column),
-            getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False),
-        )
-        for field in model._meta.concrete_fields
-        if not field.primary_key
-    )
+def _columns(model: type[models.Model]) -> tuple[_Column, ...]:
+    columns = []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        automatic = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        fixed = not automatic and not (field.has_default() and callable(field.default))
+        constant = field.get_db_prep_save(field.get_default(), connection) if fixed else _COMPUTED
+        columns.append(_Column(field, connection.ops.quote_name(field.column), automatic, constant))
+    return tuple(columns)
 
 
-def _insert_values(model: type[models.Model], values: dict[str, Any]) -> tuple[list[str], list]:
+def _insert_values(model: type[models.Model], values: dict[str, Any], now: Any) -> list:
     """Every column of `model` but its primary key, with what the ORM would write: the value
     given (by attname), else now for auto_now(_add) fields, else the field's default."""
-    now = timezone.now()
-    columns, params = [], []
-    for field, column, automatic in _insert_fields(model):
+    params = []
+    for column in _columns(model):
+        field = column.field
         if field.attname in values:
-            value = values[field.attname]
-        elif automatic:
-            value = now
+            params.append(field.get_db_prep_save(values[field.attname], connection))
+        elif column.automatic:
+            params.append(field.get_db_prep_save(now, connection))
+        elif column.constant is not _COMPUTED:
+            params.append(column.constant)
         else:
-            value = field.get_default()
-        columns.append(column)
-        params.append(field.get_db_prep_save(value, connection))
-    return columns, params
+            params.append(field.get_db_prep_save(field.get_default(), connection))
+    return params
 
 
-def store_webhook_event(*, event: dict[str, Any], trigger: dict[str, Any]) -> int | None:
-    """PostgreSQL: store a verified delivery in one statement; the new WebhookEvent's id, or
-    None when one with this Stripe event id exists already (then nothing is written).
-
-    `event` and `trigger` are the two rows' values by attname (the WebhookEvent without its
-    trigger). The WebhookEvent is inserted unless its id conflicts, taking the trigger's id
-    from the trigger table's sequence, and the trigger row is inserted only if it was (the
-    foreign key between them is checked at commit).
-    """
+@functools.cache
+def _store_sql() -> tuple[str, int]:
+    """The statement of `store_webhook_event`, and where the WebhookEvent's trigger id goes
+    among its parameters (it takes two: the trigger table's sequence is read in SQL)."""
     q = connection.ops.quote_name
     event_meta, trigger_meta = WebhookEvent._meta, WebhookEventTrigger._meta
     trigger_fk = event_meta.get_field("trigger")
-    event_columns, event_params = _insert_values(WebhookEvent, event)
+    event_columns = [column.quoted for column in _columns(WebhookEvent)]
     fk_at = event_columns.index(q(trigger_fk.column))
-    trigger_columns, trigger_params = _insert_values(WebhookEventTrigger, trigger)
     event_values = ["%s"] * len(event_columns)
     event_values[fk_at] = "nextval(pg_get_serial_sequence(%s, %s))"
-    event_params[fk_at : fk_at + 1] = [trigger_meta.db_table, trigger_meta.pk.column]
+    trigger_columns = [column.quoted for column in _columns(WebhookEventTrigger)]
     sql = (
         f"WITH stored AS (INSERT INTO {q(event_meta.db_table)} ({', '.join(event_columns)}) "
         f"VALUES ({', '.join(event_values)}) "
@@ -161,7 +173,25 @@ def store_webhook_event(*, event: dict[str, Any], trigger: dict[str, Any]) -> in
         f"FROM stored) "
         f"SELECT {q(event_meta.pk.column)} FROM stored"
     )
-    with connection.cursor() as cursor:
+    return sql, fk_at
+
+
+def store_webhook_event(*, event: dict[str, Any], trigger: dict[str, Any]) -> int | None:
+    """PostgreSQL: store a verified delivery in one statement; the new WebhookEvent's id, or
+    None when one with this Stripe event id exists already (then nothing is written).
+
+    `event` and `trigger` are the two rows' values by attname (the WebhookEvent without its
+    trigger). The WebhookEvent is inserted unless its id conflicts, taking the trigger's id
+    from the trigger table's sequence, and the trigger row is inserted only if it was (the
+    foreign key between them is checked at commit).
+    """
+    sql, fk_at = _store_sql()
+    now = timezone.now()
+    event_params = _insert_values(WebhookEvent, event, now)
+    trigger_meta = WebhookEventTrigger._meta
+    event_params[fk_at : fk_at + 1] = [trigger_meta.db_table, trigger_meta.pk.column]
+    trigger_params = _insert_values(WebhookEventTrigger, trigger, now)
+    with server_binding_cursor() as cursor:
         cursor.execute(sql, event_params + trigger_params)
         row = cursor.fetchone()
     return None if row is None else int(row[0])

@@ -9,17 +9,19 @@ from uuid import UUID
 
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from . import webhooks
+from .middleware import stripe_webhook
 from .reconnect import retry_on_dropped_connection
 
 logger = logging.getLogger(__name__)
 
 
+@method_decorator(stripe_webhook, name="dispatch")
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(login_not_required, name="dispatch")
@@ -34,6 +36,8 @@ class WebhookView(View):
             return retry_on_dropped_connection(process)
         except webhooks.WebhookRejectedError as exc:
             return JsonResponse({"error": str(exc)}, status=400)
+        except Http404 as exc:  # JSON, as every answer here: no page template, no session
+            return JsonResponse({"error": str(exc)}, status=404)
         except webhooks.WebhookNotConfiguredError as exc:
             logger.error("%s", exc)
             return JsonResponse({"error": str(exc)}, status=503)

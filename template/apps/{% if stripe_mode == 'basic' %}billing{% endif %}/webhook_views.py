@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import logging
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from . import tasks, webhooks
+from .middleware import stripe_webhook
 from .reconnect import retry_on_dropped_connection
 
 logger = logging.getLogger(__name__)
 
 
+@stripe_webhook
+@transaction.non_atomic_requests
 @csrf_exempt
 @require_POST
 def webhook(request: HttpRequest) -> HttpResponse:

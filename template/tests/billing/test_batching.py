@@ -127,3 +127,20 @@ def test_a_quiet_sender_sends_at_once_and_a_busy_one_gathers(monkeypatch):
     assert not sender.flush(timeout=0.5)  # one went out just now: these wait, together
     assert sender.flush(timeout=10)
     assert broker.batches == [[1], [2, 3, 4]]
+
+
+def test_a_full_batch_goes_out_without_waiting_out_the_linger(monkeypatch):
+    monkeypatch.setattr(batching, "LINGER_SECONDS", 30)
+    monkeypatch.setattr(batching, "BATCH_SIZE", 3)
+    broker = Broker()
+    sender = BatchSender(broker.send, name="test ids")
+    sender.add(1)
+    assert sender.flush(timeout=1)
+    for item in (2, 3, 4, 5):
+        sender.add(item)
+    assert not sender.flush(timeout=0.5)  # one is left over: it waits for the linger
+    assert broker.batches == [[1], [2, 3, 4]]
+    sender.add(6)
+    sender.add(7)
+    assert sender.flush(timeout=10)
+    assert broker.batches == [[1], [2, 3, 4], [5, 6, 7]]

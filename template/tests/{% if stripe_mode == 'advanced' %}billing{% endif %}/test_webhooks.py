@@ -323,6 +323,14 @@ def test_dj_stripe_uuid_endpoints_keep_working(post, subscription_created):
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
 
 
+def test_an_unknown_uuid_endpoint_is_a_json_404(post, subscription_created):
+    url = "/djstripe/webhook/00000000-0000-4000-8000-000000000000/"
+    response = post(subscription_created, url=url, secret="whsec_dashboard")
+    assert response.status_code == 404
+    assert response.json() == {"error": "No such webhook endpoint."}
+    assert WebhookEventTrigger.objects.count() == WebhookEvent.objects.count() == 0
+
+
 @pytest.fixture
 def payment_failed(stripe_fake, catalog, user):
     """The invoice.payment_failed event of a failed renewal, as JSON bytes."""
