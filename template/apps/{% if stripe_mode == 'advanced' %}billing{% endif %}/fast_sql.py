@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, models
@@ -133,7 +134,7 @@ def _columns(model: type[models.Model]) -> tuple[_Column, ...]:
     return tuple(columns)
 
 
-def _insert_values(model: type[models.Model], values: dict[str, Any], now: Any) -> list:
+def _insert_values(model: type[models.Model], values: dict[str, Any], now: datetime) -> list:
     """Every column of `model` but its primary key, with what the ORM would write: the value
     given (by attname), else now for auto_now(_add) fields, else the field's default."""
     params = []
