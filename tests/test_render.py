@@ -33,6 +33,8 @@ SHARED_BILLING = {
     "webhook_json.py",
     "batching.py",
     "reconnect.py",
+    "middleware.py",
+    "server_binding.py",
     "plan_changes.py",
     "plan_types.py",
     "overview.py",
