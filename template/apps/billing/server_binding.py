@@ -18,8 +18,11 @@ from django.db.backends.utils import CursorWrapper
 
 
 def server_binding_cursor() -> CursorWrapper:
-    """`connection.cursor()`, with server-side binding: the same wrapping (database errors as
-    Django's, query logging, `execute_wrapper`s), on PostgreSQL with psycopg 3 only."""
+    """`connection.cursor()`, with server-side binding on PostgreSQL (psycopg 3): the same
+    wrapping (database errors as Django's, query logging, `execute_wrapper`s). The other
+    databases get `connection.cursor()` itself: SQLite's driver binds apart already."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
     from django.db.backends.postgresql.base import ServerBindingCursor  # psycopg 3 only
 
     connection.ensure_connection()

@@ -28,8 +28,7 @@ def insert_event_once(row: WebhookEvent) -> tuple[int, str] | None:
     when it was stored before (or the database cannot return them: ask it then)."""
     fields, sql, returning = _insert_sql(connection.vendor)
     params = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
-    cursor = server_binding_cursor() if connection.vendor == "postgresql" else connection.cursor()
-    with cursor:
+    with server_binding_cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchone() if returning else None
     return (int(found[0]), str(found[1])) if found else None
